@@ -1,0 +1,53 @@
+# make              build every chapter's server and the client into bin/
+# make chapter-N    build chapter N and run its demo (make chapter-1, make chapter-01)
+# make tour         every chapter's demo, in order
+# make test         install the test tools if missing, then run every test
+# make clean        remove bin/
+# SAN=address,undefined (or SAN=thread) builds everything with those sanitizers.
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE -Icommon -Iclient
+LDLIBS  += -lpthread -lm
+ifdef SAN
+CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SAN)
+endif
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_HDR := $(wildcard common/*.h)
+CHAPTERS   := $(patsubst chapters/%/server.c,%,$(wildcard chapters/[0-9]*/server.c))
+SERVERS    := $(addprefix bin/,$(CHAPTERS))
+PROGRAMS   := $(SERVERS) bin/client
+
+# Rebuild everything when the flags change (a SAN build must not reuse plain binaries).
+FLAGS_STAMP := bin/.flags
+$(shell mkdir -p bin; echo '$(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)' | cmp -s - $(FLAGS_STAMP) \
+        || echo '$(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)' > $(FLAGS_STAMP))
+
+.PHONY: all test tour clean format install-test-deps
+all: $(PROGRAMS)
+
+bin/%: chapters/%/server.c $(COMMON_SRC) $(COMMON_HDR) $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_SRC) $(LDLIBS)
+
+bin/client: client/client.c client/stats.c client/stats.h common/utils.c common/utils.h $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ client/client.c client/stats.c common/utils.c $(LDLIBS)
+
+# chapter-1 and chapter-01 both name chapters/01-*.
+chapter-%: all
+	@scripts/demo.sh "$(firstword $(filter $(shell printf %02d $* 2>/dev/null)-%,$(CHAPTERS)))"
+
+tour: all
+	@for c in $(CHAPTERS); do scripts/demo.sh $$c || exit 1; done
+
+install-test-deps:
+	@scripts/install-test-deps.sh
+
+test: install-test-deps all
+	bats tests
+
+format:
+	clang-format -i common/*.[ch] client/*.[ch] chapters/*/server.c
+
+clean:
+	rm -rf bin

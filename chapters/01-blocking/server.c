@@ -1,0 +1,86 @@
+/* Chapter 01: the blocking server.
+ * One connection at a time: accept, read the request, "read the disk" (sleep), reply, close.
+ * What breaks: while one request sleeps, every other client waits in the kernel's accept queue,
+ * so under concurrent load the k-th client waits k reads and the late ones time out. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "protocol.h"
+#include "utils.h"
+
+/* Reads one whole request from a blocking socket into in[]. Returns the parse status;
+ * *in_len is 0 on return when the client closed without sending anything. */
+static enum parse_status read_request(int fd, char *in, size_t *in_len, int deadline_ms,
+                                      struct request *req, const char **why) {
+    int64_t start = now_ms();
+    /* A client that never finishes its line would hold the only thread forever: bound each
+     * read, and the whole request, by the deadline. */
+    set_recv_timeout(fd, deadline_ms);
+    *in_len = 0;
+    for (;;) {
+        ssize_t n = read(fd, in + *in_len, MAX_REQUEST - *in_len);
+        if (n < 0 && errno == EINTR && !stop_requested)
+            continue;
+        if (n < 0 || now_ms() - start > deadline_ms) {
+            *why = (n < 0 && errno != EAGAIN) ? strerror(errno) : "request took too long to arrive";
+            return PARSE_BAD;
+        }
+        *in_len += (size_t)n;
+        if (n == 0 && *in_len == 0)
+            return PARSE_INCOMPLETE; /* connected, said nothing, left */
+        enum parse_status status = parse_request(in, *in_len, n == 0, req, why);
+        if (status != PARSE_INCOMPLETE)
+            return status;
+    }
+}
+
+static void serve_connection(int fd, const struct server_config *cfg, struct prng *rng) {
+    char in[MAX_REQUEST], out[MAX_REPLY];
+    size_t in_len, out_len;
+    struct job job = {0};
+    const char *why;
+
+    enum parse_status status = read_request(fd, in, &in_len, cfg->deadline_ms, &job.req, &why);
+    if (status == PARSE_INCOMPLETE) {
+        log_msg("client closed without a request");
+        return;
+    }
+    if (status == PARSE_BAD) {
+        out_len = bad_request_reply(out, job.req.http, why);
+    } else {
+        job.arrived_ms = job.started_ms = now_ms();
+        job.disk = plan_disk_read(&job.req, rng);
+        sleep_ms(job.disk.delay_ms); /* the disk read: nothing else happens meanwhile */
+        if (stop_requested)
+            return; /* shutting down mid-read: no reply rather than a false one */
+        job_finish(&job, now_ms(), cfg->deadline_ms);
+        out_len = job_reply(&job, out, now_ms(), cfg->verbose);
+    }
+    if (write_all(fd, out, out_len) < 0)
+        log_msg("reply to %s lost: %s", job.req.path[0] ? job.req.path : "-", strerror(errno));
+}
+
+int main(int argc, char **argv) {
+    struct server_config cfg;
+    parse_server_flags(argc, argv, &cfg, "", "Chapter 01: a blocking server, one request at a time.");
+    install_signal_handlers();
+    int listen_fd = listen_tcp(cfg.host, cfg.port);
+    struct prng rng = {cfg.seed};
+
+    while (!stop_requested) {
+        int fd = accept(listen_fd, NULL, NULL);
+        if (fd < 0) {
+            if (errno != EINTR)
+                log_msg("accept: %s", strerror(errno));
+            continue;
+        }
+        serve_connection(fd, &cfg, &rng);
+        close(fd);
+    }
+    log_msg("stopping");
+    close(listen_fd);
+    return 0;
+}

@@ -1,0 +1,337 @@
+/* The load client every chapter, test and benchmark uses.
+ * One epoll loop keeps up to -c requests in flight, each on its own connection, like the seed's
+ * make_requests.py run N times at once. It counts who was answered in time, prints latency
+ * percentiles, and exits non-zero when any request timed out or failed, so scripts can assert. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "stats.h"
+#include "utils.h"
+
+enum outcome { PENDING, OK, TIMEOUT, LATE, ERROR };
+static const char *outcome_name[] = {"pending", "ok", "timeout", "late", "error"};
+
+enum { EXIT_ALL_OK = 0, EXIT_TIMEOUTS = 1, EXIT_ERRORS = 2, EXIT_USAGE = 64 };
+
+struct req {
+    int fd;
+    int delay_ms;         /* -1: send a bare PATH and let the server draw the delay */
+    bool connected;
+    char out[256];
+    size_t out_len, out_pos;
+    char in[2048];
+    size_t in_len;
+    int64_t start_ms, end_ms; /* relative to the run's start */
+    enum outcome outcome;
+    int rc;
+};
+
+static struct {
+    const char *host;
+    int port, concurrency, count, delay_ms, slow_ms, lead_ms, timeout_ms;
+    bool http, json, quiet;
+    const char *timeline, *path_prefix;
+} opt = {.host = "127.0.0.1", .port = -1, .concurrency = 10, .count = -1, .delay_ms = 300,
+         .slow_ms = -1, .lead_ms = 100, .timeout_ms = 5000, .path_prefix = "/obj/"};
+
+static struct req *reqs;
+static struct sockaddr_in server_addr;
+static int epfd, in_flight;
+static int64_t t0;
+static FILE *notes; /* per-request lines: stdout, or stderr when stdout carries JSON */
+
+__attribute__((noreturn)) static void usage(int status) {
+    fprintf(status ? stderr : stdout,
+            "usage: client -p PORT [-h HOST] [-c CONCURRENCY] [-n REQUESTS] [-d DELAY_MS|rand]\n"
+            "              [--slow MS] [-t TIMEOUT_MS] [--http] [--json] [--timeline FILE] [-q]\n"
+            "       client --percentiles < numbers\n"
+            "  -c N            requests in flight at once (default 10)\n"
+            "  -n N            requests in all (default: the concurrency)\n"
+            "  -d MS           disk delay each request asks for (default 300); 'rand' sends a\n"
+            "                  bare PATH so the server draws the delay from the seed's model\n"
+            "  --slow MS       the dying disk: request 0 asks for MS and goes first, the rest\n"
+            "                  follow 100 ms later (--lead MS to change)\n"
+            "  -t MS           give up on a reply after MS (default 5000, as make_requests.py)\n"
+            "  --http          speak HTTP (GET /DELAY_MS,PATH) instead of the line protocol\n"
+            "  --json          print one JSON summary line on stdout (notes go to stderr)\n"
+            "  --timeline FILE write one row per request: id start_ms end_ms outcome delay_ms rc\n"
+            "  -q              no per-request lines\n"
+            "  --percentiles   read numbers from stdin, print their p50 p90 p99 max, exit\n"
+            "Latency percentiles cover every request; one that timed out counts as its timeout.\n"
+            "Exit status: 0 every request answered RC 0 in time; 1 some timed out (client\n"
+            "timeout, or the server answered RC 1); 2 some failed (refused, reset, RC 2,\n"
+            "malformed reply); 64 bad usage.\n");
+    exit(status ? EXIT_USAGE : 0);
+}
+
+static int number_arg(const char *s, int lo, const char *what) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < lo || v > 100000000) {
+        fprintf(stderr, "client: bad %s '%s'\n", what, s);
+        usage(2);
+    }
+    return (int)v;
+}
+
+static int percentiles_from_stdin(void) {
+    size_t n = 0, cap = 1024;
+    double *v = malloc(cap * sizeof *v);
+    while (v && scanf("%lf", &v[n]) == 1)
+        if (++n == cap)
+            v = realloc(v, (cap *= 2) * sizeof *v);
+    if (!v || n == 0) {
+        fprintf(stderr, "client: no numbers on stdin\n");
+        free(v);
+        return EXIT_USAGE;
+    }
+    struct latency_summary s = summarize(v, n);
+    printf("n %zu p50 %g p90 %g p99 %g max %g\n", n, s.p50, s.p90, s.p99, s.max);
+    free(v);
+    return 0;
+}
+
+static void parse_args(int argc, char **argv) {
+    static const struct option longs[] = {
+        {"slow", required_argument, NULL, 'S'},  {"lead", required_argument, NULL, 'L'},
+        {"http", no_argument, NULL, 'H'},        {"json", no_argument, NULL, 'J'},
+        {"timeline", required_argument, NULL, 'l'}, {"help", no_argument, NULL, '?' + 256},
+        {"percentiles", no_argument, NULL, 'P'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h:p:c:n:d:t:q", longs, NULL)) != -1) {
+        switch (c) {
+        case 'h': opt.host = optarg; break;
+        case 'p': opt.port = number_arg(optarg, 1, "port"); break;
+        case 'c': opt.concurrency = number_arg(optarg, 1, "concurrency"); break;
+        case 'n': opt.count = number_arg(optarg, 1, "request count"); break;
+        case 'd':
+            opt.delay_ms = strcmp(optarg, "rand") == 0 ? -1 : number_arg(optarg, 0, "delay");
+            break;
+        case 't': opt.timeout_ms = number_arg(optarg, 1, "timeout"); break;
+        case 'S': opt.slow_ms = number_arg(optarg, 0, "slow delay"); break;
+        case 'L': opt.lead_ms = number_arg(optarg, 0, "lead"); break;
+        case 'H': opt.http = true; break;
+        case 'J': opt.json = true; break;
+        case 'l': opt.timeline = optarg; break;
+        case 'q': opt.quiet = true; break;
+        case 'P': exit(percentiles_from_stdin());
+        case '?' + 256: usage(0);
+        default: usage(2);
+        }
+    }
+    if (optind < argc || opt.port < 0) {
+        fprintf(stderr, "client: %s\n", opt.port < 0 ? "-p PORT is required" : "extra argument");
+        usage(2);
+    }
+    if (opt.count < 0)
+        opt.count = opt.concurrency;
+    if (inet_pton(AF_INET, opt.host, &server_addr.sin_addr) != 1) {
+        fprintf(stderr, "client: bad host '%s': want an IPv4 address\n", opt.host);
+        usage(2);
+    }
+    server_addr.sin_family = AF_INET;
+    server_addr.sin_port = htons((uint16_t)opt.port);
+}
+
+static int64_t rel_now(void) { return now_ms() - t0; }
+
+static void finish(struct req *r, int id, enum outcome outcome, const char *why) {
+    r->outcome = outcome;
+    r->end_ms = rel_now();
+    if (r->fd >= 0)
+        close(r->fd); /* close also removes it from the epoll set */
+    r->fd = -1;
+    in_flight--;
+    if (opt.quiet)
+        return;
+    if (outcome == TIMEOUT)
+        fprintf(notes, "***client timeout %d (%s%d: no reply after %lld ms)\n", id,
+                opt.path_prefix, id, (long long)(r->end_ms - r->start_ms));
+    else if (outcome != OK)
+        fprintf(notes, "***client %s %d (%s%d: %s)\n", outcome_name[outcome], id, opt.path_prefix,
+                id, why);
+}
+
+static void start_request(int id) {
+    struct req *r = &reqs[id];
+    r->start_ms = rel_now();
+    in_flight++;
+    if (r->delay_ms < 0)
+        snprintf(r->out, sizeof r->out, "%s%d", opt.path_prefix, id);
+    else
+        snprintf(r->out, sizeof r->out, "%d,%s%d", r->delay_ms, opt.path_prefix, id);
+    char line[256];
+    snprintf(line, sizeof line, "%s", r->out);
+    r->out_len = (size_t)snprintf(r->out, sizeof r->out,
+                                  opt.http ? "GET /%s HTTP/1.1\r\nHost: %s\r\n\r\n" : "%s\n", line,
+                                  opt.host);
+    r->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (r->fd < 0)
+        return finish(r, id, ERROR, strerror(errno));
+    if (connect(r->fd, (struct sockaddr *)&server_addr, sizeof server_addr) < 0 &&
+        errno != EINPROGRESS)
+        return finish(r, id, ERROR, strerror(errno));
+    struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = (uint32_t)id};
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, r->fd, &ev) < 0)
+        return finish(r, id, ERROR, strerror(errno));
+}
+
+/* Reads "RC,BYTES,ELAPSED_MS,PATH\n" (after the headers in HTTP) and sets the outcome. */
+static void parse_reply(struct req *r, int id) {
+    r->in[r->in_len] = '\0';
+    const char *body = r->in;
+    if (opt.http) {
+        const char *end = strstr(r->in, "\r\n\r\n");
+        if (strncmp(r->in, "HTTP/1.", 7) != 0 || !end)
+            return finish(r, id, ERROR, "malformed HTTP reply");
+        body = end + 4;
+    }
+    int rc;
+    long bytes, elapsed;
+    if (sscanf(body, "%d,%ld,%ld,", &rc, &bytes, &elapsed) != 3 || !strchr(body, '\n'))
+        return finish(r, id, ERROR, r->in_len ? "malformed reply" : "closed without a reply");
+    r->rc = rc;
+    if (rc == 0)
+        return finish(r, id, OK, "");
+    return finish(r, id, rc == 1 ? LATE : ERROR,
+                  rc == 1 ? "server answered RC 1 (its deadline passed)" : "server answered RC 2");
+}
+
+static void on_event(int id, uint32_t events) {
+    struct req *r = &reqs[id];
+    if (!r->connected) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err)
+            return finish(r, id, ERROR, strerror(err));
+        r->connected = true;
+    }
+    if (r->out_pos < r->out_len && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+        ssize_t n = write(r->fd, r->out + r->out_pos, r->out_len - r->out_pos);
+        if (n < 0 && errno != EAGAIN)
+            return finish(r, id, ERROR, strerror(errno));
+        if (n > 0 && (r->out_pos += (size_t)n) == r->out_len) {
+            struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)id};
+            epoll_ctl(epfd, EPOLL_CTL_MOD, r->fd, &ev);
+        }
+        return;
+    }
+    ssize_t n = read(r->fd, r->in + r->in_len, sizeof r->in - 1 - r->in_len);
+    if (n < 0 && errno == EAGAIN)
+        return;
+    if (n < 0)
+        return finish(r, id, ERROR, strerror(errno));
+    r->in_len += (size_t)n;
+    if (n == 0 || r->in_len == sizeof r->in - 1)
+        parse_reply(r, id); /* the server closes after its reply */
+}
+
+static void run(void) {
+    int next = 0, oldest = 0;
+    struct epoll_event events[256];
+    t0 = now_ms();
+    while (next < opt.count || in_flight > 0) {
+        /* The dying-disk mix: the slow request goes alone first, the rest after a lead. */
+        bool held = opt.slow_ms >= 0 && next == 1 && rel_now() < opt.lead_ms;
+        while (next < opt.count && in_flight < opt.concurrency && !held)
+            start_request(next++), held = opt.slow_ms >= 0 && next == 1 && opt.lead_ms > 0;
+        while (oldest < next && reqs[oldest].outcome != PENDING)
+            oldest++;
+        /* Requests start in order with one timeout, so the oldest open one expires first. */
+        int64_t wait = oldest < next ? reqs[oldest].start_ms + opt.timeout_ms - rel_now() : 1000;
+        if (held && opt.lead_ms - rel_now() < wait)
+            wait = opt.lead_ms - rel_now();
+        int n = epoll_wait(epfd, events, 256, wait < 0 ? 0 : (int)wait);
+        if (n < 0 && errno != EINTR)
+            perror_die("epoll_wait");
+        for (int i = 0; i < n; i++)
+            if (reqs[events[i].data.u32].outcome == PENDING)
+                on_event((int)events[i].data.u32, events[i].events);
+        for (int id = oldest; id < next; id++)
+            if (reqs[id].outcome == PENDING && rel_now() >= reqs[id].start_ms + opt.timeout_ms)
+                finish(&reqs[id], id, TIMEOUT, "");
+            else if (reqs[id].outcome == PENDING)
+                break;
+    }
+}
+
+static void report(void) {
+    int count[5] = {0};
+    double *latency = malloc((size_t)opt.count * sizeof *latency);
+    int64_t wall = rel_now();
+    FILE *tl = opt.timeline ? fopen(opt.timeline, "w") : NULL;
+    if (opt.timeline && !tl)
+        fprintf(stderr, "client: cannot write %s: %s\n", opt.timeline, strerror(errno));
+    if (tl)
+        fprintf(tl, "# id start_ms end_ms outcome delay_ms rc\n");
+    for (int i = 0; i < opt.count; i++) {
+        struct req *r = &reqs[i];
+        count[r->outcome]++;
+        latency[i] = (double)(r->end_ms - r->start_ms);
+        if (tl)
+            fprintf(tl, "%d %lld %lld %s %d %d\n", i, (long long)r->start_ms, (long long)r->end_ms,
+                    outcome_name[r->outcome], r->delay_ms, r->rc);
+    }
+    if (tl)
+        fclose(tl);
+    struct latency_summary s = summarize(latency, (size_t)opt.count);
+    double rps = wall > 0 ? opt.count * 1000.0 / (double)wall : 0;
+    if (opt.json) {
+        printf("{\"requests\":%d,\"concurrency\":%d,\"delay_ms\":%d,\"timeout_ms\":%d,"
+               "\"ok\":%d,\"timeouts\":%d,\"client_timeouts\":%d,\"server_timeouts\":%d,"
+               "\"errors\":%d,\"p50_ms\":%.0f,\"p90_ms\":%.0f,\"p99_ms\":%.0f,\"max_ms\":%.0f,"
+               "\"wall_ms\":%lld,\"rps\":%.1f}\n",
+               opt.count, opt.concurrency, opt.delay_ms, opt.timeout_ms, count[OK],
+               count[TIMEOUT] + count[LATE], count[TIMEOUT], count[LATE], count[ERROR], s.p50,
+               s.p90, s.p99, s.max, (long long)wall, rps);
+    } else {
+        printf("ok %d   timeouts %d   errors %d", count[OK], count[TIMEOUT] + count[LATE],
+               count[ERROR]);
+        if (count[LATE])
+            printf("   (%d of the timeouts answered RC 1 by the server)", count[LATE]);
+        printf("\nlatency ms   p50 %.0f   p90 %.0f   p99 %.0f   max %.0f\n", s.p50, s.p90, s.p99,
+               s.max);
+        printf("%d requests in %.2f s: %.1f requests/s\n", opt.count, (double)wall / 1000, rps);
+    }
+    free(latency);
+}
+
+int main(int argc, char **argv) {
+    parse_args(argc, argv);
+    notes = opt.json ? stderr : stdout;
+    signal(SIGPIPE, SIG_IGN);
+    if (opt.concurrency + 16 > raise_fd_limit())
+        fprintf(stderr, "client: warning: the descriptor limit is below -c %d\n", opt.concurrency);
+    if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        perror_die("epoll_create1");
+    reqs = calloc((size_t)opt.count, sizeof *reqs);
+    if (!reqs)
+        die("out of memory for %d requests", opt.count);
+    for (int i = 0; i < opt.count; i++)
+        reqs[i].delay_ms = (i == 0 && opt.slow_ms >= 0) ? opt.slow_ms : opt.delay_ms;
+    if (!opt.quiet && !opt.json)
+        printf("%d requests, %d at a time, %s reads, client timeout %d ms%s\n", opt.count,
+               opt.concurrency, opt.slow_ms >= 0 ? "one slow read among fast" : "equal",
+               opt.timeout_ms, opt.http ? ", HTTP" : "");
+    run();
+    report();
+    int result = EXIT_ALL_OK;
+    for (int i = 0; i < opt.count; i++)
+        if (reqs[i].outcome == ERROR)
+            result = EXIT_ERRORS;
+        else if (reqs[i].outcome != OK && result == EXIT_ALL_OK)
+            result = EXIT_TIMEOUTS;
+    free(reqs);
+    close(epfd);
+    return result;
+}

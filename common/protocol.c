@@ -1,0 +1,207 @@
+#include "protocol.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "utils.h"
+
+/* Parses a whole decimal number 0..max from s[0..len). Returns -1 if it is not one. */
+static long parse_number(const char *s, size_t len, long max) {
+    if (len == 0 || len > 10)
+        return -1;
+    long v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v <= max ? v : -1;
+}
+
+/* Parses the body of a request, line form: "DELAY_MS,PATH", "RC,DELAY_MS,PATH" or "PATH". */
+static const char *parse_fields(const char *s, size_t len, struct request *req) {
+    if (len == 0)
+        return "empty request";
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+            return "request has a byte that is not printable ASCII";
+    const char *comma = memchr(s, ',', len);
+    req->delay_ms = -1;
+    if (comma) {
+        const char *second = memchr(comma + 1, ',', len - (size_t)(comma + 1 - s));
+        /* The seed's three-field form: a leading RC we accept and ignore. */
+        if (second && parse_number(s, (size_t)(comma - s), 9) >= 0 &&
+            parse_number(comma + 1, (size_t)(second - comma - 1), MAX_DELAY_MS) >= 0) {
+            len -= (size_t)(comma + 1 - s);
+            s = comma + 1;
+            comma = second;
+        }
+        long delay = parse_number(s, (size_t)(comma - s), MAX_DELAY_MS);
+        if (delay < 0)
+            return "delay is not a number of milliseconds from 0 to 3600000";
+        req->delay_ms = (int)delay;
+        len -= (size_t)(comma + 1 - s);
+        s = comma + 1;
+    }
+    if (len == 0)
+        return "empty path";
+    if (len > MAX_PATH)
+        return "path longer than 1024 bytes";
+    memcpy(req->path, s, len);
+    req->path[len] = '\0';
+    return NULL;
+}
+
+/* Parses "GET /TARGET HTTP/1.x" (line without its end); the target after '/' is the line form. */
+static const char *parse_http_line(const char *s, size_t len, struct request *req) {
+    const char *sp1 = memchr(s, ' ', len);
+    const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - s)) : NULL;
+    if (!sp2 || (size_t)(s + len - (sp2 + 1)) != 8 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0)
+        return "malformed HTTP request line";
+    if (sp1 - s != 3 || memcmp(s, "GET", 3) != 0)
+        return "HTTP method is not GET";
+    const char *target = sp1 + 1;
+    size_t target_len = (size_t)(sp2 - target);
+    if (target_len < 2 || target[0] != '/')
+        return "HTTP target is not /DELAY_MS,PATH";
+    /* "/300,/a" carries a delay; "/a" alone is a bare PATH and keeps its slash. */
+    if (memchr(target, ',', target_len))
+        target++, target_len--;
+    return parse_fields(target, target_len, req);
+}
+
+/* An HTTP request line names its version; a line-form request has no spaces at all. */
+static bool looks_like_http(const char *s, size_t len) {
+    const char *nl = memchr(s, '\n', len);
+    return memmem(s, nl ? (size_t)(nl - s) : len, " HTTP/", 6) != NULL;
+}
+
+enum parse_status parse_request(const char *buf, size_t len, bool at_eof, struct request *req,
+                                const char **why) {
+    memset(req, 0, sizeof *req);
+    req->http = looks_like_http(buf, len);
+    *why = NULL;
+    const char *nl = memchr(buf, '\n', len);
+    if (!nl) {
+        if (len >= MAX_REQUEST)
+            *why = "no newline within 4096 bytes";
+        else if (at_eof)
+            *why = "connection ended before a newline";
+        return *why ? PARSE_BAD : PARSE_INCOMPLETE;
+    }
+    size_t line_len = (size_t)(nl - buf);
+    if (line_len > 0 && buf[line_len - 1] == '\r')
+        line_len--;
+    if (!req->http) {
+        *why = parse_fields(buf, line_len, req);
+        return *why ? PARSE_BAD : PARSE_DONE;
+    }
+    /* HTTP: answer only once the headers have ended, so closing never discards unread bytes
+     * (which would make the kernel send a reset that can destroy our reply in flight). */
+    const char *end = memmem(buf, len, "\r\n\r\n", 4);
+    if (!end)
+        end = memmem(buf, len, "\n\n", 2);
+    if (!end) {
+        if (len >= MAX_REQUEST)
+            *why = "HTTP headers longer than 4096 bytes";
+        else if (at_eof)
+            *why = "connection ended inside the HTTP headers";
+        return *why ? PARSE_BAD : PARSE_INCOMPLETE;
+    }
+    *why = parse_http_line(buf, line_len, req);
+    return *why ? PARSE_BAD : PARSE_DONE;
+}
+
+size_t format_reply(char *out, int rc, long bytes, int64_t elapsed_ms, const char *path, bool http) {
+    char body[MAX_PATH + 64];
+    int body_len = snprintf(body, sizeof body, "%d,%ld,%lld,%s\n", rc, bytes, (long long)elapsed_ms,
+                            path ? path : "-");
+    if (!http) {
+        memcpy(out, body, (size_t)body_len);
+        return (size_t)body_len;
+    }
+    const char *status = rc == RC_OK ? "200 OK" : rc == RC_TIMEOUT ? "408 Request Timeout"
+                         : path ? "500 Internal Server Error" : "400 Bad Request";
+    return (size_t)snprintf(out, MAX_REPLY,
+                            "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+                            "Connection: close\r\n\r\n%s",
+                            status, body_len, body);
+}
+
+uint64_t prng_next(struct prng *rng) {
+    uint64_t z = (rng->state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static int uniform(struct prng *rng, int lo, int hi) {
+    return lo + (int)(prng_next(rng) % (uint64_t)(hi - lo + 1));
+}
+
+struct disk_read plan_disk_read(const struct request *req, struct prng *rng) {
+    struct disk_read d = {.delay_ms = req->delay_ms};
+    /* The simulated size: stable per path, so a reader sees the same BYTES for the same object. */
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = req->path; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    d.bytes = 1024 + (long)(h % 64512);
+    if (d.delay_ms < 0) {
+        int draw = uniform(rng, 0, 9999); /* in units of 0.01% */
+        if (draw < 10)
+            d.io_fail = true, d.delay_ms = uniform(rng, 300, 3000);
+        else if (draw < 1010)
+            d.delay_ms = uniform(rng, 6000, 20000);
+        else
+            d.delay_ms = uniform(rng, 75, 400);
+    }
+    if (d.io_fail)
+        d.bytes = 0;
+    return d;
+}
+
+bool job_expired_in_queue(struct job *job, int64_t now, int deadline_ms) {
+    int64_t waited = now - job->arrived_ms;
+    if (waited < deadline_ms)
+        return false;
+    log_msg("timeout (queue) %s waited %lld ms before its read could start", job->req.path,
+            (long long)waited);
+    job->rc = RC_TIMEOUT;
+    return true;
+}
+
+int job_finish(struct job *job, int64_t now, int deadline_ms) {
+    int64_t took = now - job->started_ms;
+    if (job->disk.io_fail) {
+        log_msg("io fail %s after %lld ms", job->req.path, (long long)took);
+        job->rc = RC_FAIL;
+    } else if (took > deadline_ms) {
+        log_msg("timeout (service) %s: the read took %lld ms, over the %d ms deadline",
+                job->req.path, (long long)took, deadline_ms);
+        job->rc = RC_TIMEOUT;
+    } else {
+        job->rc = RC_OK;
+    }
+    return job->rc;
+}
+
+size_t job_reply(const struct job *job, char *out, int64_t now, bool verbose) {
+    int64_t elapsed = now - job->arrived_ms;
+    long bytes = job->rc == RC_OK ? job->disk.bytes : 0;
+    if (verbose)
+        log_msg("reply %d %s after %lld ms", job->rc, job->req.path, (long long)elapsed);
+    return format_reply(out, job->rc, bytes, elapsed, job->req.path, job->req.http);
+}
+
+size_t bad_request_reply(char *out, bool http, const char *why) {
+    log_msg("bad request: %s", why);
+    return format_reply(out, RC_FAIL, 0, 0, NULL, http);
+}
+
+void sleep_ms(int ms) {
+    struct timespec left = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    while (nanosleep(&left, &left) < 0 && errno == EINTR && !stop_requested)
+        ;
+}

@@ -1,0 +1,190 @@
+#include "utils.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile sig_atomic_t stop_requested = 0;
+static int64_t log_epoch_ms; /* log lines count from here: set when the flags are parsed */
+
+void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("fatal: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+void perror_die(const char *msg) {
+    perror(msg);
+    exit(1);
+}
+
+int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void log_msg(const char *fmt, ...) {
+    char line[1024];
+    int64_t t = now_ms() - log_epoch_ms;
+    int n = snprintf(line, sizeof line, "[%3lld.%03lld] ", (long long)(t / 1000),
+                     (long long)(t % 1000));
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    /* One write per line, so lines from worker threads never interleave mid-line. */
+    size_t len = strlen(line);
+    line[len++] = '\n';
+    (void)!write(STDERR_FILENO, line, len);
+}
+
+/* Parses a whole decimal number in lo..hi into *out; says what is wrong otherwise. */
+static bool parse_long(const char *s, long lo, long hi, const char *what, long *out) {
+    char *end;
+    errno = 0;
+    *out = strtol(s, &end, 10);
+    if (errno || end == s || *end || *out < lo || *out > hi) {
+        fprintf(stderr, "bad %s '%s' (want %ld..%ld)\n", what, s, lo, hi);
+        return false;
+    }
+    return true;
+}
+
+__attribute__((noreturn)) static void usage(const char *prog, const char *extra, const char *about,
+                                            int status) {
+    FILE *out = status ? stderr : stdout;
+    fprintf(out, "usage: %s [-h HOST] [-p PORT] [-T DEADLINE_MS] [-s SEED] [-v]%s\n", prog,
+            strchr(extra, 'w') ? " [-w WORKERS]" : "");
+    fprintf(out, "%s\n", about);
+    fprintf(out, "  -h HOST         address to bind (default 127.0.0.1)\n"
+                 "  -p PORT         port to bind; 0 picks a free one (default 0)\n"
+                 "  -T DEADLINE_MS  server-side deadline (default 4000)\n"
+                 "  -s SEED         seed for the delay model of a bare PATH request (default 1)\n"
+                 "  -v              log every reply, not only timeouts and errors\n");
+    if (strchr(extra, 'w'))
+        fprintf(out, "  -w WORKERS      worker threads doing the blocking reads (default 4)\n");
+    fprintf(out, "Prints 'listening on HOST:PORT' when ready. Ctrl-C stops it.\n");
+    exit(status);
+}
+
+void parse_server_flags(int argc, char **argv, struct server_config *cfg, const char *extra,
+                        const char *about) {
+    log_epoch_ms = now_ms();
+    *cfg = (struct server_config){.host = "127.0.0.1", .deadline_ms = 4000, .seed = 1,
+                                  .workers = 4};
+    char optstring[32];
+    snprintf(optstring, sizeof optstring, ":h:p:T:s:v%s", extra);
+    static const struct option long_opts[] = {{"help", no_argument, NULL, 'H'}, {0, 0, 0, 0}};
+    long v = 0;
+    bool ok = true;
+    int c;
+    while (ok && (c = getopt_long(argc, argv, optstring, long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': cfg->host = optarg; break;
+        case 'p': ok = parse_long(optarg, 0, 65535, "port", &v), cfg->port = (int)v; break;
+        case 'T':
+            ok = parse_long(optarg, 1, 3600000, "deadline", &v), cfg->deadline_ms = (int)v;
+            break;
+        case 's': ok = parse_long(optarg, 0, LONG_MAX, "seed", &v), cfg->seed = (uint64_t)v; break;
+        case 'v': cfg->verbose = true; break;
+        case 'w': ok = parse_long(optarg, 1, 1024, "worker count", &v), cfg->workers = (int)v; break;
+        case 'H': usage(argv[0], extra, about, 0);
+        case ':': fprintf(stderr, "-%c needs a value\n", optopt); ok = false; break;
+        default: fprintf(stderr, "unknown flag '%s'\n", argv[optind - 1]); ok = false; break;
+        }
+    }
+    if (!ok)
+        usage(argv[0], extra, about, 2);
+    if (optind < argc) {
+        fprintf(stderr, "unexpected argument '%s'\n", argv[optind]);
+        usage(argv[0], extra, about, 2);
+    }
+}
+
+int listen_tcp(const char *host, int port) {
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
+        die("bad host '%s': want an IPv4 address such as 127.0.0.1", host);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        perror_die("socket");
+    int one = 1;
+    /* Lets a restarted server bind at once while old connections sit in TIME_WAIT. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+        perror_die("setsockopt SO_REUSEADDR");
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+        perror_die("bind");
+    /* The kernel caps the backlog at net.core.somaxconn; asking for more is just a hint. */
+    if (listen(fd, 65535) < 0)
+        perror_die("listen");
+    socklen_t len = sizeof addr;
+    if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0)
+        perror_die("getsockname");
+    printf("listening on %s:%d\n", host, ntohs(addr.sin_port));
+    fflush(stdout);
+    return fd;
+}
+
+int set_nonblocking(int fd) {
+    int flags = fcntl(fd, F_GETFL, 0);
+    if (flags < 0)
+        return -1;
+    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+int set_recv_timeout(int fd, int ms) {
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+long raise_fd_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -1;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -1;
+    return (long)rl.rlim_cur;
+}
+
+static void on_stop_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+void install_signal_handlers(void) {
+    struct sigaction sa = {.sa_handler = on_stop_signal}; /* no SA_RESTART, on purpose */
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
+        perror_die("sigaction");
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int write_all(int fd, const char *buf, size_t len) {
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}

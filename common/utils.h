@@ -1,0 +1,63 @@
+/* The dull parts every server shares: dying, logging, the clock, flags, the listening socket,
+ * signals. None of this is a lesson; it lives here once so each chapter's server.c shows only
+ * its own idea. */
+#ifndef UTILS_H
+#define UTILS_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Prints "fatal: <message>" to stderr and exits 1. Start-up and impossible states only. */
+void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Like perror(msg), then exits 1. Start-up and impossible states only. */
+void perror_die(const char *msg) __attribute__((noreturn));
+
+/* One line to stderr, stamped with milliseconds since the server started: "[  1.234] text". */
+void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Milliseconds on CLOCK_MONOTONIC: immune to wall-clock jumps, only differences mean anything. */
+int64_t now_ms(void);
+
+/* Flags every server takes; a chapter opts in to its own extras (see parse_server_flags). */
+struct server_config {
+    const char *host; /* -h, default 127.0.0.1 */
+    int port;         /* -p, 0 = any free port */
+    int deadline_ms;  /* -T, default 4000: the seed's server-side deadline */
+    uint64_t seed;    /* -s, seeds the delay model used for a bare PATH */
+    bool verbose;     /* -v, log every reply, not only the notable ones */
+    int workers;      /* -w, worker threads (chapters with a pool) */
+};
+
+/* Fills cfg from argv. extra names the chapter's own flags among "w:" (workers); anything else,
+ * or a bad value, prints a usage message that names `about` and exits 2. --help exits 0. */
+void parse_server_flags(int argc, char **argv, struct server_config *cfg, const char *extra,
+                        const char *about);
+
+/* Binds and listens on host:port (port 0 = any free one), then prints exactly
+ * "listening on HOST:PORT" with the real port to stdout and flushes it. Returns the fd; dies on
+ * error. */
+int listen_tcp(const char *host, int port);
+
+/* Sets O_NONBLOCK on fd. Returns 0, or -1 with errno set. */
+int set_nonblocking(int fd);
+
+/* Bounds each blocking read on fd to ms milliseconds (SO_RCVTIMEO). Returns 0 or -1. */
+int set_recv_timeout(int fd, int ms);
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit and returns the new soft limit. */
+long raise_fd_limit(void);
+
+/* Set by SIGINT/SIGTERM; the loop checks it and shuts down. */
+extern volatile sig_atomic_t stop_requested;
+
+/* Installs SIGINT/SIGTERM handlers that set stop_requested (without SA_RESTART, so a blocked
+ * accept/read/sleep returns EINTR and the loop notices) and ignores SIGPIPE, so a client that
+ * vanishes makes write() fail with EPIPE instead of killing the server. */
+void install_signal_handlers(void);
+
+/* Writes all of buf to a blocking fd, retrying short writes and EINTR. Returns 0 or -1. */
+int write_all(int fd, const char *buf, size_t len);
+
+#endif

@@ -1,0 +1,71 @@
+#!/usr/bin/env bats
+# Chapter 01: a blocking server serves one request at a time, so concurrent clients time out.
+load helpers
+
+setup() { start_server "$BIN/01-blocking"; }
+
+@test "01: the shared scenario times out about half the clients (serial service)" {
+    shared_scenario
+    check '[ "$status" -eq 1 ]'                 # the client's exit status for "some timed out"
+    # The k-th client is answered after k x 300 ms, so those past 1500 ms give up: about half.
+    check '[ "$(field timeouts)" -ge 3 ] && [ "$(field timeouts)" -le 7 ]'
+    check '[ "$(field ok)" -ge 3 ]'
+    check '[ "$(field errors)" -eq 0 ]'
+}
+
+@test "01: one request alone is answered with the right fields" {
+    reply=$(ask '100,/a\n')
+    [[ $reply =~ ^0,([0-9]+),([0-9]+),/a$ ]]
+    [ "${BASH_REMATCH[1]}" -gt 0 ]              # BYTES
+    [ "${BASH_REMATCH[2]}" -ge 100 ]            # ELAPSED_MS covers the 100 ms read
+    [ "${BASH_REMATCH[2]}" -lt 1000 ]
+}
+
+@test "01: the seed's three-field form and a bare PATH are answered" {
+    [[ $(ask '0,20,/b\n') =~ ^0,[0-9]+,[0-9]+,/b$ ]]
+    stop_server
+    start_server "$BIN/01-blocking" -s 3      # with seed 3 the first drawn read is a fast one
+    [[ $(ask '/c\n') =~ ^0,[0-9]+,([0-9]+),/c$ ]]
+    [ "${BASH_REMATCH[1]}" -ge 75 ] && [ "${BASH_REMATCH[1]}" -le 450 ]
+}
+
+@test "01: the HTTP form works with curl" {
+    run curl -s -i --max-time 5 "http://127.0.0.1:$PORT/50,/h"
+    [ "$status" -eq 0 ]
+    [[ $output == "HTTP/1.1 200 OK"* ]]
+    [[ $output =~ 0,[0-9]+,[0-9]+,/h ]]
+    run curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$PORT/x,/h"
+    [ "$output" = 400 ]
+}
+
+@test "01: a read past the deadline is answered RC 1 and logged as timeout (service)" {
+    stop_server
+    start_server "$BIN/01-blocking" -T 200
+    [[ $(ask '400,/slow\n') =~ ^1,0,[0-9]+,/slow$ ]]
+    grep -q 'timeout (service) /slow' "$SERVER_LOG"
+}
+
+@test "01: bad input gets RC 2 or a close, and the server keeps serving" {
+    survives_bad_input
+}
+
+@test "01: a bare PATH can draw an I/O failure from the seed's model (seed 386), logged io fail" {
+    stop_server
+    start_server "$BIN/01-blocking" -s 386   # the first read seed 386 draws fails after 979 ms
+    [[ $(ask '/d\n') =~ ^2,0,([0-9]+),/d$ ]]
+    [ "${BASH_REMATCH[1]}" -ge 979 ]
+    grep -q 'io fail /d' "$SERVER_LOG"
+}
+
+@test "01: SIGTERM stops it cleanly, even in the middle of a read" {
+    ask '10000,/long\n' >/dev/null &
+    sleep 0.3
+    kill -TERM "$SERVER_PID"
+    status=0
+    timeout 5 tail --pid="$SERVER_PID" -f /dev/null || status=$?
+    [ "$status" -eq 0 ]                           # it exited well before the 10 s read ended
+    grep -q stopping "$SERVER_LOG"
+    wait "$SERVER_PID" || status=$?
+    [ "$status" -eq 0 ]
+    SERVER_PID=
+}

@@ -1,0 +1,85 @@
+# Loaded by every .bats file: start/stop a chapter's server, talk to it, check its answers.
+ROOT="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
+BIN="$ROOT/bin"
+source "$ROOT/scripts/server.bash"
+
+# Every test file gets this teardown: the server stops even when the test failed.
+teardown() {
+    stop_server || true
+    rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
+}
+
+# ask BYTES: sends BYTES (printf-style escapes) on one connection, closes our sending side,
+# prints whatever the server answered. Bounded to 10 s.
+ask() {
+    printf "$1" | timeout 10 nc -N 127.0.0.1 "$PORT" || true
+}
+
+# client ARGS...: the load client against the running server, JSON summary in $output.
+client() {
+    run "$BIN/client" -p "$PORT" --json -q "$@"
+}
+
+# field NAME: a number from the client's JSON summary in $output.
+field() {
+    printf '%s\n' "$output" | grep '^{' | json_field "$1"
+}
+
+# The shared scenario (DESIGN.md): 10 concurrent reads of 300 ms, client timeout 1500 ms.
+shared_scenario() {
+    client -c 10 -n 10 -d 300 -t 1500
+}
+
+# The dying disk: one read of 2500 ms goes first, then 9 reads of 50 ms; client timeout 1500 ms.
+dying_disk_scenario() {
+    client -c 10 -n 10 -d 50 --slow 2500 -t 1500
+}
+
+# Fails with the evidence when the condition does not hold.
+check() {
+    if ! eval "$1"; then
+        echo "failed: $1" >&2
+        echo "client said: $output" >&2
+        [ -n "${SERVER_LOG:-}" ] && { echo "server log:" >&2; tail -20 "$SERVER_LOG" >&2; }
+        return 1
+    fi
+}
+
+# The bad-input battery (issue 3): each input gets RC 2 (HTTP 400) or a clean close and a log
+# line, and the server answers a good request correctly afterwards. Expects a running server.
+survives_bad_input() {
+    local inputs=(
+        '\n'                               # empty line
+        '100,/a'                           # no newline, then the client closes
+        "$(head -c 5000 /dev/zero | tr '\0' 'a')"  # 5000 bytes and no newline
+        '\001\002\377,/a\n'                # binary bytes
+        '100,/a\000b\n'                    # a NUL inside the path
+        'abc,/a\n'                         # non-numeric delay
+        '-5,/a\n'                          # negative delay
+        '99999999,/a\n'                    # absurd delay (over an hour)
+        '100,\n'                           # empty path
+        '100,/a b\n'                       # a space in the path
+        'POST /1,/a HTTP/1.1\r\n\r\n'      # HTTP, bad method
+        'GET / HTTP/1.1\r\n\r\n'           # HTTP, no /DELAY,PATH
+    )
+    local input reply
+    for input in "${inputs[@]}"; do
+        reply=$(ask "$input")
+        case $reply in
+        "" | "2,0,0,-" | "HTTP/1.1 400 Bad Request"*) ;;
+        *) echo "input '$input' got '$reply'" >&2; return 1 ;;
+        esac
+        reply=$(ask '10,/good\n')
+        [[ $reply =~ ^0,[0-9]+,[0-9]+,/good$ ]] || {
+            echo "after '$input' a good request got '$reply'" >&2
+            return 1
+        }
+    done
+    # A client that connects, says nothing and leaves.
+    timeout 5 nc -z 127.0.0.1 "$PORT"
+    reply=$(ask '10,/good\n')
+    [[ $reply =~ ^0,[0-9]+,[0-9]+,/good$ ]]
+    # Every bad input was logged with its reason (the two RC-2 cases in HTTP too).
+    [ "$(grep -c 'bad request:' "$SERVER_LOG")" -ge 11 ]
+    kill -0 "$SERVER_PID"
+}
