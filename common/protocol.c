@@ -191,7 +191,7 @@ size_t job_reply(const struct job *job, char *out, int64_t now, bool verbose) {
     int64_t elapsed = now - job->arrived_ms;
     long bytes = job->rc == RC_OK ? job->disk.bytes : 0;
     if (verbose)
-        log_msg("reply %d %s after %lld ms", job->rc, job->req.path, (long long)elapsed);
+        log_msg("reply ready: %d %s, %lld ms after it arrived", job->rc, job->req.path, (long long)elapsed);
     return format_reply(out, job->rc, bytes, elapsed, job->req.path, job->req.http);
 }
 

@@ -168,12 +168,62 @@ static void on_stop_signal(int sig) {
     stop_requested = 1;
 }
 
+static void on_wake_signal(int sig) {
+    (void)sig; /* its only job is to make a blocking call return EINTR */
+}
+
 void install_signal_handlers(void) {
     struct sigaction sa = {.sa_handler = on_stop_signal}; /* no SA_RESTART, on purpose */
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
         perror_die("sigaction");
+    sa.sa_handler = on_wake_signal;
+    if (sigaction(SIGUSR1, &sa, NULL) < 0)
+        perror_die("sigaction");
     signal(SIGPIPE, SIG_IGN);
+}
+
+void block_stop_signals(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+void interrupt_thread(pthread_t t) {
+    pthread_kill(t, SIGUSR1);
+}
+
+void join_interrupting(pthread_t t) {
+    for (;;) {
+        interrupt_thread(t); /* a worker may be in the middle of a long read */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 50 * 1000000;
+        if (until.tv_nsec >= 1000000000)
+            until.tv_sec++, until.tv_nsec -= 1000000000;
+        if (pthread_timedjoin_np(t, NULL, &until) == 0)
+            return;
+    }
+}
+
+int accept_client(int listen_fd) {
+    static int spare_fd = -1;
+    if (spare_fd < 0)
+        spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0 || (errno != EMFILE && errno != ENFILE) || spare_fd < 0)
+        return fd;
+    int saved = errno;
+    close(spare_fd);
+    fd = accept(listen_fd, NULL, NULL);
+    if (fd >= 0)
+        close(fd);
+    spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    log_msg("accept: %s: closed a new connection at once", strerror(saved));
+    errno = saved;
+    return -1;
 }
 
 int write_all(int fd, const char *buf, size_t len) {

@@ -4,6 +4,7 @@
 #ifndef UTILS_H
 #define UTILS_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -56,6 +57,23 @@ extern volatile sig_atomic_t stop_requested;
  * accept/read/sleep returns EINTR and the loop notices) and ignores SIGPIPE, so a client that
  * vanishes makes write() fail with EPIPE instead of killing the server. */
 void install_signal_handlers(void);
+
+/* Accepts one pending connection as a non-blocking socket. Returns its fd, or -1 with errno set
+ * (EAGAIN: none pending). Out of descriptors (EMFILE/ENFILE), it sheds the pending connection
+ * (accepts it with a descriptor kept spare for this, closes it, logs it) so that a level-triggered
+ * loop does not spin on a listening socket it cannot empty. */
+int accept_client(int listen_fd);
+
+/* For worker threads: blocks SIGINT/SIGTERM in the calling thread, so they reach the loop
+ * thread, and leaves SIGUSR1 to interrupt_thread(). */
+void block_stop_signals(void);
+
+/* Interrupts a blocking call (nanosleep, read) in thread t with SIGUSR1, so it sees
+ * stop_requested. Used at shutdown. */
+void interrupt_thread(pthread_t t);
+
+/* Joins thread t, interrupting its blocking calls every 50 ms until it has exited. */
+void join_interrupting(pthread_t t);
 
 /* Writes all of buf to a blocking fd, retrying short writes and EINTR. Returns 0 or -1. */
 int write_all(int fd, const char *buf, size_t len);

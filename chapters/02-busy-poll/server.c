@@ -1,0 +1,167 @@
+/* Chapter 02: busy-polling non-blocking sockets.
+ * Every socket is O_NONBLOCK and the disk read becomes a deadline on the clock, so no call ever
+ * waits: one loop tries accept, read, the clock and write on every connection, over and over.
+ * What breaks: nothing times out any more, but the loop never sleeps, so it burns a whole core
+ * even while every request is only waiting for its "disk". */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "protocol.h"
+#include "utils.h"
+
+/* What a connection waits for next. Handlers return it; the loop acts on it. */
+enum want { WANT_READ, WANT_DISK, WANT_WRITE, WANT_CLOSE };
+
+/* Everything the blocking server kept on its stack now lives here, between loop turns. */
+struct conn {
+    int fd;
+    enum want want;
+    int64_t deadline_ms; /* WANT_READ: give up on the request; WANT_DISK: the read is done */
+    char in[MAX_REQUEST];
+    size_t in_len;
+    char out[MAX_REPLY];
+    size_t out_len, out_pos;
+    struct job job;
+};
+
+static struct server_config cfg;
+static struct prng rng;
+static struct conn **conns; /* indexed by fd: descriptors are small integers, reused after close */
+static int conns_cap, max_fd;
+
+static enum want reply_bad(struct conn *c, const char *why) {
+    c->out_len = bad_request_reply(c->out, c->job.req.http, why);
+    return WANT_WRITE;
+}
+
+/* The whole request is in: start its disk read, which here is only a time on the clock. */
+static enum want start_read(struct conn *c, int64_t now) {
+    if (job_expired_in_queue(&c->job, now, cfg.deadline_ms)) {
+        c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
+        return WANT_WRITE;
+    }
+    c->job.started_ms = now;
+    c->job.disk = plan_disk_read(&c->job.req, &rng);
+    /* A read longer than the deadline is cut off at the deadline and answered RC 1. */
+    int wait = c->job.disk.delay_ms <= cfg.deadline_ms ? c->job.disk.delay_ms : cfg.deadline_ms + 1;
+    c->deadline_ms = now + wait;
+    return WANT_DISK;
+}
+
+static void on_accept(int fd, int64_t now) {
+    struct conn *c = fd < conns_cap ? calloc(1, sizeof *c) : NULL;
+    if (!c) {
+        log_msg("refusing connection: no room for fd %d", fd);
+        close(fd);
+        return;
+    }
+    c->fd = fd;
+    c->want = WANT_READ;
+    c->deadline_ms = now + cfg.deadline_ms; /* a slow sender may not hold its slot forever */
+    c->job.arrived_ms = now;
+    conns[fd] = c;
+    if (fd > max_fd)
+        max_fd = fd;
+}
+
+static enum want on_readable(struct conn *c, int64_t now) {
+    ssize_t n = read(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return WANT_READ; /* nothing yet: in this chapter, that is most calls */
+    if (n < 0) {
+        log_msg("read: %s", strerror(errno));
+        return WANT_CLOSE;
+    }
+    c->in_len += (size_t)n;
+    if (n == 0 && c->in_len == 0) {
+        log_msg("client closed without a request");
+        return WANT_CLOSE;
+    }
+    const char *why;
+    switch (parse_request(c->in, c->in_len, n == 0, &c->job.req, &why)) {
+    case PARSE_INCOMPLETE: return WANT_READ;
+    case PARSE_BAD: return reply_bad(c, why);
+    default: return start_read(c, now);
+    }
+}
+
+/* The "disk" is done: decide the RC and format the reply. */
+static enum want finish_read(struct conn *c, int64_t now) {
+    job_finish(&c->job, now, cfg.deadline_ms);
+    c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
+    return WANT_WRITE;
+}
+
+static enum want on_timer(struct conn *c, int64_t now) {
+    if (c->want == WANT_READ)
+        return reply_bad(c, "request took too long to arrive");
+    return finish_read(c, now);
+}
+
+static enum want on_writable(struct conn *c) {
+    ssize_t n = write(c->fd, c->out + c->out_pos, c->out_len - c->out_pos);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return WANT_WRITE;
+    if (n < 0) {
+        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-", strerror(errno));
+        return WANT_CLOSE;
+    }
+    c->out_pos += (size_t)n;
+    return c->out_pos < c->out_len ? WANT_WRITE : WANT_CLOSE;
+}
+
+static void close_conn(struct conn *c) {
+    conns[c->fd] = NULL;
+    close(c->fd);
+    free(c);
+}
+
+/* Without a way to ask the kernel what is ready, the only way to find out is to try. */
+static void try_conn(struct conn *c, int64_t now) {
+    enum want next = c->want;
+    if (c->want != WANT_WRITE && now >= c->deadline_ms)
+        next = on_timer(c, now);
+    else if (c->want == WANT_READ)
+        next = on_readable(c, now);
+    else if (c->want == WANT_WRITE)
+        next = on_writable(c);
+    c->want = next;
+    if (next == WANT_CLOSE)
+        close_conn(c);
+}
+
+int main(int argc, char **argv) {
+    parse_server_flags(argc, argv, &cfg, "",
+                       "Chapter 02: non-blocking sockets in a busy loop; burns a core.");
+    install_signal_handlers();
+    rng.state = cfg.seed;
+    conns_cap = (int)raise_fd_limit();
+    if (conns_cap <= 0 || !(conns = calloc((size_t)conns_cap, sizeof *conns)))
+        die("cannot size the connection table");
+    int listen_fd = listen_tcp(cfg.host, cfg.port);
+    if (set_nonblocking(listen_fd) < 0)
+        perror_die("set_nonblocking");
+
+    while (!stop_requested) { /* the spin: no call in this loop ever waits */
+        int64_t now = now_ms();
+        int fd;
+        while ((fd = accept_client(listen_fd)) >= 0)
+            on_accept(fd, now);
+        if (errno != EAGAIN && errno != EINTR && errno != EMFILE && errno != ENFILE)
+            log_msg("accept: %s", strerror(errno));
+        for (fd = 0; fd <= max_fd; fd++)
+            if (conns[fd])
+                try_conn(conns[fd], now);
+    }
+    log_msg("stopping");
+    for (int fd = 0; fd <= max_fd; fd++)
+        if (conns[fd])
+            close_conn(conns[fd]);
+    free(conns);
+    close(listen_fd);
+    return 0;
+}

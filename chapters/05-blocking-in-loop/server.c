@@ -1,0 +1,229 @@
+/* Chapter 05: a blocking call inside the loop, the eventlet bug.
+ * Chapter 04's epoll loop, line for line, except that start_read() does the disk read as a real
+ * blocking call (nanosleep here; pread on a dying disk in Swift) on the loop's only thread, as an
+ * unpatched call does inside eventlet's hub.
+ * What breaks: while that call blocks, the loop is not in epoll_wait: no socket is accepted, read
+ * or answered, no timer fires. Every request queues behind the slow one, as in chapter 01. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "heap.h"
+#include "protocol.h"
+#include "utils.h"
+
+/* What a connection waits for next. Handlers return it; the loop acts on it. */
+enum want { WANT_READ, WANT_DISK, WANT_WRITE, WANT_CLOSE };
+
+/* Everything the blocking server kept on its stack now lives here, between loop turns. */
+struct conn {
+    int fd;
+    enum want want;
+    int64_t deadline_ms; /* WANT_READ: give up on the request; WANT_DISK: the read is done */
+    char in[MAX_REQUEST];
+    size_t in_len;
+    char out[MAX_REPLY];
+    size_t out_len, out_pos;
+    struct job job;
+    struct timer timer; /* deadline_ms, in the heap while there is one */
+};
+
+static struct server_config cfg;
+static struct prng rng;
+static struct conn **conns; /* indexed by fd: descriptors are small integers, reused after close */
+static int conns_cap, max_fd, epfd;
+static struct timer_heap timers;
+
+static enum want reply_bad(struct conn *c, const char *why) {
+    c->out_len = bad_request_reply(c->out, c->job.req.http, why);
+    return WANT_WRITE;
+}
+
+static enum want finish_read(struct conn *c, int64_t now);
+
+/* The whole request is in: do its disk read right here, as a plain blocking call would. */
+static enum want start_read(struct conn *c, int64_t now) {
+    if (job_expired_in_queue(&c->job, now, cfg.deadline_ms)) {
+        c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
+        return WANT_WRITE;
+    }
+    c->job.started_ms = now;
+    c->job.disk = plan_disk_read(&c->job.req, &rng);
+    /* THE BUG. The loop's only thread sleeps in the kernel for the whole read; epoll cannot
+     * help, because nothing returns to epoll_wait until this call does. */
+    sleep_ms(c->job.disk.delay_ms);
+    if (stop_requested)
+        return WANT_CLOSE; /* shutting down mid-read: no reply rather than a false one */
+    return finish_read(c, now_ms());
+}
+
+static void on_accept(int fd, int64_t now) {
+    struct conn *c = fd < conns_cap ? calloc(1, sizeof *c) : NULL;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (!c || epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
+        heap_add(&timers, &c->timer, now + cfg.deadline_ms) < 0) {
+        free(c);
+        log_msg("refusing connection: no room for fd %d", fd);
+        close(fd);
+        return;
+    }
+    c->fd = fd;
+    c->want = WANT_READ;
+    c->deadline_ms = now + cfg.deadline_ms; /* a slow sender may not hold its slot forever */
+    c->job.arrived_ms = now;
+    conns[fd] = c;
+    if (fd > max_fd)
+        max_fd = fd;
+}
+
+static enum want on_readable(struct conn *c, int64_t now) {
+    ssize_t n = read(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return WANT_READ; /* nothing yet: in this chapter, that is most calls */
+    if (n < 0) {
+        log_msg("read: %s", strerror(errno));
+        return WANT_CLOSE;
+    }
+    c->in_len += (size_t)n;
+    if (n == 0 && c->in_len == 0) {
+        log_msg("client closed without a request");
+        return WANT_CLOSE;
+    }
+    const char *why;
+    switch (parse_request(c->in, c->in_len, n == 0, &c->job.req, &why)) {
+    case PARSE_INCOMPLETE: return WANT_READ;
+    case PARSE_BAD: return reply_bad(c, why);
+    default: return start_read(c, now);
+    }
+}
+
+/* The "disk" is done: decide the RC and format the reply. */
+static enum want finish_read(struct conn *c, int64_t now) {
+    job_finish(&c->job, now, cfg.deadline_ms);
+    c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
+    return WANT_WRITE;
+}
+
+static enum want on_timer(struct conn *c, int64_t now) {
+    if (c->want == WANT_READ)
+        return reply_bad(c, "request took too long to arrive");
+    return finish_read(c, now);
+}
+
+static enum want on_writable(struct conn *c) {
+    ssize_t n = write(c->fd, c->out + c->out_pos, c->out_len - c->out_pos);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return WANT_WRITE;
+    if (n < 0) {
+        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-", strerror(errno));
+        return WANT_CLOSE;
+    }
+    c->out_pos += (size_t)n;
+    return c->out_pos < c->out_len ? WANT_WRITE : WANT_CLOSE;
+}
+
+static void close_conn(struct conn *c) {
+    heap_remove(&timers, &c->timer);
+    conns[c->fd] = NULL; /* close() also drops the fd from the epoll set */
+    close(c->fd);
+    free(c);
+}
+
+/* Turns what a handler returned into epoll_ctl and heap calls: the one place that touches them. */
+static void set_want(struct conn *c, enum want next) {
+    if (next == WANT_CLOSE)
+        return close_conn(c);
+    if (next != c->want) {
+        /* While its "disk" works the socket is not watched at all: a pending read is a timer. */
+        int op = c->want == WANT_DISK ? EPOLL_CTL_ADD
+                 : next == WANT_DISK  ? EPOLL_CTL_DEL
+                                      : EPOLL_CTL_MOD;
+        struct epoll_event ev = {.events = next == WANT_READ ? EPOLLIN : EPOLLOUT, .data.ptr = c};
+        if (epoll_ctl(epfd, op, c->fd, &ev) < 0) {
+            log_msg("epoll_ctl: %s", strerror(errno));
+            return close_conn(c);
+        }
+    }
+    c->want = next;
+    if (next == WANT_WRITE)
+        heap_remove(&timers, &c->timer);
+    else if (!c->timer.slot || c->timer.deadline_ms != c->deadline_ms) {
+        heap_remove(&timers, &c->timer);
+        if (heap_add(&timers, &c->timer, c->deadline_ms) < 0) {
+            log_msg("out of memory for a timer");
+            close_conn(c);
+        }
+    }
+}
+
+static void dispatch(struct conn *c, int64_t now, uint32_t events) {
+    bool ready = events & (c->want == WANT_READ ? EPOLLIN | EPOLLHUP | EPOLLERR : EPOLLOUT | EPOLLERR);
+    if (c->want == WANT_READ && ready)
+        set_want(c, on_readable(c, now));
+    else if (c->want == WANT_WRITE && ready)
+        set_want(c, on_writable(c));
+}
+
+/* Runs every timer that is due: a request too slow to arrive, or a "disk" read that is done. */
+static void run_timers(int64_t now) {
+    struct timer *t;
+    while ((t = heap_top(&timers)) && t->deadline_ms <= now) {
+        struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
+        heap_remove(&timers, t);
+        set_want(c, on_timer(c, now));
+    }
+}
+
+int main(int argc, char **argv) {
+    parse_server_flags(argc, argv, &cfg, "",
+                       "Chapter 05: chapter 04 with a blocking disk read inside the loop (the eventlet bug).");
+    install_signal_handlers();
+    rng.state = cfg.seed;
+    conns_cap = (int)raise_fd_limit();
+    if (conns_cap <= 0 || !(conns = calloc((size_t)conns_cap, sizeof *conns)))
+        die("cannot size the connection table");
+    int listen_fd = listen_tcp(cfg.host, cfg.port);
+    if (set_nonblocking(listen_fd) < 0)
+        perror_die("set_nonblocking");
+
+    if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        perror_die("epoll_create1");
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL}; /* NULL: the listener */
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
+        perror_die("epoll_ctl");
+
+    struct epoll_event events[256];
+    while (!stop_requested) {
+        /* Sleep until a socket is ready or the earliest deadline is due. */
+        int n = epoll_wait(epfd, events, 256, heap_wait_ms(&timers, now_ms()));
+        if (n < 0 && errno != EINTR)
+            perror_die("epoll_wait");
+        int64_t now = now_ms();
+        for (int i = 0; i < n; i++) {
+            if (events[i].data.ptr) {
+                dispatch(events[i].data.ptr, now, events[i].events);
+                continue;
+            }
+            int fd;
+            while ((fd = accept_client(listen_fd)) >= 0)
+                on_accept(fd, now);
+            if (errno != EAGAIN && errno != EINTR && errno != EMFILE && errno != ENFILE)
+                log_msg("accept: %s", strerror(errno));
+        }
+        run_timers(now_ms());
+    }
+    log_msg("stopping");
+    for (int fd = 0; fd <= max_fd; fd++)
+        if (conns[fd])
+            close_conn(conns[fd]);
+    free(conns);
+    heap_free(&timers);
+    close(epfd);
+    close(listen_fd);
+    return 0;
+}
