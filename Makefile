@@ -3,35 +3,44 @@
 # make tour         every chapter's demo, in order
 # make test         install the test tools if missing, then run every test
 # make clean        remove bin/
-# SAN=address,undefined (or SAN=thread) builds everything with those sanitizers.
+# SAN=address,undefined (or SAN=thread) builds everything with those sanitizers, into its own
+# bin/san-*/ so that plain and sanitizer binaries never mix; `make test SAN=...` tests those.
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE -Icommon -Iclient
 LDLIBS  += -lpthread -lm
+comma   := ,
 ifdef SAN
 CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SAN)
+BIN_DIR ?= bin/san-$(subst $(comma),-,$(SAN))
+else
+BIN_DIR ?= bin
 endif
+export BIN_DIR
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_HDR := $(wildcard common/*.h)
 CHAPTERS   := $(patsubst chapters/%/server.c,%,$(wildcard chapters/[0-9]*/server.c))
-SERVERS    := $(addprefix bin/,$(CHAPTERS))
-PROGRAMS   := $(SERVERS) bin/client
+SERVERS    := $(addprefix $(BIN_DIR)/,$(CHAPTERS))
+PROGRAMS   := $(SERVERS) $(BIN_DIR)/client $(BIN_DIR)/epoll-file
 
-# Rebuild everything when the flags change (a SAN build must not reuse plain binaries).
-FLAGS_STAMP := bin/.flags
-$(shell mkdir -p bin; echo '$(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)' | cmp -s - $(FLAGS_STAMP) \
+# Rebuild everything when the flags change.
+FLAGS_STAMP := $(BIN_DIR)/.flags
+$(shell mkdir -p $(BIN_DIR); echo '$(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)' | cmp -s - $(FLAGS_STAMP) \
         || echo '$(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)' > $(FLAGS_STAMP))
 
 .PHONY: all test tour clean format install-test-deps
 all: $(PROGRAMS)
 
-bin/%: chapters/%/server.c $(COMMON_SRC) $(COMMON_HDR) $(FLAGS_STAMP)
+$(BIN_DIR)/%: chapters/%/server.c $(COMMON_SRC) $(COMMON_HDR) $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_SRC) $(LDLIBS)
 
-bin/client: client/client.c client/stats.c client/stats.h common/utils.c common/utils.h $(FLAGS_STAMP)
+$(BIN_DIR)/client: client/client.c client/stats.c client/stats.h common/utils.c common/utils.h $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ client/client.c client/stats.c common/utils.c $(LDLIBS)
+
+$(BIN_DIR)/epoll-file: chapters/05-blocking-in-loop/epoll_file.c $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 # chapter-1 and chapter-01 both name chapters/01-*.
 chapter-%: all
@@ -43,11 +52,15 @@ tour: all
 install-test-deps:
 	@scripts/install-test-deps.sh
 
+# Test files run in name order; each starts its own servers on port 0.
 test: install-test-deps all
 	bats tests
 
 format:
-	clang-format -i common/*.[ch] client/*.[ch] chapters/*/server.c
+	clang-format -i common/*.[ch] client/*.[ch] chapters/*/*.c
 
 clean:
 	rm -rf bin
+
+# Larger pieces (figures, benchmarks, fuzzing, ...) bring their own rules.
+-include mk/*.mk

@@ -37,11 +37,11 @@ struct req {
 
 static struct {
     const char *host;
-    int port, concurrency, count, delay_ms, slow_ms, lead_ms, timeout_ms;
+    int port, concurrency, count, delay_ms, slow_ms, slow_count, lead_ms, timeout_ms;
     bool http, json, quiet;
     const char *timeline, *path_prefix;
 } opt = {.host = "127.0.0.1", .port = -1, .concurrency = 10, .count = -1, .delay_ms = 300,
-         .slow_ms = -1, .lead_ms = 100, .timeout_ms = 5000, .path_prefix = "/obj/"};
+         .slow_ms = -1, .slow_count = 1, .lead_ms = 100, .timeout_ms = 5000, .path_prefix = "/obj/"};
 
 static struct req *reqs;
 static struct sockaddr_in server_addr;
@@ -59,7 +59,8 @@ __attribute__((noreturn)) static void usage(int status) {
             "  -d MS           disk delay each request asks for (default 300); 'rand' sends a\n"
             "                  bare PATH so the server draws the delay from the seed's model\n"
             "  --slow MS       the dying disk: request 0 asks for MS and goes first, the rest\n"
-            "                  follow 100 ms later (--lead MS to change)\n"
+            "                  follow 100 ms later (--lead MS to change; --slow-count K makes\n"
+            "                  the first K requests slow)\n"
             "  -t MS           give up on a reply after MS (default 5000, as make_requests.py)\n"
             "  --http          speak HTTP (GET /DELAY_MS,PATH) instead of the line protocol\n"
             "  --json          print one JSON summary line on stdout (notes go to stderr)\n"
@@ -105,7 +106,8 @@ static void parse_args(int argc, char **argv) {
         {"slow", required_argument, NULL, 'S'},  {"lead", required_argument, NULL, 'L'},
         {"http", no_argument, NULL, 'H'},        {"json", no_argument, NULL, 'J'},
         {"timeline", required_argument, NULL, 'l'}, {"help", no_argument, NULL, '?' + 256},
-        {"percentiles", no_argument, NULL, 'P'}, {0, 0, 0, 0}};
+        {"percentiles", no_argument, NULL, 'P'}, {"slow-count", required_argument, NULL, 'K'},
+        {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h:p:c:n:d:t:q", longs, NULL)) != -1) {
         switch (c) {
@@ -119,6 +121,7 @@ static void parse_args(int argc, char **argv) {
         case 't': opt.timeout_ms = number_arg(optarg, 1, "timeout"); break;
         case 'S': opt.slow_ms = number_arg(optarg, 0, "slow delay"); break;
         case 'L': opt.lead_ms = number_arg(optarg, 0, "lead"); break;
+        case 'K': opt.slow_count = number_arg(optarg, 1, "slow count"); break;
         case 'H': opt.http = true; break;
         case 'J': opt.json = true; break;
         case 'l': opt.timeline = optarg; break;
@@ -241,10 +244,11 @@ static void run(void) {
     struct epoll_event events[256];
     t0 = now_ms();
     while (next < opt.count || in_flight > 0) {
-        /* The dying-disk mix: the slow request goes alone first, the rest after a lead. */
-        bool held = opt.slow_ms >= 0 && next == 1 && rel_now() < opt.lead_ms;
+        /* The dying-disk mix: the slow requests go alone first, the rest after a lead. */
+        bool held = opt.slow_ms >= 0 && next == opt.slow_count && rel_now() < opt.lead_ms;
         while (next < opt.count && in_flight < opt.concurrency && !held)
-            start_request(next++), held = opt.slow_ms >= 0 && next == 1 && opt.lead_ms > 0;
+            start_request(next++),
+                held = opt.slow_ms >= 0 && next == opt.slow_count && rel_now() < opt.lead_ms;
         while (oldest < next && reqs[oldest].outcome != PENDING)
             oldest++;
         /* Requests start in order with one timeout, so the oldest open one expires first. */
@@ -318,7 +322,7 @@ int main(int argc, char **argv) {
     if (!reqs)
         die("out of memory for %d requests", opt.count);
     for (int i = 0; i < opt.count; i++)
-        reqs[i].delay_ms = (i == 0 && opt.slow_ms >= 0) ? opt.slow_ms : opt.delay_ms;
+        reqs[i].delay_ms = (i < opt.slow_count && opt.slow_ms >= 0) ? opt.slow_ms : opt.delay_ms;
     if (!opt.quiet && !opt.json)
         printf("%d requests, %d at a time, %s reads, client timeout %d ms%s\n", opt.count,
                opt.concurrency, opt.slow_ms >= 0 ? "one slow read among fast" : "equal",

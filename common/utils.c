@@ -66,19 +66,34 @@ static bool parse_long(const char *s, long lo, long hi, const char *what, long *
     return true;
 }
 
+/* The chapter's own flags: letter, usage text, help line. */
+static const struct {
+    char letter;
+    const char *arg, *help;
+} extra_flags[] = {
+    {'w', " [-w WORKERS]", "  -w WORKERS      worker threads doing the blocking reads (default 4)\n"},
+    {'W', " [-W MS]", "  -W MS           log when the loop is blocked longer than MS (default off)\n"},
+    {'j', " [-j LOOPS]", "  -j LOOPS        event loops, one per core (default 1)\n"},
+    {'D', " [-D DISKS]", "  -D DISKS        simulated disks (default 1)\n"},
+    {'m', " [-m MODE]", "  -m MODE         the chapter's variant, see its README\n"},
+};
+
 __attribute__((noreturn)) static void usage(const char *prog, const char *extra, const char *about,
                                             int status) {
     FILE *out = status ? stderr : stdout;
-    fprintf(out, "usage: %s [-h HOST] [-p PORT] [-T DEADLINE_MS] [-s SEED] [-v]%s\n", prog,
-            strchr(extra, 'w') ? " [-w WORKERS]" : "");
-    fprintf(out, "%s\n", about);
+    fprintf(out, "usage: %s [-h HOST] [-p PORT] [-T DEADLINE_MS] [-s SEED] [-v]", prog);
+    for (size_t i = 0; i < sizeof extra_flags / sizeof *extra_flags; i++)
+        if (strchr(extra, extra_flags[i].letter))
+            fputs(extra_flags[i].arg, out);
+    fprintf(out, "\n%s\n", about);
     fprintf(out, "  -h HOST         address to bind (default 127.0.0.1)\n"
                  "  -p PORT         port to bind; 0 picks a free one (default 0)\n"
                  "  -T DEADLINE_MS  server-side deadline (default 4000)\n"
                  "  -s SEED         seed for the delay model of a bare PATH request (default 1)\n"
                  "  -v              log every reply, not only timeouts and errors\n");
-    if (strchr(extra, 'w'))
-        fprintf(out, "  -w WORKERS      worker threads doing the blocking reads (default 4)\n");
+    for (size_t i = 0; i < sizeof extra_flags / sizeof *extra_flags; i++)
+        if (strchr(extra, extra_flags[i].letter))
+            fputs(extra_flags[i].help, out);
     fprintf(out, "Prints 'listening on HOST:PORT' when ready. Ctrl-C stops it.\n");
     exit(status);
 }
@@ -87,8 +102,8 @@ void parse_server_flags(int argc, char **argv, struct server_config *cfg, const 
                         const char *about) {
     log_epoch_ms = now_ms();
     *cfg = (struct server_config){.host = "127.0.0.1", .deadline_ms = 4000, .seed = 1,
-                                  .workers = 4};
-    char optstring[32];
+                                  .workers = 4, .loops = 1, .disks = 1};
+    char optstring[64];
     snprintf(optstring, sizeof optstring, ":h:p:T:s:v%s", extra);
     static const struct option long_opts[] = {{"help", no_argument, NULL, 'H'}, {0, 0, 0, 0}};
     long v = 0;
@@ -104,6 +119,10 @@ void parse_server_flags(int argc, char **argv, struct server_config *cfg, const 
         case 's': ok = parse_long(optarg, 0, LONG_MAX, "seed", &v), cfg->seed = (uint64_t)v; break;
         case 'v': cfg->verbose = true; break;
         case 'w': ok = parse_long(optarg, 1, 1024, "worker count", &v), cfg->workers = (int)v; break;
+        case 'W': ok = parse_long(optarg, 1, 3600000, "watchdog", &v), cfg->watchdog_ms = (int)v; break;
+        case 'j': ok = parse_long(optarg, 1, 256, "loop count", &v), cfg->loops = (int)v; break;
+        case 'D': ok = parse_long(optarg, 1, 64, "disk count", &v), cfg->disks = (int)v; break;
+        case 'm': cfg->mode = optarg; break;
         case 'H': usage(argv[0], extra, about, 0);
         case ':': fprintf(stderr, "-%c needs a value\n", optopt); ok = false; break;
         default: fprintf(stderr, "unknown flag '%s'\n", argv[optind - 1]); ok = false; break;

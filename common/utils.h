@@ -28,11 +28,16 @@ struct server_config {
     int deadline_ms;  /* -T, default 4000: the seed's server-side deadline */
     uint64_t seed;    /* -s, seeds the delay model used for a bare PATH */
     bool verbose;     /* -v, log every reply, not only the notable ones */
-    int workers;      /* -w, worker threads (chapters with a pool) */
+    int workers;      /* -w, worker threads (chapters with a pool), default 4 */
+    int watchdog_ms;  /* -W, loop-lag watchdog threshold, 0 = off */
+    int loops;        /* -j, event loops (one per core), default 1 */
+    int disks;        /* -D, simulated disks, default 1 */
+    const char *mode; /* -m, a chapter's variant (e.g. "naive" or "fixed"), default NULL */
 };
 
-/* Fills cfg from argv. extra names the chapter's own flags among "w:" (workers); anything else,
- * or a bad value, prints a usage message that names `about` and exits 2. --help exits 0. */
+/* Fills cfg from argv. extra names the chapter's own flags, any of "w:W:j:D:m:" (workers,
+ * watchdog, loops, disks, mode); anything else, or a bad value, prints a usage message that
+ * names `about` and exits 2. --help prints it and exits 0. */
 void parse_server_flags(int argc, char **argv, struct server_config *cfg, const char *extra,
                         const char *about);
 

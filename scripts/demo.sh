@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 source scripts/server.bash
 
 chapter=${1:-}
-if [ -z "$chapter" ] || [ ! -x "bin/$chapter" ]; then
+BIN=${BIN_DIR:-bin}
+if [ -z "$chapter" ] || [ ! -x "$BIN/$chapter" ]; then
     echo "usage: scripts/demo.sh NN-name   (chapters: $(ls chapters | tr '\n' ' '))" >&2
     exit 2
 fi
@@ -27,7 +28,7 @@ scenario() {
     local cpu0 t0
     cpu0=$(cpu_seconds "$SERVER_PID")
     t0=$(date +%s.%N)
-    run bin/client -p "$PORT" --timeline "$timeline" "$@"
+    run "$BIN/client" -p "$PORT" --timeline "$timeline" "$@"
     echo "(client exit status $?)"
     scripts/timeline.sh "$timeline" 50
     awk -v c0="$cpu0" -v c1="$(cpu_seconds "$SERVER_PID")" -v t0="$t0" -v t1="$(date +%s.%N)" \
@@ -35,18 +36,14 @@ scenario() {
 }
 
 say "=== Chapter ${chapter}: $(sed -n '1s/^# //p' "chapters/$chapter/README.md" 2>/dev/null) ==="
-start_server "bin/$chapter" -v || exit 1
-echo "\$ bin/$chapter -p 0 -v"
+start_server "$BIN/$chapter" -v || exit 1
+echo "\$ $BIN/$chapter -p 0 -v"
 cat "$SERVER_OUT"
 
 scenario "The shared scenario: 10 clients at once, each reads 300 ms, each gives up after 1500 ms" \
     -c 10 -n 10 -d 300 -t 1500
-case $chapter in
-05-* | 06-*)
-    scenario "The dying disk: one read of 2500 ms, then 9 reads of 50 ms" \
-        -c 10 -n 10 -d 50 --slow 2500 -t 1500
-    ;;
-esac
+# A chapter may add scenarios of its own in chapters/NN-name/demo.bash, using scenario().
+[ -f "chapters/$chapter/demo.bash" ] && source "chapters/$chapter/demo.bash"
 sleep 0.5
 say "Server log (stderr)"
 cat "$SERVER_LOG"

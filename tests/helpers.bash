@@ -1,6 +1,6 @@
 # Loaded by every .bats file: start/stop a chapter's server, talk to it, check its answers.
 ROOT="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
-BIN="$ROOT/bin"
+BIN="$ROOT/${BIN_DIR:-bin}"
 source "$ROOT/scripts/server.bash"
 
 # Every test file gets this teardown: the server stops even when the test failed.
@@ -82,4 +82,47 @@ survives_bad_input() {
     # Every bad input was logged with its reason (the two RC-2 cases in HTTP too).
     [ "$(grep -c 'bad request:' "$SERVER_LOG")" -ge 11 ]
     kill -0 "$SERVER_PID"
+}
+
+# cpu_ratio_during CLIENT-ARGS...: runs the client and sets CPU_RATIO to the server's CPU
+# seconds per second of wall time while it ran (from /proc/PID/stat).
+cpu_ratio_during() {
+    local cpu0 cpu1 t0 t1
+    cpu0=$(cpu_seconds "$SERVER_PID")
+    t0=$(date +%s.%N)
+    client "$@"
+    cpu1=$(cpu_seconds "$SERVER_PID")
+    t1=$(date +%s.%N)
+    CPU_RATIO=$(awk -v a="$cpu0" -v b="$cpu1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.3f", (b - a) / (e - s) }')
+    echo "# server CPU: $cpu0 -> $cpu1 s over $(awk -v s="$t0" -v e="$t1" 'BEGIN { print e - s }') s: $CPU_RATIO" >&3
+}
+
+# below LIMIT X / above LIMIT X: float comparisons for check.
+below() { awk -v x="$2" -v l="$1" 'BEGIN { exit !(x <= l) }'; }
+above() { awk -v x="$2" -v l="$1" 'BEGIN { exit !(x >= l) }'; }
+
+# stops_cleanly_mid_read: with a 10 s read in progress, SIGTERM ends the server within 3 s,
+# exit status 0.
+stops_cleanly_mid_read() {
+    ask '10000,/long\n' >/dev/null &
+    local asker=$!
+    sleep 0.3
+    kill -TERM "$SERVER_PID"
+    local status=0
+    timeout 3 tail --pid="$SERVER_PID" -f /dev/null || status=$?
+    kill "$asker" 2>/dev/null || true
+    [ "$status" -eq 0 ] || { echo "still running 3 s after SIGTERM" >&2; return 1; }
+    wait "$SERVER_PID" || status=$?
+    SERVER_PID=
+    [ "$status" -eq 0 ] || { echo "exit status $status" >&2; return 1; }
+    grep -q stopping "$SERVER_LOG"
+}
+
+# needs_fds N: skips the test unless both the server and the client can open N descriptors.
+needs_fds() {
+    local hard
+    hard=$(ulimit -Hn)
+    if [ "$hard" != unlimited ] && [ "$hard" -lt "$1" ]; then
+        skip "RLIMIT_NOFILE hard limit is $hard, below the $1 descriptors this test needs"
+    fi
 }

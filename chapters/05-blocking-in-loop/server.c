@@ -48,6 +48,9 @@ static enum want finish_read(struct conn *c, int64_t now);
 
 /* The whole request is in: do its disk read right here, as a plain blocking call would. */
 static enum want start_read(struct conn *c, int64_t now) {
+    /* The loop read the clock once for this batch of events, but earlier handlers in the batch
+     * may have blocked for seconds since: the same reason libuv has uv_update_time(). */
+    now = now_ms();
     if (job_expired_in_queue(&c->job, now, cfg.deadline_ms)) {
         c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
         return WANT_WRITE;

@@ -1,0 +1,54 @@
+#!/usr/bin/env bats
+# Chapter 06: blocking reads on a worker pool: the loop never blocks, only slow reads are slow.
+load helpers
+
+setup() { start_server "$BIN/06-worker-offload"; }
+
+@test "06: the shared scenario has no timeouts (4 workers, 10 reads of 300 ms)" {
+    shared_scenario
+    check '[ "$status" -eq 0 ] && [ "$(field ok)" -eq 10 ] && [ "$(field timeouts)" -eq 0 ]'
+}
+
+@test "06: the dying disk: only the slow request is slow" {
+    dying_disk_scenario
+    check '[ "$(field ok)" -eq 9 ] && [ "$(field timeouts)" -eq 1 ]'
+    check '[ "$(field p90_ms)" -lt 500 ]'       # the fast reads were answered fast
+}
+
+@test "06: near-zero CPU while every request is waiting" {
+    cpu_ratio_during -c 4 -n 4 -d 1000 -t 3000
+    check '[ "$(field ok)" -eq 4 ]'
+    check 'below 0.05 "$CPU_RATIO"'
+}
+
+@test "06: the pool's limit: slow reads hold every worker, the rest expire in the queue" {
+    stop_server
+    start_server "$BIN/06-worker-offload" -w 2 -T 1000
+    client -c 6 -n 6 -d 50 --slow 3000 --slow-count 2 -t 6000
+    # Both workers spend 3 s on the slow reads; the 4 fast ones wait past the 1 s deadline.
+    check '[ "$(field server_timeouts)" -eq 6 ] && [ "$(field ok)" -eq 0 ]'
+    [ "$(grep -c 'timeout (queue)' "$SERVER_LOG")" -eq 4 ]
+    [ "$(grep -c 'timeout (service)' "$SERVER_LOG")" -eq 2 ]
+}
+
+@test "06: 10,000 concurrent connections are all answered (8 workers, 1 ms reads)" {
+    needs_fds 10100
+    stop_server
+    start_server "$BIN/06-worker-offload" -w 8
+    client -c 10000 -n 10000 -d 1 -t 10000
+    check '[ "$status" -eq 0 ] && [ "$(field ok)" -eq 10000 ]'
+}
+
+@test "06: -w sets the number of worker threads" {
+    stop_server
+    start_server "$BIN/06-worker-offload" -w 7
+    [ "$(thread_count "$SERVER_PID")" -eq 8 ]    # 7 workers and the loop
+}
+
+@test "06: bad input gets RC 2 or a close, and the server keeps serving" {
+    survives_bad_input
+}
+
+@test "06: SIGTERM stops it cleanly while a worker is in the middle of a read" {
+    stops_cleanly_mid_read
+}
