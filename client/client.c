@@ -2,11 +2,10 @@
  * One epoll loop keeps up to -c requests in flight, each on its own connection, like the seed's
  * make_requests.py run N times at once. It counts who was answered in time, prints latency
  * percentiles, and exits non-zero when any request timed out or failed, so scripts can assert. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,15 +21,20 @@ static const char *outcome_name[] = {"pending", "ok", "timeout", "late", "error"
 
 enum { EXIT_ALL_OK = 0, EXIT_TIMEOUTS = 1, EXIT_ERRORS = 2, EXIT_USAGE = 64 };
 
+#define SLOW_READ_BYTES 1024  /* a slow reader takes this much ... */
+#define SLOW_READ_PAUSE_MS 100 /* ... then pauses this long: 10 KiB/s */
+
 struct req {
     int fd;
-    int delay_ms;         /* -1: send a bare PATH and let the server draw the delay */
-    bool connected;
-    char out[256];
+    int delay_ms; /* -1: send a bare PATH and let the server draw the delay */
+    bool connected, slow_reader, paused;
+    char out[1200];
     size_t out_len, out_pos;
-    char in[2048];
-    size_t in_len;
-    int64_t start_ms, end_ms; /* relative to the run's start */
+    char line[1200]; /* the reply line (after the headers in HTTP) */
+    size_t line_len;
+    bool line_done;
+    long payload; /* bytes after the reply line: 0, or BYTES where a chapter sends them */
+    int64_t start_ms, end_ms, resume_ms; /* relative to the run's start */
     enum outcome outcome;
     int rc;
 };
@@ -38,6 +42,8 @@ struct req {
 static struct {
     const char *host;
     int port, concurrency, count, delay_ms, slow_ms, slow_count, lead_ms, timeout_ms;
+    int slow_readers;
+    double rate;
     bool http, json, quiet;
     const char *timeline, *path_prefix;
 } opt = {.host = "127.0.0.1", .port = -1, .concurrency = 10, .count = -1, .delay_ms = 300,
@@ -47,21 +53,29 @@ static struct req *reqs;
 static struct sockaddr_in server_addr;
 static int epfd, in_flight;
 static int64_t t0;
+static long long bytes_received;
 static FILE *notes; /* per-request lines: stdout, or stderr when stdout carries JSON */
 
 __attribute__((noreturn)) static void usage(int status) {
     fprintf(status ? stderr : stdout,
             "usage: client -p PORT [-h HOST] [-c CONCURRENCY] [-n REQUESTS] [-d DELAY_MS|rand]\n"
-            "              [--slow MS] [-t TIMEOUT_MS] [--http] [--json] [--timeline FILE] [-q]\n"
+            "              [--slow MS [--slow-count K] [--lead MS]] [--rate R] [-t TIMEOUT_MS]\n"
+            "              [--path PREFIX] [--slow-readers K] [--http] [--json]\n"
+            "              [--timeline FILE] [-q]\n"
             "       client --percentiles < numbers\n"
             "  -c N            requests in flight at once (default 10)\n"
             "  -n N            requests in all (default: the concurrency)\n"
             "  -d MS           disk delay each request asks for (default 300); 'rand' sends a\n"
             "                  bare PATH so the server draws the delay from the seed's model\n"
-            "  --slow MS       the dying disk: request 0 asks for MS and goes first, the rest\n"
-            "                  follow 100 ms later (--lead MS to change; --slow-count K makes\n"
-            "                  the first K requests slow)\n"
+            "  --slow MS       the dying disk: the first request asks for MS and goes first,\n"
+            "                  the rest follow 100 ms later (--lead MS to change;\n"
+            "                  --slow-count K makes the first K requests slow)\n"
+            "  --rate R        open loop: start R requests per second on a fixed schedule,\n"
+            "                  whatever is in flight (-c is ignored), and measure each latency\n"
+            "                  from its scheduled start, so a stalled server cannot hide it\n"
             "  -t MS           give up on a reply after MS (default 5000, as make_requests.py)\n"
+            "  --path PREFIX   request paths are PREFIX<id> (default /obj/)\n"
+            "  --slow-readers K  the first K requests read their reply at 10 KiB/s\n"
             "  --http          speak HTTP (GET /DELAY_MS,PATH) instead of the line protocol\n"
             "  --json          print one JSON summary line on stdout (notes go to stderr)\n"
             "  --timeline FILE write one row per request: id start_ms end_ms outcome delay_ms rc\n"
@@ -102,11 +116,20 @@ static int percentiles_from_stdin(void) {
 }
 
 static void parse_args(int argc, char **argv) {
+    enum { SLOW = 256, LEAD, SLOW_COUNT, HTTP, JSON, TIMELINE, HELP, PERCENTILES, RATE, PATH,
+           SLOW_READERS };
     static const struct option longs[] = {
-        {"slow", required_argument, NULL, 'S'},  {"lead", required_argument, NULL, 'L'},
-        {"http", no_argument, NULL, 'H'},        {"json", no_argument, NULL, 'J'},
-        {"timeline", required_argument, NULL, 'l'}, {"help", no_argument, NULL, '?' + 256},
-        {"percentiles", no_argument, NULL, 'P'}, {"slow-count", required_argument, NULL, 'K'},
+        {"slow", required_argument, NULL, SLOW},
+        {"lead", required_argument, NULL, LEAD},
+        {"slow-count", required_argument, NULL, SLOW_COUNT},
+        {"http", no_argument, NULL, HTTP},
+        {"json", no_argument, NULL, JSON},
+        {"timeline", required_argument, NULL, TIMELINE},
+        {"help", no_argument, NULL, HELP},
+        {"percentiles", no_argument, NULL, PERCENTILES},
+        {"rate", required_argument, NULL, RATE},
+        {"path", required_argument, NULL, PATH},
+        {"slow-readers", required_argument, NULL, SLOW_READERS},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h:p:c:n:d:t:q", longs, NULL)) != -1) {
@@ -119,15 +142,24 @@ static void parse_args(int argc, char **argv) {
             opt.delay_ms = strcmp(optarg, "rand") == 0 ? -1 : number_arg(optarg, 0, "delay");
             break;
         case 't': opt.timeout_ms = number_arg(optarg, 1, "timeout"); break;
-        case 'S': opt.slow_ms = number_arg(optarg, 0, "slow delay"); break;
-        case 'L': opt.lead_ms = number_arg(optarg, 0, "lead"); break;
-        case 'K': opt.slow_count = number_arg(optarg, 1, "slow count"); break;
-        case 'H': opt.http = true; break;
-        case 'J': opt.json = true; break;
-        case 'l': opt.timeline = optarg; break;
         case 'q': opt.quiet = true; break;
-        case 'P': exit(percentiles_from_stdin());
-        case '?' + 256: usage(0);
+        case SLOW: opt.slow_ms = number_arg(optarg, 0, "slow delay"); break;
+        case LEAD: opt.lead_ms = number_arg(optarg, 0, "lead"); break;
+        case SLOW_COUNT: opt.slow_count = number_arg(optarg, 1, "slow count"); break;
+        case HTTP: opt.http = true; break;
+        case JSON: opt.json = true; break;
+        case TIMELINE: opt.timeline = optarg; break;
+        case PERCENTILES: exit(percentiles_from_stdin());
+        case HELP: usage(0);
+        case RATE: opt.rate = number_arg(optarg, 1, "rate"); break;
+        case PATH:
+            opt.path_prefix = optarg;
+            if (strlen(optarg) > 900 || strpbrk(optarg, " ,\r\n")) {
+                fprintf(stderr, "client: bad path prefix '%s'\n", optarg);
+                usage(2);
+            }
+            break;
+        case SLOW_READERS: opt.slow_readers = number_arg(optarg, 1, "slow reader count"); break;
         default: usage(2);
         }
     }
@@ -137,6 +169,8 @@ static void parse_args(int argc, char **argv) {
     }
     if (opt.count < 0)
         opt.count = opt.concurrency;
+    if (opt.rate > 0)
+        opt.concurrency = opt.count; /* open loop: nothing waits for a free slot */
     if (inet_pton(AF_INET, opt.host, &server_addr.sin_addr) != 1) {
         fprintf(stderr, "client: bad host '%s': want an IPv4 address\n", opt.host);
         usage(2);
@@ -145,7 +179,9 @@ static void parse_args(int argc, char **argv) {
     server_addr.sin_port = htons((uint16_t)opt.port);
 }
 
-static int64_t rel_now(void) { return now_ms() - t0; }
+static int64_t rel_now(void) {
+    return now_ms() - t0;
+}
 
 static void finish(struct req *r, int id, enum outcome outcome, const char *why) {
     r->outcome = outcome;
@@ -164,22 +200,28 @@ static void finish(struct req *r, int id, enum outcome outcome, const char *why)
                 id, why);
 }
 
-static void start_request(int id) {
+static void start_request(int id, int64_t scheduled_ms) {
     struct req *r = &reqs[id];
-    r->start_ms = rel_now();
+    r->start_ms = scheduled_ms;
+    r->slow_reader = id < opt.slow_readers;
     in_flight++;
+    char target[1000];
     if (r->delay_ms < 0)
-        snprintf(r->out, sizeof r->out, "%s%d", opt.path_prefix, id);
+        snprintf(target, sizeof target, "%s%d", opt.path_prefix, id);
     else
-        snprintf(r->out, sizeof r->out, "%d,%s%d", r->delay_ms, opt.path_prefix, id);
-    char line[256];
-    snprintf(line, sizeof line, "%s", r->out);
-    r->out_len = (size_t)snprintf(r->out, sizeof r->out,
-                                  opt.http ? "GET /%s HTTP/1.1\r\nHost: %s\r\n\r\n" : "%s\n", line,
-                                  opt.host);
+        snprintf(target, sizeof target, "%d,%s%d", r->delay_ms, opt.path_prefix, id);
+    if (opt.http)
+        r->out_len = (size_t)snprintf(r->out, sizeof r->out, "GET /%s HTTP/1.1\r\nHost: %s\r\n\r\n",
+                                      target, opt.host);
+    else
+        r->out_len = (size_t)snprintf(r->out, sizeof r->out, "%s\n", target);
     r->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (r->fd < 0)
         return finish(r, id, ERROR, strerror(errno));
+    if (r->slow_reader) { /* a small window, so the server's sends really do fill up */
+        int size = 4096;
+        setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
     if (connect(r->fd, (struct sockaddr *)&server_addr, sizeof server_addr) < 0 &&
         errno != EINPROGRESS)
         return finish(r, id, ERROR, strerror(errno));
@@ -188,25 +230,43 @@ static void start_request(int id) {
         return finish(r, id, ERROR, strerror(errno));
 }
 
-/* Reads "RC,BYTES,ELAPSED_MS,PATH\n" (after the headers in HTTP) and sets the outcome. */
+/* The server has closed: check "RC,BYTES,ELAPSED_MS,PATH" and any payload, set the outcome. */
 static void parse_reply(struct req *r, int id) {
-    r->in[r->in_len] = '\0';
-    const char *body = r->in;
+    r->line[r->line_len] = '\0';
+    const char *body = r->line;
     if (opt.http) {
-        const char *end = strstr(r->in, "\r\n\r\n");
-        if (strncmp(r->in, "HTTP/1.", 7) != 0 || !end)
+        const char *end = strstr(r->line, "\r\n\r\n");
+        if (strncmp(r->line, "HTTP/1.", 7) != 0 || !end)
             return finish(r, id, ERROR, "malformed HTTP reply");
         body = end + 4;
     }
     int rc;
     long bytes, elapsed;
     if (sscanf(body, "%d,%ld,%ld,", &rc, &bytes, &elapsed) != 3 || !strchr(body, '\n'))
-        return finish(r, id, ERROR, r->in_len ? "malformed reply" : "closed without a reply");
+        return finish(r, id, ERROR, r->line_len ? "malformed reply" : "closed without a reply");
     r->rc = rc;
+    if (r->payload != 0 && r->payload != bytes)
+        return finish(r, id, ERROR, "payload shorter or longer than BYTES");
     if (rc == 0)
         return finish(r, id, OK, "");
     return finish(r, id, rc == 1 ? LATE : ERROR,
                   rc == 1 ? "server answered RC 1 (its deadline passed)" : "server answered RC 2");
+}
+
+/* Keeps the reply line (after the headers, in HTTP) in r->line; what follows is payload. */
+static void take_bytes(struct req *r, const char *buf, size_t n) {
+    bytes_received += (long long)n;
+    size_t i = 0;
+    while (i < n && !r->line_done && r->line_len < sizeof r->line - 1) {
+        char ch = buf[i++];
+        r->line[r->line_len++] = ch;
+        r->line[r->line_len] = '\0';
+        if (ch == '\n') {
+            const char *headers_end = strstr(r->line, "\r\n\r\n");
+            r->line_done = !opt.http || (headers_end && strchr(headers_end + 4, '\n'));
+        }
+    }
+    r->payload += (long)(n - i);
 }
 
 static void on_event(int id, uint32_t events) {
@@ -229,14 +289,30 @@ static void on_event(int id, uint32_t events) {
         }
         return;
     }
-    ssize_t n = read(r->fd, r->in + r->in_len, sizeof r->in - 1 - r->in_len);
+    char buf[65536];
+    ssize_t n = read(r->fd, buf, r->slow_reader ? SLOW_READ_BYTES : sizeof buf);
     if (n < 0 && errno == EAGAIN)
         return;
     if (n < 0)
         return finish(r, id, ERROR, strerror(errno));
-    r->in_len += (size_t)n;
-    if (n == 0 || r->in_len == sizeof r->in - 1)
-        parse_reply(r, id); /* the server closes after its reply */
+    if (n == 0)
+        return parse_reply(r, id); /* the server closes after its reply */
+    take_bytes(r, buf, (size_t)n);
+    if (r->slow_reader) { /* stop reading for a while: let the server's send buffer fill */
+        struct epoll_event ev = {.events = 0, .data.u32 = (uint32_t)id};
+        epoll_ctl(epfd, EPOLL_CTL_MOD, r->fd, &ev);
+        r->paused = true;
+        r->resume_ms = rel_now() + SLOW_READ_PAUSE_MS;
+    }
+}
+
+/* When request id should start: at once (closed loop), or on the --rate schedule. */
+static int64_t scheduled_start(int id) {
+    if (opt.rate > 0)
+        return (int64_t)(id * 1000.0 / opt.rate);
+    if (opt.slow_ms >= 0 && id >= opt.slow_count)
+        return opt.lead_ms; /* the dying-disk mix: the slow requests go first, alone */
+    return 0;
 }
 
 static void run(void) {
@@ -244,28 +320,42 @@ static void run(void) {
     struct epoll_event events[256];
     t0 = now_ms();
     while (next < opt.count || in_flight > 0) {
-        /* The dying-disk mix: the slow requests go alone first, the rest after a lead. */
-        bool held = opt.slow_ms >= 0 && next == opt.slow_count && rel_now() < opt.lead_ms;
-        while (next < opt.count && in_flight < opt.concurrency && !held)
-            start_request(next++),
-                held = opt.slow_ms >= 0 && next == opt.slow_count && rel_now() < opt.lead_ms;
+        int64_t now = rel_now();
+        while (next < opt.count && in_flight < opt.concurrency && scheduled_start(next) <= now) {
+            /* Closed loop: latency from the actual start. Open loop: from the scheduled one. */
+            start_request(next, opt.rate > 0 ? scheduled_start(next) : now);
+            next++;
+        }
         while (oldest < next && reqs[oldest].outcome != PENDING)
             oldest++;
         /* Requests start in order with one timeout, so the oldest open one expires first. */
-        int64_t wait = oldest < next ? reqs[oldest].start_ms + opt.timeout_ms - rel_now() : 1000;
-        if (held && opt.lead_ms - rel_now() < wait)
-            wait = opt.lead_ms - rel_now();
+        int64_t wake = oldest < next ? reqs[oldest].start_ms + opt.timeout_ms : now + 1000;
+        if (next < opt.count && in_flight < opt.concurrency && scheduled_start(next) < wake)
+            wake = scheduled_start(next);
+        for (int id = 0; id < opt.slow_readers && id < next; id++)
+            if (reqs[id].paused && reqs[id].resume_ms < wake)
+                wake = reqs[id].resume_ms;
+        int64_t wait = wake - rel_now();
         int n = epoll_wait(epfd, events, 256, wait < 0 ? 0 : (int)wait);
         if (n < 0 && errno != EINTR)
             perror_die("epoll_wait");
         for (int i = 0; i < n; i++)
             if (reqs[events[i].data.u32].outcome == PENDING)
                 on_event((int)events[i].data.u32, events[i].events);
+        now = rel_now();
+        for (int id = 0; id < opt.slow_readers && id < next; id++) {
+            struct req *r = &reqs[id];
+            if (r->outcome == PENDING && r->paused && r->resume_ms <= now) {
+                struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)id};
+                epoll_ctl(epfd, EPOLL_CTL_MOD, r->fd, &ev);
+                r->paused = false;
+            }
+        }
         for (int id = oldest; id < next; id++)
-            if (reqs[id].outcome == PENDING && rel_now() >= reqs[id].start_ms + opt.timeout_ms)
+            if (reqs[id].outcome == PENDING && now >= reqs[id].start_ms + opt.timeout_ms)
                 finish(&reqs[id], id, TIMEOUT, "");
-            else if (reqs[id].outcome == PENDING)
-                break;
+            else if (reqs[id].outcome == PENDING && opt.rate <= 0 && opt.slow_ms < 0)
+                break; /* closed loop, one start time order: the rest expire later */
     }
 }
 
@@ -294,10 +384,10 @@ static void report(void) {
         printf("{\"requests\":%d,\"concurrency\":%d,\"delay_ms\":%d,\"timeout_ms\":%d,"
                "\"ok\":%d,\"timeouts\":%d,\"client_timeouts\":%d,\"server_timeouts\":%d,"
                "\"errors\":%d,\"p50_ms\":%.0f,\"p90_ms\":%.0f,\"p99_ms\":%.0f,\"max_ms\":%.0f,"
-               "\"wall_ms\":%lld,\"rps\":%.1f}\n",
+               "\"wall_ms\":%lld,\"rps\":%.1f,\"bytes\":%lld}\n",
                opt.count, opt.concurrency, opt.delay_ms, opt.timeout_ms, count[OK],
                count[TIMEOUT] + count[LATE], count[TIMEOUT], count[LATE], count[ERROR], s.p50,
-               s.p90, s.p99, s.max, (long long)wall, rps);
+               s.p90, s.p99, s.max, (long long)wall, rps, bytes_received);
     } else {
         printf("ok %d   timeouts %d   errors %d", count[OK], count[TIMEOUT] + count[LATE],
                count[ERROR]);
@@ -321,12 +411,19 @@ int main(int argc, char **argv) {
     reqs = calloc((size_t)opt.count, sizeof *reqs);
     if (!reqs)
         die("out of memory for %d requests", opt.count);
-    for (int i = 0; i < opt.count; i++)
+    for (int i = 0; i < opt.count; i++) {
+        reqs[i].fd = -1;
         reqs[i].delay_ms = (i < opt.slow_count && opt.slow_ms >= 0) ? opt.slow_ms : opt.delay_ms;
-    if (!opt.quiet && !opt.json)
-        printf("%d requests, %d at a time, %s reads, client timeout %d ms%s\n", opt.count,
-               opt.concurrency, opt.slow_ms >= 0 ? "one slow read among fast" : "equal",
-               opt.timeout_ms, opt.http ? ", HTTP" : "");
+    }
+    if (!opt.quiet && !opt.json) {
+        if (opt.rate > 0)
+            printf("%d requests at %.0f per second (open loop)", opt.count, opt.rate);
+        else
+            printf("%d requests, %d at a time", opt.count, opt.concurrency);
+        printf(", %s reads, client timeout %d ms%s\n",
+               opt.slow_ms >= 0 ? "one slow read among fast" : "equal", opt.timeout_ms,
+               opt.http ? ", HTTP" : "");
+    }
     run();
     report();
     int result = EXIT_ALL_OK;
