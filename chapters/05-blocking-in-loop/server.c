@@ -87,7 +87,7 @@ static void on_accept(int fd, int64_t now) {
 static enum want on_readable(struct conn *c, int64_t now) {
     ssize_t n = read(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return WANT_READ; /* nothing yet: in this chapter, that is most calls */
+        return WANT_READ; /* woken, but nothing to read after all */
     if (n < 0) {
         log_msg("read: %s", strerror(errno));
         return WANT_CLOSE;

@@ -95,6 +95,27 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+static pthread_t *start_workers(int count) {
+    if ((pool.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+        perror_die("eventfd");
+    pthread_t *workers = calloc((size_t)count, sizeof *workers);
+    for (int i = 0; i < count; i++)
+        if (!workers || pthread_create(&workers[i], NULL, worker_main, NULL) != 0)
+            die("cannot start worker %d of %d", i + 1, count);
+    return workers;
+}
+
+static void stop_workers(pthread_t *workers, int count) {
+    pthread_mutex_lock(&pool.lock);
+    pool.stopping = true;
+    pthread_cond_broadcast(&pool.not_empty);
+    pthread_mutex_unlock(&pool.lock);
+    for (int i = 0; i < count; i++)
+        join_interrupting(workers[i]); /* a worker may be in the middle of a long read */
+    free(workers);
+    close(pool.efd);
+}
+
 /* The whole request is in: queue its read for the workers and wait for the doorbell. */
 static enum want start_read(struct conn *c, int64_t now) {
     c->job.disk = plan_disk_read(&c->job.req, &rng);
@@ -135,7 +156,7 @@ static void on_accept(int fd, int64_t now) {
 static enum want on_readable(struct conn *c, int64_t now) {
     ssize_t n = read(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return WANT_READ; /* nothing yet: in this chapter, that is most calls */
+        return WANT_READ; /* woken, but nothing to read after all */
     if (n < 0) {
         log_msg("read: %s", strerror(errno));
         return WANT_CLOSE;
@@ -260,15 +281,10 @@ int main(int argc, char **argv) {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL}; /* NULL: the listener */
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
         perror_die("epoll_ctl");
-    if ((pool.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
-        perror_die("eventfd");
+    pthread_t *workers = start_workers(cfg.workers);
     ev.data.ptr = &pool; /* &pool: the doorbell */
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, pool.efd, &ev) < 0)
         perror_die("epoll_ctl");
-    pthread_t *workers = calloc((size_t)cfg.workers, sizeof *workers);
-    for (int i = 0; i < cfg.workers; i++)
-        if (!workers || pthread_create(&workers[i], NULL, worker_main, NULL) != 0)
-            die("cannot start worker %d of %d", i + 1, cfg.workers);
 
     struct epoll_event events[256];
     while (!stop_requested) {
@@ -295,19 +311,12 @@ int main(int argc, char **argv) {
         run_timers(now_ms());
     }
     log_msg("stopping");
-    pthread_mutex_lock(&pool.lock);
-    pool.stopping = true;
-    pthread_cond_broadcast(&pool.not_empty);
-    pthread_mutex_unlock(&pool.lock);
-    for (int i = 0; i < cfg.workers; i++)
-        join_interrupting(workers[i]);
-    free(workers);
+    stop_workers(workers, cfg.workers);
     for (int fd = 0; fd <= max_fd; fd++)
         if (conns[fd])
             close_conn(conns[fd]);
     free(conns);
     heap_free(&timers);
-    close(pool.efd);
     close(epfd);
     close(listen_fd);
     return 0;
