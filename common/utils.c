@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-volatile sig_atomic_t stop_requested = 0;
+atomic_int stop_requested = 0;
 static int64_t log_epoch_ms; /* log lines count from here: set when the flags are parsed */
 
 void die(const char *fmt, ...) {

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -55,8 +56,10 @@ int set_recv_timeout(int fd, int ms);
 /* Raises the soft RLIMIT_NOFILE to the hard limit and returns the new soft limit. */
 long raise_fd_limit(void);
 
-/* Set by SIGINT/SIGTERM; the loop checks it and shuts down. */
-extern volatile sig_atomic_t stop_requested;
+/* Set by SIGINT/SIGTERM; the loop checks it and shuts down. Atomic rather than the classic
+ * volatile sig_atomic_t, because worker threads read it too (a lock-free atomic is also safe to
+ * write from a signal handler). */
+extern atomic_int stop_requested;
 
 /* Installs SIGINT/SIGTERM handlers that set stop_requested (without SA_RESTART, so a blocked
  * accept/read/sleep returns EINTR and the loop notices) and ignores SIGPIPE, so a client that

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# demo.sh CHAPTER: the demo `make chapter-N` and `make tour` run. Starts the chapter's server on
-# port 0, sends it the shared scenario (10 concurrent reads of 300 ms, client timeout 1500 ms),
-# draws the timeline, shows the server's log and CPU time, and stops it. Some chapters add a
-# second scenario (the dying disk) that tells their story better.
+# demo.sh CHAPTER: the demo `make chapter-N` and `make tour` run. For each scenario it starts the
+# chapter's server on port 0 (fresh, so one scenario's backlog never spills into the next), sends
+# it the client's load, draws the timeline, shows the server's CPU time and log, and stops it.
+# Every chapter runs the shared scenario (10 concurrent reads of 300 ms, client timeout
+# 1500 ms); a chapter adds its own in chapters/NN-name/demo.bash, calling scenario().
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/server.bash
 
-chapter=${1:-}
 BIN=${BIN_DIR:-bin}
+chapter=${1:-}
 if [ -z "$chapter" ] || [ ! -x "$BIN/$chapter" ]; then
     echo "usage: scripts/demo.sh NN-name   (chapters: $(ls chapters | tr '\n' ' '))" >&2
     exit 2
@@ -18,34 +19,36 @@ timeline=$(mktemp "${TMPDIR:-/tmp}/timeline.XXXXXX")
 
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold= plain=; fi
 say() { printf '\n%s%s%s\n' "$bold" "$*" "$plain"; }
-run() { echo "\$ $*"; "$@"; }
 
-# scenario TITLE CLIENT-FLAGS...: one client run against the running server, with its timeline.
+# SERVER_FLAGS: extra flags for the server in the next scenario (a demo.bash may set it).
+SERVER_FLAGS=()
+
+# scenario TITLE CLIENT-ARGS...: one fresh server, one client run, its timeline, CPU and log.
 scenario() {
-    local title=$1
+    local title=$1 cpu0 t0
     shift
     say "$title"
-    local cpu0 t0
+    start_server "$BIN/$chapter" -v "${SERVER_FLAGS[@]}" || exit 1
+    echo "\$ $BIN/$chapter -p 0 -v${SERVER_FLAGS[*]:+ ${SERVER_FLAGS[*]}}"
+    cat "$SERVER_OUT"
     cpu0=$(cpu_seconds "$SERVER_PID")
     t0=$(date +%s.%N)
-    run "$BIN/client" -p "$PORT" --timeline "$timeline" "$@"
+    echo "\$ $BIN/client -p $PORT $*"
+    "$BIN/client" -p "$PORT" --timeline "$timeline" "$@"
     echo "(client exit status $?)"
     scripts/timeline.sh "$timeline" 50
     awk -v c0="$cpu0" -v c1="$(cpu_seconds "$SERVER_PID")" -v t0="$t0" -v t1="$(date +%s.%N)" \
         'BEGIN { printf "server CPU: %.2f s in %.2f s of wall time\n", c1 - c0, t1 - t0 }'
+    sleep "${DRAIN_SECONDS:-0.5}" # let late replies reach the log (a demo.bash may set it)
+    stop_server
+    echo "server log (stderr):"
+    cat "$SERVER_LOG"
+    rm -f "$SERVER_OUT" "$SERVER_LOG"
 }
 
 say "=== Chapter ${chapter}: $(sed -n '1s/^# //p' "chapters/$chapter/README.md" 2>/dev/null) ==="
-start_server "$BIN/$chapter" -v || exit 1
-echo "\$ $BIN/$chapter -p 0 -v"
-cat "$SERVER_OUT"
-
 scenario "The shared scenario: 10 clients at once, each reads 300 ms, each gives up after 1500 ms" \
     -c 10 -n 10 -d 300 -t 1500
-# A chapter may add scenarios of its own in chapters/NN-name/demo.bash, using scenario().
 [ -f "chapters/$chapter/demo.bash" ] && source "chapters/$chapter/demo.bash"
-sleep 0.5
-say "Server log (stderr)"
-cat "$SERVER_LOG"
-stop_server
-rm -f "$timeline" "$SERVER_OUT" "$SERVER_LOG"
+rm -f "$timeline"
+exit 0

@@ -18,6 +18,7 @@ setup() { start_server "$BIN/04-epoll"; }
 
 @test "04: 10,000 concurrent connections each waiting 1 s are all answered" {
     needs_fds 10100
+    skip_heavy_under_tsan
     client -c 10000 -n 10000 -d 1000 -t 8000
     check '[ "$status" -eq 0 ] && [ "$(field ok)" -eq 10000 ]'
 }

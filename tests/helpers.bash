@@ -126,3 +126,11 @@ needs_fds() {
         skip "RLIMIT_NOFILE hard limit is $hard, below the $1 descriptors this test needs"
     fi
 }
+
+# skip_heavy_under_tsan: load tests of thousands of connections are too slow under
+# ThreadSanitizer (5-15x) to meet their deadlines; the plain and ASan runs cover them.
+skip_heavy_under_tsan() {
+    case ${BIN_DIR:-} in
+    *san-thread*) skip "a load test: too slow under ThreadSanitizer, covered by the plain and ASan runs" ;;
+    esac
+}
