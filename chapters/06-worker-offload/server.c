@@ -18,6 +18,7 @@
 #include "heap.h"
 #include "protocol.h"
 #include "utils.h"
+#include "watchdog.h"
 
 /* What a connection waits for next. Handlers return it; the loop acts on it. */
 enum want { WANT_READ, WANT_DISK, WANT_WRITE, WANT_CLOSE };
@@ -265,7 +266,7 @@ static void run_timers(int64_t now) {
 }
 
 int main(int argc, char **argv) {
-    parse_server_flags(argc, argv, &cfg, "w:",
+    parse_server_flags(argc, argv, &cfg, "w:W:",
                        "Chapter 06: the epoll loop hands blocking reads to worker threads.");
     install_signal_handlers();
     rng.state = cfg.seed;
@@ -286,8 +287,11 @@ int main(int argc, char **argv) {
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, pool.efd, &ev) < 0)
         perror_die("epoll_ctl");
 
+    if (cfg.watchdog_ms > 0)
+        watchdog_start(cfg.watchdog_ms);
     struct epoll_event events[256];
     while (!stop_requested) {
+        watchdog_beat();
         /* Sleep until a socket is ready or the earliest deadline is due. */
         int n = epoll_wait(epfd, events, 256, heap_wait_ms(&timers, now_ms()));
         if (n < 0 && errno != EINTR)
