@@ -1,0 +1,138 @@
+/* Chapter 07: one thread per connection, the seeds' C/Java/Go/Rust answer.
+ * Chapter 01's blocking serve_connection, unchanged, but main() hands each accepted connection to
+ * a new thread, so a slow read blocks only its own thread and the kernel schedules the rest.
+ * What breaks: every waiting request costs a whole thread (a stack, a kernel task); at the
+ * thread limit pthread_create fails with EAGAIN and the server must refuse the connection. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "protocol.h"
+#include "utils.h"
+
+/* A thread needs ~8 KiB here (two buffers, a job, log_msg's line); the default 8 MiB stack
+ * is address space it never touches. 64 KiB keeps 10,000 threads inside 640 MiB of mappings. */
+#define THREAD_STACK (64 * 1024)
+
+static struct server_config cfg;
+static struct prng rng;
+static pthread_mutex_t rng_lock = PTHREAD_MUTEX_INITIALIZER; /* threads share the delay model */
+
+/* Reads one whole request from a blocking socket into in[]. Returns the parse status;
+ * *in_len is 0 on return when the client closed without sending anything. */
+static enum parse_status read_request(int fd, char *in, size_t *in_len, int deadline_ms,
+                                      struct request *req, const char **why) {
+    int64_t start = now_ms();
+    /* A client that never finishes its line would hold its thread forever: bound each read,
+     * and the whole request, by the deadline. */
+    set_recv_timeout(fd, deadline_ms);
+    *in_len = 0;
+    for (;;) {
+        ssize_t n = read(fd, in + *in_len, MAX_REQUEST - *in_len);
+        if (n < 0 && errno == EINTR && !stop_requested)
+            continue;
+        if (n < 0 || now_ms() - start > deadline_ms) {
+            *why = (n < 0 && errno != EAGAIN) ? strerror(errno) : "request took too long to arrive";
+            return PARSE_BAD;
+        }
+        *in_len += (size_t)n;
+        if (n == 0 && *in_len == 0)
+            return PARSE_INCOMPLETE; /* connected, said nothing, left */
+        enum parse_status status = parse_request(in, *in_len, n == 0, req, why);
+        if (status != PARSE_INCOMPLETE)
+            return status;
+    }
+}
+
+/* Chapter 01's handler, line for line: it may block as long as it likes, it blocks only itself. */
+static void serve_connection(int fd) {
+    char in[MAX_REQUEST], out[MAX_REPLY];
+    size_t in_len, out_len;
+    struct job job = {0};
+    const char *why;
+
+    enum parse_status status = read_request(fd, in, &in_len, cfg.deadline_ms, &job.req, &why);
+    if (status == PARSE_INCOMPLETE) {
+        log_msg("client closed without a request");
+        return;
+    }
+    if (status == PARSE_BAD) {
+        out_len = bad_request_reply(out, job.req.http, why);
+    } else {
+        job.arrived_ms = job.started_ms = now_ms();
+        pthread_mutex_lock(&rng_lock);
+        job.disk = plan_disk_read(&job.req, &rng);
+        pthread_mutex_unlock(&rng_lock);
+        sleep_ms(job.disk.delay_ms); /* the disk read: only this thread waits */
+        job_finish(&job, now_ms(), cfg.deadline_ms);
+        out_len = job_reply(&job, out, now_ms(), cfg.verbose);
+    }
+    if (write_all(fd, out, out_len) < 0)
+        log_msg("reply to %s lost: %s", job.req.path[0] ? job.req.path : "-", strerror(errno));
+}
+
+static void *connection_main(void *arg) {
+    int fd = (int)(intptr_t)arg;
+    serve_connection(fd);
+    close(fd);
+    return NULL;
+}
+
+/* Starts a detached thread for fd. Returns 0, or the pthread_create error (EAGAIN at the
+ * thread limit: RLIMIT_NPROC, kernel.threads-max, or no memory for another stack). */
+static int spawn_connection_thread(int fd, const pthread_attr_t *attr) {
+    /* The new thread inherits this mask: stop signals must reach main(), whose accept() they
+     * interrupt, and never a connection thread, which would swallow them. */
+    sigset_t stop_signals, old;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &old);
+    pthread_t t;
+    int err = pthread_create(&t, attr, connection_main, (void *)(intptr_t)fd);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err;
+}
+
+int main(int argc, char **argv) {
+    parse_server_flags(argc, argv, &cfg, "", "Chapter 07: one thread per connection.");
+    install_signal_handlers();
+    rng.state = cfg.seed;
+    raise_fd_limit();
+    int listen_fd = listen_tcp(cfg.host, cfg.port);
+
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED); /* nobody joins: it just ends */
+    if (pthread_attr_setstacksize(&attr, THREAD_STACK) != 0)
+        die("cannot set a %d-byte thread stack", THREAD_STACK);
+
+    while (!stop_requested) {
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EINTR)
+                log_msg("accept: %s", strerror(errno));
+            if (errno == EMFILE || errno == ENFILE)
+                sleep_ms(10); /* let some connections finish rather than spin */
+            continue;
+        }
+        int err = spawn_connection_thread(fd, &attr);
+        if (err != 0) {
+            /* Out of threads: refuse this one connection; the ones already running go on. */
+            log_msg("refusing connection: cannot start a thread: %s", strerror(err));
+            close(fd);
+        }
+    }
+    /* Returning from main ends every connection thread with the process: a read in progress
+     * gets no reply, as a blocking read interrupted by shutdown gets none in chapter 01. */
+    log_msg("stopping");
+    pthread_attr_destroy(&attr);
+    close(listen_fd);
+    return 0;
+}

@@ -1,0 +1,156 @@
+/* Chapter 09: green threads, eventlet's model in C.
+ * Each connection is a coroutine with its own stack on one thread; handle_connection() is
+ * chapter 01's blocking code, but green_read/green_write/green_sleep park it on the epoll hub
+ * (common/hub.c) until its socket or timer is ready, and the hub runs the others meanwhile.
+ * What breaks: a call the hub does not know about. -m unpatched reads the disk with a plain
+ * sleep, which blocks the hub's only thread: everything stalls, as Swift did. -m tpool hands
+ * that call to a worker thread (eventlet.tpool) and parks the coroutine until it is done. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hub.h"
+#include "protocol.h"
+#include "utils.h"
+
+enum mode { MODE_GREEN, MODE_UNPATCHED, MODE_TPOOL };
+
+static struct server_config cfg;
+static struct prng rng;
+static enum mode mode;
+static int listen_fd;
+
+/* What the acceptor hands a new connection's green thread. */
+struct new_conn {
+    int fd;
+    int64_t arrived_ms;
+};
+
+/* Chapter 01's read_request, with green_read in place of read and a deadline in place of
+ * SO_RCVTIMEO: a client that never finishes its line parks only its own green thread. */
+static enum parse_status read_request(int fd, char *in, size_t *in_len, int deadline_ms,
+                                      struct request *req, const char **why) {
+    int64_t deadline = now_ms() + deadline_ms;
+    *in_len = 0;
+    for (;;) {
+        ssize_t n = green_read(fd, in + *in_len, MAX_REQUEST - *in_len, deadline);
+        if (n < 0) {
+            *why = errno == ETIMEDOUT ? "request took too long to arrive" : strerror(errno);
+            return PARSE_BAD;
+        }
+        *in_len += (size_t)n;
+        if (n == 0 && *in_len == 0)
+            return PARSE_INCOMPLETE; /* connected, said nothing, left */
+        enum parse_status status = parse_request(in, *in_len, n == 0, req, why);
+        if (status != PARSE_INCOMPLETE)
+            return status;
+    }
+}
+
+/* The disk read as blocking library code does it: the calling thread sleeps in the kernel. */
+static void blocking_disk_read(void *arg) {
+    struct job *job = arg;
+    sleep_ms(job->disk.delay_ms);
+}
+
+/* The one line each mode changes. */
+static void read_disk(struct job *job) {
+    switch (mode) {
+    case MODE_GREEN: /* the read is a timer on the hub; one past the deadline is cut off there */
+        green_sleep(job->disk.delay_ms <= cfg.deadline_ms ? job->disk.delay_ms : cfg.deadline_ms + 1);
+        break;
+    case MODE_UNPATCHED: /* THE BUG: the hub's only thread sleeps; no green thread runs */
+        sleep_ms(job->disk.delay_ms);
+        break;
+    case MODE_TPOOL: /* the fix: a worker thread blocks, this green thread parks */
+        tpool_execute(blocking_disk_read, job);
+        break;
+    }
+}
+
+/* Chapter 01's serve_connection: straight-line code that reads like it blocks. */
+static void handle_connection(void *arg) {
+    struct new_conn conn = *(struct new_conn *)arg;
+    free(arg);
+    char in[MAX_REQUEST], out[MAX_REPLY];
+    size_t in_len, out_len;
+    struct job job = {.arrived_ms = conn.arrived_ms};
+    const char *why;
+
+    enum parse_status status = read_request(conn.fd, in, &in_len, cfg.deadline_ms, &job.req, &why);
+    if (status == PARSE_INCOMPLETE) {
+        log_msg("client closed without a request");
+        close(conn.fd);
+        return;
+    }
+    if (status == PARSE_BAD) {
+        out_len = bad_request_reply(out, job.req.http, why);
+    } else if (job_expired_in_queue(&job, now_ms(), cfg.deadline_ms)) {
+        out_len = job_reply(&job, out, now_ms(), cfg.verbose);
+    } else {
+        job.started_ms = now_ms();
+        job.disk = plan_disk_read(&job.req, &rng); /* one OS thread: no lock needed */
+        read_disk(&job);
+        if (stop_requested) {
+            close(conn.fd); /* shutting down mid-read: no reply rather than a false one */
+            return;
+        }
+        job_finish(&job, now_ms(), cfg.deadline_ms);
+        out_len = job_reply(&job, out, now_ms(), cfg.verbose);
+    }
+    if (green_write(conn.fd, out, out_len) < 0)
+        log_msg("reply to %s lost: %s", job.req.path[0] ? job.req.path : "-", strerror(errno));
+    close(conn.fd);
+}
+
+/* Chapter 01's main loop as a green thread: accept, and start a green thread per connection. */
+static void acceptor(void *unused) {
+    (void)unused;
+    for (;;) {
+        int fd = green_accept(listen_fd);
+        if (fd < 0) {
+            log_msg("accept: %s", strerror(errno));
+            green_sleep(10); /* e.g. out of descriptors: let some connections finish */
+            continue;
+        }
+        struct new_conn *conn = malloc(sizeof *conn);
+        if (conn)
+            *conn = (struct new_conn){.fd = fd, .arrived_ms = now_ms()};
+        if (!conn || green_spawn(handle_connection, conn) < 0) {
+            log_msg("refusing connection: no memory for a green thread");
+            free(conn);
+            close(fd);
+        }
+    }
+}
+
+int main(int argc, char **argv) {
+    parse_server_flags(argc, argv, &cfg, "w:m:",
+                       "Chapter 09: green threads on a hub (-m green, unpatched or tpool).");
+    const char *name = cfg.mode ? cfg.mode : "green";
+    if (strcmp(name, "green") == 0)
+        mode = MODE_GREEN;
+    else if (strcmp(name, "unpatched") == 0)
+        mode = MODE_UNPATCHED;
+    else if (strcmp(name, "tpool") == 0)
+        mode = MODE_TPOOL;
+    else
+        die("unknown mode '%s': want green, unpatched or tpool", name);
+    install_signal_handlers();
+    rng.state = cfg.seed;
+    raise_fd_limit();
+    listen_fd = listen_tcp(cfg.host, cfg.port);
+    if (set_nonblocking(listen_fd) < 0)
+        perror_die("set_nonblocking");
+
+    hub_init(mode == MODE_TPOOL ? cfg.workers : 0);
+    if (green_spawn(acceptor, NULL) < 0)
+        die("cannot start the acceptor");
+    hub_run();
+    log_msg("stopping");
+    hub_free(); /* green threads still parked are dropped with their stacks */
+    close(listen_fd);
+    return 0;
+}

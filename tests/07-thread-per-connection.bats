@@ -1,0 +1,75 @@
+#!/usr/bin/env bats
+# Chapter 07: a thread per connection: no timeouts, a thread per waiting request, and a clean
+# refusal at the thread limit.
+load helpers
+
+setup() { start_server "$BIN/07-thread-per-connection"; }
+
+# status_peak FIELD FILE: the largest value of FIELD (Threads, VmSize...) sampled into FILE.
+status_peak() {
+    awk -v f="$1:" '$1 == f && $2 > m { m = $2 } END { print m + 0 }' "$2"
+}
+
+@test "07: the shared scenario has no timeouts" {
+    shared_scenario
+    check '[ "$status" -eq 0 ] && [ "$(field ok)" -eq 10 ] && [ "$(field timeouts)" -eq 0 ]'
+    check '[ "$(field max_ms)" -lt 1000 ]'
+}
+
+@test "07: the dying disk: only the slow request is slow" {
+    dying_disk_scenario
+    check '[ "$(field ok)" -eq 9 ] && [ "$(field timeouts)" -eq 1 ]'
+    check '[ "$(field p90_ms)" -lt 500 ]'
+}
+
+@test "07: 1,000 concurrent 1 s requests: all answered, one thread each, small stacks" {
+    needs_fds 1100
+    local samples=$BATS_TEST_TMPDIR/status before
+    before=$(awk '/^VmSize:/ { print $2 }' "/proc/$SERVER_PID/status")
+    ( while kill -0 "$SERVER_PID" 2>/dev/null; do
+          grep -E '^(Threads|VmSize):' "/proc/$SERVER_PID/status"; sleep 0.05
+      done >"$samples" ) 3>&- &
+    local sampler=$!
+    client -c 1000 -n 1000 -d 1000 -t 8000
+    kill "$sampler"
+    echo "# peak threads $(status_peak Threads "$samples"), VmSize $before -> $(status_peak VmSize "$samples") kB" >&3
+    check '[ "$status" -eq 0 ] && [ "$(field ok)" -eq 1000 ]'
+    check '[ "$(status_peak Threads "$samples")" -ge 1000 ]'
+    # 64 KiB stacks: under 1 GiB of address space for 1,000 threads (8 MiB stacks: 8 GiB).
+    # ASan maps fake stacks per thread, so the bound holds for the plain build only.
+    [[ $BIN == */san-* ]] || check '[ $(( $(status_peak VmSize "$samples") - before )) -lt 1048576 ]'
+    sleep 0.5
+    check '[ "$(thread_count "$SERVER_PID")" -eq 1 ]'   # every connection thread has ended
+}
+
+@test "07: at the thread limit, new connections are refused with a log line, not a crash" {
+    stop_server
+    # RLIMIT_NPROC counts every task of a user and root ignores it: run the server as nobody
+    # (as root) or leave room for 20 more tasks of ours (otherwise).
+    local wrapper=$BATS_TEST_TMPDIR/limited
+    if [ "$(id -u)" -eq 0 ]; then
+        command -v setpriv >/dev/null || skip "needs setpriv to run the server as nobody"
+        printf '#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups prlimit --nproc=20:20 %s "$@"\n' \
+            "$BIN/07-thread-per-connection" >"$wrapper"
+    else
+        local tasks=$(( $(ps -L -u "$(id -u)" --no-headers | wc -l) + 20 ))
+        printf '#!/bin/sh\nexec prlimit --nproc=%d:%d %s "$@"\n' "$tasks" "$tasks" \
+            "$BIN/07-thread-per-connection" >"$wrapper"
+    fi
+    chmod +x "$wrapper"
+    start_server "$wrapper"
+    client -c 40 -n 40 -d 1000 -t 5000
+    check '[ "$status" -eq 2 ] && [ "$(field errors)" -ge 10 ] && [ "$(field ok)" -ge 10 ]'
+    check 'grep -q "refusing connection: cannot start a thread: Resource temporarily unavailable" "$SERVER_LOG"'
+    kill -0 "$SERVER_PID"
+    reply=$(ask '10,/after\n')                  # the threads have ended: room again
+    [[ $reply =~ ^0,[0-9]+,[0-9]+,/after$ ]]
+}
+
+@test "07: bad input gets RC 2 or a close, and the server keeps serving" {
+    survives_bad_input
+}
+
+@test "07: SIGTERM stops it cleanly while a thread is in the middle of a read" {
+    stops_cleanly_mid_read
+}
