@@ -1,0 +1,120 @@
+#!/usr/bin/env bats
+# Chapter 14: a read that hits the page cache is served on the loop (preadv2 RWF_NOWAIT); only a
+# miss goes to the worker pool.
+load helpers
+
+# start_cache_server FLAGS...: starts chapter 14 and sets DATA_FILE; skips when this filesystem
+# refuses RWF_NOWAIT or keeps the file in memory whatever we advise (tmpfs does both).
+start_cache_server() {
+    start_server "$BIN/14-cache-aware" "$@"
+    DATA_FILE=$(sed -n 's/.*evicted: .* pages of \(.*\) in the page cache$/\1/p' "$SERVER_LOG")
+    [ -f "$DATA_FILE" ]
+    if grep -q 'RWF_NOWAIT unsupported' "$SERVER_LOG"; then
+        skip "$(sed -n 's/.*\(RWF_NOWAIT unsupported.*\)/\1/p' "$SERVER_LOG") (set TMPDIR to a disk-backed directory)"
+    fi
+    grep -q 'evicted: 0 of ' "$SERVER_LOG" ||
+        skip "posix_fadvise(DONTNEED) left the data file in memory: $(grep evicted "$SERVER_LOG")"
+}
+
+# reply_shape REPLY: the reply without its ELAPSED_MS, which differs from run to run.
+reply_shape() { echo "$1" | cut -d, -f1,2,4; }
+
+@test "14: after eviction the first read is a miss (offloaded), the second a hit on the loop" {
+    start_cache_server -v
+    local first second third
+    first=$(ask '100,/a\n')
+    second=$(ask '100,/a\n')
+    [ "$(reply_shape "$first")" = "0,65536,/a" ] && [ "$(reply_shape "$second")" = "0,65536,/a" ]
+    [ "$(grep -c 'miss: offloaded /a$' "$SERVER_LOG")" -eq 1 ]
+    [ "$(grep -c 'hit: served on the loop /a$' "$SERVER_LOG")" -eq 1 ]
+    # The miss waited for the (simulated) disk's 100 ms; the hit never touched the disk.
+    [ "$(echo "$first" | cut -d, -f3)" -ge 100 ] && [ "$(echo "$second" | cut -d, -f3)" -lt 100 ]
+    # Evict again from outside (GNU dd drops the whole file's cache): the next read misses.
+    dd if="$DATA_FILE" iflag=nocache count=0 status=none
+    third=$(ask '100,/a\n')
+    [ "$(reply_shape "$third")" = "0,65536,/a" ]
+    [ "$(grep -c 'miss: offloaded /a$' "$SERVER_LOG")" -eq 2 ]
+    # mincore saw the file cold at start, and the block read (16 pages of 4 KiB) resident at exit.
+    stop_server
+    local resident
+    resident=$(sed -n 's/.*at exit: \([0-9]*\) of .*/\1/p' "$SERVER_LOG")
+    [ "$resident" -ge 16 ] && [ "$resident" -lt 4096 ]
+    [ ! -e "$DATA_FILE" ] && [ ! -e "$(dirname "$DATA_FILE")" ]   # removed at exit
+}
+
+@test "14: both modes give the same answers; always-offload sends every read to the pool" {
+    local mode path replies=()
+    for mode in nowait always-offload; do
+        start_cache_server -m "$mode"
+        client -c 10 -n 50 -d 0 --path /same/          # 50 reads: misses, then hits
+        check '[ "$status" -eq 0 ] && [ "$(field ok)" -eq 50 ]'
+        client -c 10 -n 50 -d 0 --path /same/          # the same 50 again: all in the cache
+        check '[ "$status" -eq 0 ] && [ "$(field ok)" -eq 50 ]'
+        replies+=("$(for path in /same/7 /same/42 /x; do reply_shape "$(ask "0,$path\n")"; done)")
+        stop_server
+        case $mode in
+        nowait) grep -Eq 'stopping: [5-9][0-9] hits served on the loop' "$SERVER_LOG" ;;
+        always-offload) grep -q 'stopping: 0 hits served on the loop, 103 reads offloaded' "$SERVER_LOG" ;;
+        esac
+    done
+    [ "${replies[0]}" = "${replies[1]}" ]
+    [ "${replies[0]}" = "$(printf '0,65536,/same/7\n0,65536,/same/42\n0,65536,/x')" ]
+}
+
+@test "14: the shared scenario has no timeouts (every read a miss on the cold file)" {
+    start_cache_server
+    shared_scenario
+    check '[ "$status" -eq 0 ] && [ "$(field ok)" -eq 10 ] && [ "$(field timeouts)" -eq 0 ]'
+}
+
+# hits_behind_a_slow_miss MODE: one worker; a slow read (2 s, a cache miss) holds it; then 5 reads
+# of blocks already in the cache, client timeout 1000 ms.
+hits_behind_a_slow_miss() {
+    start_cache_server -w 1 -v -m "$1"
+    client -c 5 -n 5 -d 0 --path /h/          # warm the 5 blocks
+    check '[ "$(field ok)" -eq 5 ]'
+    ask '2000,/slow\n' >/dev/null &           # /slow's block is none of /h/0-4's
+    local asker=$! i
+    for i in $(seq 100); do                   # until the worker has it
+        grep -q 'offloaded /slow' "$SERVER_LOG" && break
+        sleep 0.05
+    done
+    client -c 5 -n 5 -d 0 --path /h/ -t 1000
+    wait "$asker"
+}
+
+@test "14: cache hits are answered while a slow miss holds the only worker" {
+    hits_behind_a_slow_miss nowait
+    grep -q 'miss: offloaded /slow' "$SERVER_LOG"
+    check '[ "$(field ok)" -eq 5 ] && [ "$(field timeouts)" -eq 0 ]'
+}
+
+@test "14: always-offload: the same hits wait behind the slow read, and time out" {
+    hits_behind_a_slow_miss always-offload
+    check '[ "$(field ok)" -eq 0 ] && [ "$(field client_timeouts)" -eq 5 ]'
+}
+
+@test "14: where RWF_NOWAIT is refused (tmpfs) it says so and offloads every read" {
+    [ -d /dev/shm ] && [ "$(stat -f -c %T /dev/shm)" = tmpfs ] || skip "no tmpfs at /dev/shm"
+    TMPDIR=/dev/shm start_server "$BIN/14-cache-aware" -v
+    grep -q 'RWF_NOWAIT unsupported' "$SERVER_LOG" || skip "this kernel's tmpfs supports RWF_NOWAIT"
+    [ "$(reply_shape "$(ask '0,/a\n')")" = "0,65536,/a" ]
+    [ "$(reply_shape "$(ask '0,/a\n')")" = "0,65536,/a" ]
+    [ "$(grep -c 'no RWF_NOWAIT: offloaded /a$' "$SERVER_LOG")" -eq 2 ]
+}
+
+@test "14: bad input gets RC 2 or a close, and the server keeps serving" {
+    start_cache_server
+    survives_bad_input
+}
+
+@test "14: SIGTERM stops it cleanly mid-read, and the data file is gone" {
+    start_cache_server
+    stops_cleanly_mid_read
+    [ ! -e "$(dirname "$DATA_FILE")" ]
+}
+
+@test "14: an unknown mode is refused at start-up" {
+    run "$BIN/14-cache-aware" -p 0 -m sometimes
+    [ "$status" -eq 1 ] && [[ $output == *"unknown mode 'sometimes'"* ]]
+}
