@@ -1,0 +1,33 @@
+# Pictures, the comparison table and the talk (issue 6). Nothing here is part of `make test`:
+# every target below starts real servers and takes a minute or more.
+#   make figures   slides/figures/NN-SCENARIO[-VARIANT].svg for every chapter, from fresh runs
+#   make compare   every chapter under the shared and the dying-disk scenarios: bench/compare.md
+#   make slides    slides/deck.html, the talk as one self-contained offline file
+#   make figures-png  PNG copies of the figures in $(BIN_DIR)/figures-png/, for a quick look
+# The tools they use only for viewing or building the deck are installed here when missing.
+.PHONY: figures compare slides figures-png
+
+# The SVG renderer is built with everything else, so the normal build keeps it compiling.
+all: $(BIN_DIR)/timeline-svg
+
+$(BIN_DIR)/timeline-svg: tools/timeline-svg.c $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+figures: all
+	@scripts/compare.sh --figures slides/figures
+
+compare: all
+	@scripts/compare.sh --markdown bench/compare.md
+
+# The deck embeds Debian's remark.js (libjs-remark-slide) and every figure, so it opens offline.
+# It needs the figures: `make figures slides` makes fresh ones; alone it makes any missing.
+slides: all $(filter figures,$(MAKECMDGOALS))
+	@test -f /usr/share/javascript/remark-slide/remark.min.js || slides/install-deps.sh
+	@slides/build.sh
+
+# PNG copies of the figures, to look at them without a browser (librsvg2-bin's rsvg-convert).
+figures-png:
+	@command -v rsvg-convert >/dev/null || slides/install-deps.sh --view
+	@mkdir -p $(BIN_DIR)/figures-png
+	@for f in slides/figures/*.svg; do rsvg-convert "$$f" -o $(BIN_DIR)/figures-png/$$(basename "$${f%.svg}").png; done
+	@echo "PNG figures in $(BIN_DIR)/figures-png/"

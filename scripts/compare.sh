@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# compare.sh: every chapter under the same two loads, measured in one sitting on this machine.
+# For each chapter (and each variant its compare.conf lists) it starts a fresh server for each
+# scenario, runs the load client, samples the server from /proc, and prints the seed's table:
+# chapter, model, Problem? (any timeout under the shared scenario), timeouts under both scenarios,
+# p50/p99, server CPU seconds, peak threads, peak RSS.
+#
+#   scripts/compare.sh [--markdown FILE] [--figures DIR] [CHAPTER...]   (make compare, make figures)
+#   scripts/compare.sh --list-figures      the SVG names --figures writes, without running anything
+#
+# Chapters are found with chapters/[0-9]*/server.c, so a new one joins by existing. A chapter
+# that needs flags to show its model lists its variants in chapters/NN-name/compare.conf, one a
+# line, "LABEL FLAGS..." (e.g. "unpatched -m unpatched"); '#' starts a comment. Without the file
+# a chapter runs once, with no flags. Figures are DIR/NN-SCENARIO.svg (NN-SCENARIO-LABEL.svg for
+# a chapter with a compare.conf), SCENARIO being "shared" or "dying-disk". COMPARE_CONF_DIR
+# (default chapters) is where NN-name/compare.conf files are looked for, for the tests.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit
+source scripts/server.bash
+BIN=${BIN_DIR:-bin}
+
+# The two scenarios of tests/helpers.bash, by name.
+SCENARIOS=(shared dying-disk)
+declare -A SCENARIO_ARGS=(
+    [shared]="-c 10 -n 10 -d 300 -t 1500"
+    [dying-disk]="-c 10 -n 10 -d 50 --slow 2500 -t 1500"
+)
+declare -A SCENARIO_TITLE=([shared]="the shared scenario" [dying-disk]="the dying disk")
+declare -A SCENARIO_DETAIL=(
+    [shared]="10 clients at once, each reads 300 ms and gives up after 1500 ms"
+    [dying-disk]="one read of 2500 ms goes first, then 9 reads of 50 ms; clients give up after 1500 ms"
+)
+TIMEOUT_MS=1500
+
+markdown="" figures="" list_only=""
+chapters=()
+while [ $# -gt 0 ]; do
+    case $1 in
+    --markdown) markdown=$2; shift 2 ;;
+    --figures) figures=$2; shift 2 ;;
+    --list-figures) list_only=1; shift ;;
+    -h | --help) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -*) echo "compare.sh: unknown option $1" >&2; exit 64 ;;
+    *) chapters+=("${1%/}"); shift ;;
+    esac
+done
+if [ ${#chapters[@]} -eq 0 ]; then
+    for dir in chapters/[0-9]*/; do
+        [ -f "$dir/server.c" ] && chapters+=("$(basename "$dir")")
+    done
+fi
+
+# variants CHAPTER: "LABEL FLAGS..." lines; one line "-" (no label, no flags) by default.
+variants() {
+    local conf=${COMPARE_CONF_DIR:-chapters}/$1/compare.conf
+    if [ -f "$conf" ]; then
+        sed -e 's/#.*//' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$conf"
+    else
+        echo -
+    fi
+}
+
+# figure_name CHAPTER SCENARIO LABEL: 05-dying-disk.svg, 09-shared-unpatched.svg.
+figure_name() {
+    echo "${1%%-*}-$2${3:+-$3}.svg"
+}
+
+# model CHAPTER: what the server is, from the first line of its header comment.
+model() {
+    sed -n '1{s|^/\* *Chapter [0-9]*: *||;s|\. .*||;s|\.$||;p}' "chapters/$1/server.c"
+}
+
+if [ -n "$list_only" ]; then
+    for ch in "${chapters[@]}"; do
+        while read -r label _; do
+            [ "$label" = - ] && label=
+            for sc in "${SCENARIOS[@]}"; do figure_name "$ch" "$sc" "$label"; done
+        done < <(variants "$ch")
+    done
+    exit 0
+fi
+
+# tree_pids PID: the server and its child processes (the fork chapters serve in children).
+tree_pids() {
+    echo "$1"
+    ps -o pid= --ppid "$1" 2>/dev/null
+}
+
+# tree_cpu PID: CPU seconds of the server, its reaped children and its live ones, from
+# /proc/PID/stat (after "pid (comm) ": utime 12, stime 13, cutime 14, cstime 15, in ticks).
+tree_cpu() {
+    local pid ticks=0 f
+    for pid in $(tree_pids "$1"); do
+        f=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+        ticks=$(awk -v t="$ticks" '{ print t + $12 + $13 + $14 + $15 }' <<<"$f")
+    done
+    awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
+}
+
+# tree_hwm_kib PID: peak resident set (VmHWM) of the server plus its live children, in KiB.
+tree_hwm_kib() {
+    local pid kib=0 v
+    for pid in $(tree_pids "$1"); do
+        v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+        kib=$((kib + ${v:-0}))
+    done
+    echo "$kib"
+}
+
+# sample_threads PID FILE: until killed, keeps in FILE the most threads the server and its
+# children have had at once (one ps every 20 ms).
+sample_threads() {
+    local peak=0 now
+    while kill -0 "$1" 2>/dev/null; do
+        now=$(ps -o nlwp= -p "$1" --ppid "$1" 2>/dev/null | awk '{ n += $1 } END { print n + 0 }')
+        if [ "$now" -gt "$peak" ]; then
+            peak=$now
+            echo "$peak" >"$2"
+        fi
+        sleep 0.02
+    done
+}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/compare.XXXXXX")
+sampler=
+cleanup() {
+    [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
+    stop_server
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# measure CHAPTER LABEL SCENARIO FLAGS...: one fresh server, one client run. Sets JSON, CPU,
+# THREADS, HWM_KIB; writes the figure when --figures was given. Returns 1 if the server failed.
+measure() {
+    local ch=$1 label=$2 sc=$3
+    shift 3
+    start_server "$BIN/$ch" "$@" || { stop_server; return 1; }
+    echo 0 >"$work/threads"
+    sample_threads "$SERVER_PID" "$work/threads" &
+    sampler=$!
+    local cpu0
+    cpu0=$(tree_cpu "$SERVER_PID")
+    # shellcheck disable=SC2086 # the scenario's arguments are words
+    JSON=$("$BIN/client" -p "$PORT" --json -q --timeline "$work/timeline" ${SCENARIO_ARGS[$sc]})
+    CPU=$(awk -v a="$cpu0" -v b="$(tree_cpu "$SERVER_PID")" 'BEGIN { printf "%.2f", b - a }')
+    HWM_KIB=$(tree_hwm_kib "$SERVER_PID")
+    kill "$sampler" 2>/dev/null
+    wait "$sampler" 2>/dev/null
+    sampler=
+    THREADS=$(cat "$work/threads")
+    stop_server
+    rm -f "$SERVER_OUT" "$SERVER_LOG"
+    if [ -n "$figures" ]; then
+        local name title
+        name=$(figure_name "$ch" "$sc" "$label")
+        title="${ch/-/ }${label:+ ($label)}: ${SCENARIO_TITLE[$sc]}"
+        "$BIN/timeline-svg" -t "$title" -s "${SCENARIO_DETAIL[$sc]}" -d "$TIMEOUT_MS" \
+            "$work/timeline" >"$figures/$name" &&
+            echo "wrote $figures/$name" >&2
+    fi
+}
+
+field() { json_field "$1" <<<"$JSON"; }
+
+header='| chapter | model | Problem? | timeouts (shared) | timeouts (dying disk) | p50 / p99 ms (shared) | server CPU s in wall s (shared) | peak threads | peak RSS MiB |'
+rows=()
+[ -n "$figures" ] && mkdir -p "$figures"
+for ch in "${chapters[@]}"; do
+    if [ ! -x "$BIN/$ch" ]; then
+        echo "compare.sh: $BIN/$ch is not built, skipping it (run make first)" >&2
+        continue
+    fi
+    while read -r label flags; do
+        [ "$label" = - ] && label=
+        echo "running $ch${label:+ ($label: $flags)}" >&2
+        failed="$(printf '| %s | %s%s | server did not start |||||||' "${ch%%-*}" "$(model "$ch")" \
+            "${flags:+ (\`$flags\`)}")"
+        # shellcheck disable=SC2086 # the variant's flags are words
+        measure "$ch" "$label" shared $flags || { rows+=("$failed"); continue; }
+        shared_timeouts=$(field timeouts) p50=$(field p50_ms) p99=$(field p99_ms)
+        wall=$(awk -v ms="$(field wall_ms)" 'BEGIN { printf "%.2f", ms / 1000 }')
+        cpu=$CPU threads=$THREADS hwm=$HWM_KIB
+        # shellcheck disable=SC2086
+        measure "$ch" "$label" dying-disk $flags || { rows+=("$failed"); continue; }
+        [ "$THREADS" -gt "$threads" ] && threads=$THREADS
+        [ "$HWM_KIB" -gt "$hwm" ] && hwm=$HWM_KIB
+        problem=N
+        [ "$shared_timeouts" -gt 0 ] && problem=Y
+        rows+=("$(printf '| %s | %s%s | %s | %s | %s | %s / %s | %s in %s | %s | %s |' \
+            "${ch%%-*}" "$(model "$ch")" "${flags:+ (\`$flags\`)}" \
+            "$([ $problem = Y ] && echo '**Y**' || echo N)" "$shared_timeouts" \
+            "$(field timeouts)" "$p50" "$p99" "$cpu" "$wall" "$threads" \
+            "$(awk -v k="$hwm" 'BEGIN { printf "%.1f", k / 1024 }')")")
+    done < <(variants "$ch")
+done
+
+table() {
+    echo "$header"
+    echo '|---|---|---|--:|--:|--:|--:|--:|--:|'
+    printf '%s\n' "${rows[@]}"
+}
+echo
+table
+if [ -n "$markdown" ]; then
+    mkdir -p "$(dirname "$markdown")"
+    {
+        echo "# Every chapter under the same load"
+        echo
+        echo "Made by \`make compare\` (scripts/compare.sh) on $(date -u '+%Y-%m-%d %H:%M UTC'), Linux" \
+            "$(uname -r), $(nproc) cores. Each row is a fresh server per scenario and one run of" \
+            "bin/client: the shared scenario is \`client ${SCENARIO_ARGS[shared]}\`, the dying disk" \
+            "is \`client ${SCENARIO_ARGS[dying-disk]}\`. Problem? is **Y** when the shared" \
+            "scenario had timeouts (the seed's test); a dying-disk count of 1 is the dying read" \
+            "alone. CPU is the server's user + system time during the shared run, from" \
+            "/proc/PID/stat, beside the run's wall time; peak threads is sampled every 20 ms (child" \
+            "processes included); peak RSS is VmHWM from /proc/PID/status at the end of each run" \
+            "(server plus live children), the larger of the two runs. One run each: timings on a" \
+            "loaded machine vary, the outcomes (who times out) do not."
+        echo
+        table
+    } >"$markdown"
+    echo "wrote $markdown" >&2
+fi
