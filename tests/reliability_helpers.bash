@@ -1,0 +1,154 @@
+# The reliability battery's machinery (issue 7), loaded by tests/reliability.bats after helpers.
+# A check is a function `check_NAME CHAPTER` run against one chapter's running server; for_each
+# runs it against every chapter's server in turn and says which chapters failed and why.
+
+RST="$BIN/rst-client"
+
+# The chapters, found from chapters/NN-name/server.c, so a new chapter joins the battery by
+# existing. RELIABILITY_CHAPTERS="06 07" narrows the run (make check uses it for TSan).
+# The whole battery takes about 20 s a chapter, so `make test` runs it on one chapter of each
+# kind of loop (serial 01, spinning 02, select 03, epoll 04, blocked 05, pool 06); the other
+# chapters' own files run the shorter survives_bad_input. RELIABILITY_CHAPTERS=all runs every one
+# (make check does).
+chapters() {
+    local dir name
+    local wanted=${RELIABILITY_CHAPTERS:-01 02 03 04 05 06}
+    [ "$wanted" = all ] && wanted=
+    for dir in "$ROOT"/chapters/[0-9]*/server.c; do
+        name=$(basename "$(dirname "$dir")")
+        if [ -n "$wanted" ] && ! [[ " $wanted " == *" ${name%%-*} "* ||
+            " $wanted " == *" $name "* ]]; then
+            continue
+        fi
+        echo "$name"
+    done
+}
+
+# for_each CHECK [SERVER-FLAGS...]: starts each chapter's server (its CHAPTER_FLAGS, then
+# SERVER-FLAGS; under RLIMIT_NOFILE=$NOFILE_LIMIT when that is set), runs check_CHECK against it, stops it and insists on a clean exit with no
+# sanitizer report. A chapter in OPT_OUT["CHECK NN"] is skipped with its reason. Fails at the
+# end, naming every chapter that failed.
+for_each() {
+    local check=$1 name nn failed=() ran=0
+    shift
+    for name in $(chapters); do
+        nn=${name%%-*}
+        if [ -n "${OPT_OUT["$check $nn"]:-}" ]; then
+            echo "# $name: not applicable: ${OPT_OUT["$check $nn"]}" >&3
+            continue
+        fi
+        if ! run_one "$check" "$name" "$@"; then
+            failed+=("$name")
+            echo "# $name: FAILED" >&3
+        fi
+        ran=$((ran + 1))
+    done
+    [ "$ran" -gt 0 ] || { echo "no chapter to check" >&2; return 1; }
+    if [ "${#failed[@]}" -gt 0 ]; then
+        echo "failed in: ${failed[*]}" >&2
+        return 1
+    fi
+}
+
+run_one() {
+    local check=$1 name=$2 status=0
+    shift 2
+    local bin=$BIN/$name
+    [ -x "$bin" ] || { echo "$name: $bin is not built" >&2; return 1; }
+    if [ -n "${NOFILE_LIMIT:-}" ]; then
+        # Soft and hard limit both: the chapters raise their soft limit to the hard one.
+        bin=$BATS_TEST_TMPDIR/$name-limited
+        printf '#!/bin/sh\nexec prlimit --nofile=%d:%d "%s" "$@"\n' "$NOFILE_LIMIT" \
+            "$NOFILE_LIMIT" "$BIN/$name" >"$bin"
+        chmod +x "$bin"
+    fi
+    # shellcheck disable=SC2086  # CHAPTER_FLAGS holds words
+    start_server "$bin" ${CHAPTER_FLAGS[${name%%-*}]:-} "$@" || return 1
+    "check_$check" "$name" || status=1
+    stops_clean "$name" || status=1
+    rm -f "$SERVER_OUT" "$SERVER_LOG"
+    return $status
+}
+
+# stops_clean NAME: SIGTERM, exit status 0 and no sanitizer report in the log. (teardown in
+# helpers.bash ignores the exit status, which is where LeakSanitizer reports a leak.)
+stops_clean() {
+    local status=0
+    stop_server || status=$?
+    if [ "$status" -ne 0 ] || grep -qE 'Sanitizer|runtime error:' "$SERVER_LOG"; then
+        echo "$1: exit status $status after SIGTERM; log:" >&2
+        grep -A12 -E 'Sanitizer|runtime error:' "$SERVER_LOG" | head -40 >&2
+        return 1
+    fi
+}
+
+# ----- talking to the server -------------------------------------------------------------------
+
+# send_raw: sends stdin on one connection, half-closes, prints the answer. Bounded to 10 s.
+send_raw() {
+    timeout 10 nc -N 127.0.0.1 "$PORT" 2>/dev/null || true
+}
+
+# is_refusal REPLY: RC 2 with no path, an HTTP 400, or nothing at all (a clean close).
+is_refusal() {
+    case $1 in
+    "" | "2,0,0,-" | "HTTP/1.1 400 Bad Request"*) return 0 ;;
+    *) return 1 ;;
+    esac
+}
+
+# log_lines: how many lines the server has logged so far.
+log_lines() {
+    wc -l <"$SERVER_LOG"
+}
+
+# logged_since N PATTERN: waits up to 3 s for a line matching PATTERN after the first N lines.
+logged_since() {
+    local i
+    for i in $(seq 60); do
+        tail -n +"$(($1 + 1))" "$SERVER_LOG" | grep -qE "$2" && return 0
+        sleep 0.05
+    done
+    echo "no log line matching '$2' after line $1; the log ends:" >&2
+    tail -5 "$SERVER_LOG" >&2
+    return 1
+}
+
+# still_serves NAME: a good request gets its own correct answer.
+GOOD_ID=0
+still_serves() {
+    GOOD_ID=$((GOOD_ID + 1))
+    local reply
+    reply=$(printf '10,/good-%d\n' "$GOOD_ID" | send_raw | head -n 1)  # chapter 10 sends a body
+    [[ $reply =~ ^0,[0-9]+,[0-9]+,/good-$GOOD_ID$ ]] && return 0
+    echo "$1: afterwards a good request got '${reply:0:300}'" >&2
+    return 1
+}
+
+# refused NAME LABEL LOG-PATTERN: reads the input (raw bytes) on stdin, sends it, and insists on
+# a refusal, a log line matching LOG-PATTERN, and a server that still answers a good request.
+refused() {
+    local name=$1 label=$2 pattern=$3 before reply
+    before=$(log_lines)
+    reply=$(send_raw | tr -d '\0')
+    if ! is_refusal "$reply"; then
+        echo "$name: $label got '${reply:0:200}'" >&2
+        return 1
+    fi
+    logged_since "$before" "$pattern" || { echo "$name: $label was not logged" >&2; return 1; }
+    still_serves "$name" || return 1
+    TRIED=$((TRIED + 1))
+}
+
+# refuses_all NAME < TABLE: one input per line, "LABEL<TAB>LOG-PATTERN<TAB>PRINTF-BYTES".
+refuses_all() {
+    local name=$1 label pattern bytes status=0
+    TRIED=0
+    while IFS=$'\t' read -r label pattern bytes; do
+        [ -n "$label" ] || continue
+        # shellcheck disable=SC2059  # the table's bytes are printf escapes on purpose
+        refused "$name" "$label" "$pattern" < <(printf -- "$bytes") || status=1
+    done
+    echo "# $name: $TRIED inputs refused and logged, good requests answered after each" >&3
+    return $status
+}
