@@ -57,7 +57,7 @@ test: install-test-deps all
 	bats tests
 
 format:
-	clang-format -i common/*.[ch] client/*.[ch] chapters/*/*.c
+	clang-format -i common/*.[ch] client/*.[ch] chapters/*/*.c tools/*.c tests/tools/*.c fuzz/*.c
 
 clean:
 	rm -rf bin

@@ -300,7 +300,11 @@ static enum want on_writable(struct conn *c) {
 
 static void close_conn(struct conn *c) {
     heap_remove(&timers, &c->timer);
-    conns[c->fd] = NULL; /* close() also drops the fd from the epoll set */
+    conns[c->fd] = NULL;
+    /* close() drops a socket from the epoll set only when no descriptor refers to it any more,
+     * and -m per-process has just passed a copy to a disk's process: without this, the socket's
+     * next event would arrive here carrying a pointer to freed memory. */
+    epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     free(c);
 }
