@@ -73,6 +73,10 @@ hits_behind_a_slow_miss() {
     start_cache_server -w 1 -v -m "$1"
     client -c 5 -n 5 -d 0 --path /h/          # warm the 5 blocks
     check '[ "$(field ok)" -eq 5 ]'
+    # Twice, then a pause: a page still under I/O (readahead) answers RWF_NOWAIT with EAGAIN.
+    sleep 0.2
+    client -c 5 -n 5 -d 0 --path /h/
+    sleep 0.2
     ask '2000,/slow\n' >/dev/null &           # /slow's block is none of /h/0-4's
     local asker=$! i
     for i in $(seq 100); do                   # until the worker has it
