@@ -4,9 +4,17 @@ BIN="$ROOT/${BIN_DIR:-bin}"
 source "$ROOT/scripts/server.bash"
 
 # Every test file gets this teardown: the server stops even when the test failed.
+# Under SAN=... a sanitizer's report in the server's log (a leak found at exit, say) fails the
+# test that started it.
 teardown() {
     stop_server || true
+    local report=''
+    if [ -n "${SERVER_LOG:-}" ] && grep -qE 'ERROR: [A-Za-z]+Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$SERVER_LOG"; then
+        report=$SERVER_LOG
+        cat "$report" >&2
+    fi
     rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
+    [ -z "$report" ]
 }
 
 # ask BYTES: sends BYTES (printf-style escapes) on one connection, closes our sending side,
