@@ -4,17 +4,22 @@ BIN="$ROOT/${BIN_DIR:-bin}"
 source "$ROOT/scripts/server.bash"
 
 # Every test file gets this teardown: the server stops even when the test failed.
+# sanitizer_report LOG: true when a sanitizer (ASan, LSan, TSan, UBSan) reported in LOG.
+sanitizer_report() {
+    [ -n "${1:-}" ] && grep -qE 'Sanitizer|runtime error:' "$1"
+}
+
 # Under SAN=... a sanitizer's report in the server's log (a leak found at exit, say) fails the
 # test that started it.
 teardown() {
     stop_server || true
-    local report=''
-    if [ -n "${SERVER_LOG:-}" ] && grep -qE 'ERROR: [A-Za-z]+Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$SERVER_LOG"; then
-        report=$SERVER_LOG
-        cat "$report" >&2
+    local found=0
+    if sanitizer_report "${SERVER_LOG:-}"; then
+        found=1
+        cat "$SERVER_LOG" >&2
     fi
     rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
-    [ -z "$report" ]
+    [ "$found" -eq 0 ]
 }
 
 # ask BYTES: sends BYTES (printf-style escapes) on one connection, closes our sending side,

@@ -70,12 +70,12 @@ run_one() {
     return $status
 }
 
-# stops_clean NAME: SIGTERM, exit status 0 and no sanitizer report in the log. (teardown in
-# helpers.bash ignores the exit status, which is where LeakSanitizer reports a leak.)
+# stops_clean NAME: SIGTERM, exit status 0 and no sanitizer report in the log (teardown checks
+# the log too, but not the exit status).
 stops_clean() {
     local status=0
     stop_server || status=$?
-    if [ "$status" -ne 0 ] || grep -qE 'Sanitizer|runtime error:' "$SERVER_LOG"; then
+    if [ "$status" -ne 0 ] || sanitizer_report "$SERVER_LOG"; then
         echo "$1: exit status $status after SIGTERM; log:" >&2
         grep -A12 -E 'Sanitizer|runtime error:' "$SERVER_LOG" | head -40 >&2
         return 1
