@@ -13,10 +13,12 @@ comma   := ,
 ifdef SAN
 CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SAN)
-BIN_DIR ?= bin/san-$(subst $(comma),-,$(SAN))
+BIN_DIR := bin/san-$(subst $(comma),-,$(SAN))
 else
-BIN_DIR ?= bin
+BIN_DIR := bin
 endif
+# The tests read BIN_DIR from the environment. Set here with :=, not ?=, so that a `make test
+# SAN=...` run from inside another make (make check) does not inherit its parent's plain bin/.
 export BIN_DIR
 
 COMMON_SRC := $(wildcard common/*.c)
