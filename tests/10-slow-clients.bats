@@ -62,7 +62,9 @@ slow_reader_beside_fast_ones() {
     wait "$BG_PID" || true
     echo "# RSS $rss0 -> $rss1 KiB with 50 readers of 16 MiB; CPU $cpu0 -> $cpu1 s in 1 s" >&3
     [ "$(field_of "$BATS_TEST_TMPDIR/slow.json" client_timeouts)" -eq 50 ] # all were still reading
-    check '[ $((rss1 - rss0)) -lt $((50 * 64)) ]' # holding the objects would take 800 MiB
+    # Holding the objects would take 800 MiB. Not under TSan: its shadow memory and per-socket
+    # sync objects alone add ~140 KiB per connection (chapter 06's layout measured the same).
+    [[ $BIN == */san-thread* ]] || check '[ $((rss1 - rss0)) -lt $((50 * 64)) ]'
     check 'below 0.1 "$(awk -v a="$cpu0" -v b="$cpu1" "BEGIN { print b - a }")"' # it sleeps
 }
 

@@ -1,125 +1,31 @@
-/* Chapter 10: slow clients. Chapter 06's loop and pool, but a reply now carries BYTES of payload
- * after its line, and the send can block too. -m naive sends it the way seed 002 did
- * (`conn.sendall(response)  # cross fingers`): one reader slower than the object is big holds the
- * loop. -m fixed (the default) writes what the socket takes, keeps the rest for EPOLLOUT, and
- * makes the payload a chunk at a time, so a connection holds at most one chunk in user space. */
+/* Chapter 10: slow clients. Chapter 06's loop (common/loop.c) and pool (common/pool.c), but a
+ * reply now carries BYTES of payload after its line, and the send can block too. -m naive sends
+ * it the way seed 002 did (`conn.sendall(response)  # cross fingers`): one reader slower than the
+ * object is big holds the loop. -m fixed (the default) writes what the socket takes, keeps the
+ * rest for EPOLLOUT, and makes the payload a chunk at a time, so a connection holds at most one
+ * chunk in user space. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "heap.h"
-#include "protocol.h"
-#include "utils.h"
+#include "loop.h"
+#include "pool.h"
 
-/* What a connection waits for next. Handlers return it; the loop acts on it. */
-enum want { WANT_READ, WANT_DISK, WANT_WRITE, WANT_CLOSE };
+#define OUT_CHUNK  16384      /* the payload is made and sent this much at a time */
+#define MAX_OBJECT (1L << 30) /* the largest object a path may ask for */
 
-#define OUT_CHUNK 16384          /* the payload is made and sent this much at a time */
-#define MAX_OBJECT (1L << 30)    /* the largest object a path may ask for */
-
-/* Everything the blocking server kept on its stack now lives here, between loop turns. */
-struct conn {
-    int fd;
-    enum want want;
-    int64_t deadline_ms; /* WANT_READ: give up on the request; WANT_DISK: the read is done */
-    char in[MAX_REQUEST];
-    size_t in_len;
-    char out[OUT_CHUNK]; /* the reply line, then each chunk of payload in turn */
-    size_t out_len, out_pos;
-    long payload_left;   /* payload bytes not yet in out: the bound is out, not the object */
-    struct job job;
-    struct timer timer; /* deadline_ms, in the heap while there is one */
-    struct conn *next_done; /* on the pool's done list */
+/* Per connection, beside chapter 06's conn, whose out now holds OUT_CHUNK bytes: the reply line,
+ * then each chunk of payload in turn. */
+struct payload {
+    long left; /* payload bytes not yet in out: the bound is out, not the object */
 };
 
 static struct server_config cfg;
 static struct prng rng;
-static struct conn **conns; /* indexed by fd: descriptors are small integers, reused after close */
-static int conns_cap, max_fd, epfd;
-static struct timer_heap timers;
+static struct pool *pool;
 static bool naive;
-
-static enum want reply_bad(struct conn *c, const char *why) {
-    c->out_len = bad_request_reply(c->out, c->job.req.http, why);
-    return WANT_WRITE;
-}
-
-/* The worker pool, shaped like Redis's bio.c.
- * The loop puts a connection whose request is in on a bounded queue (a ring under one mutex).
- * A worker takes it, does the blocking read, puts it on the done list and writes to an eventfd;
- * that wakes the loop's epoll_wait, and the loop, the only thread that touches sockets, sends
- * the reply. A connection belongs to one side at a time: while its job is queued or running the
- * loop does not touch it (its socket is not even watched), so conn itself needs no lock. */
-#define QUEUE_CAP 16384
-
-static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t not_empty;
-    struct conn *queue[QUEUE_CAP];
-    size_t head, len;
-    struct conn *done; /* finished jobs, linked through next_done */
-    bool stopping;
-    int efd;           /* the workers' doorbell: readable when done is not empty */
-} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .not_empty = PTHREAD_COND_INITIALIZER};
-
-static void *worker_main(void *arg) {
-    (void)arg;
-    block_stop_signals();
-    pthread_mutex_lock(&pool.lock);
-    while (!pool.stopping) {
-        if (pool.len == 0) {
-            pthread_cond_wait(&pool.not_empty, &pool.lock);
-            continue;
-        }
-        struct conn *c = pool.queue[pool.head];
-        pool.head = (pool.head + 1) % QUEUE_CAP;
-        pool.len--;
-        pthread_mutex_unlock(&pool.lock);
-
-        int64_t now = now_ms();
-        if (!job_expired_in_queue(&c->job, now, cfg.deadline_ms)) {
-            c->job.started_ms = now;
-            sleep_ms(c->job.disk.delay_ms); /* chapter 05's blocking call, now off the loop */
-            job_finish(&c->job, now_ms(), cfg.deadline_ms);
-        }
-        pthread_mutex_lock(&pool.lock);
-        c->next_done = pool.done;
-        pool.done = c;
-        uint64_t one = 1;
-        (void)!write(pool.efd, &one, sizeof one);
-    }
-    pthread_mutex_unlock(&pool.lock);
-    return NULL;
-}
-
-static pthread_t *start_workers(int count) {
-    if ((pool.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
-        perror_die("eventfd");
-    pthread_t *workers = calloc((size_t)count, sizeof *workers);
-    for (int i = 0; i < count; i++)
-        if (!workers || pthread_create(&workers[i], NULL, worker_main, NULL) != 0)
-            die("cannot start worker %d of %d", i + 1, count);
-    return workers;
-}
-
-static void stop_workers(pthread_t *workers, int count) {
-    pthread_mutex_lock(&pool.lock);
-    pool.stopping = true;
-    pthread_cond_broadcast(&pool.not_empty);
-    pthread_mutex_unlock(&pool.lock);
-    for (int i = 0; i < count; i++)
-        join_interrupting(workers[i]); /* a worker may be in the middle of a long read */
-    free(workers);
-    close(pool.efd);
-}
 
 /* The object's size: the seed's simulated BYTES (1-64 KiB), unless the path's first part asks
  * for one, as /16M/obj or /512K/obj do: objects bigger than any socket buffer, as Swift's are. */
@@ -134,70 +40,19 @@ static long object_bytes(const char *path, long simulated) {
 }
 
 /* The whole request is in: queue its read for the workers and wait for the doorbell. */
-static enum want start_read(struct conn *c, int64_t now) {
+static enum want on_request(struct conn *c, int64_t now) {
     c->job.disk = plan_disk_read(&c->job.req, &rng);
     if (!c->job.disk.io_fail)
         c->job.disk.bytes = object_bytes(c->job.req.path, c->job.disk.bytes);
-    pthread_mutex_lock(&pool.lock);
-    bool queued = pool.len < QUEUE_CAP;
-    if (queued) {
-        pool.queue[(pool.head + pool.len++) % QUEUE_CAP] = c;
-        pthread_cond_signal(&pool.not_empty);
-    }
-    pthread_mutex_unlock(&pool.lock);
-    if (queued)
-        return WANT_DISK;
-    log_msg("queue full: shedding %s", c->job.req.path); /* a bound, not an ever-growing backlog */
-    c->job.rc = RC_TIMEOUT;
-    c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
-    return WANT_WRITE;
-}
-
-static void on_accept(int fd, int64_t now) {
-    struct conn *c = fd < conns_cap ? calloc(1, sizeof *c) : NULL;
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-    if (!c || epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
-        heap_add(&timers, &c->timer, now + cfg.deadline_ms) < 0) {
-        free(c);
-        log_msg("refusing connection: no room for fd %d", fd);
-        close(fd);
-        return;
-    }
-    c->fd = fd;
-    c->want = WANT_READ;
-    c->deadline_ms = now + cfg.deadline_ms; /* a slow sender may not hold its slot forever */
-    c->job.arrived_ms = now;
-    conns[fd] = c;
-    if (fd > max_fd)
-        max_fd = fd;
-}
-
-static enum want on_readable(struct conn *c, int64_t now) {
-    ssize_t n = read(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return WANT_READ; /* woken, but nothing to read after all */
-    if (n < 0) {
-        log_msg("read: %s", strerror(errno));
-        return WANT_CLOSE;
-    }
-    c->in_len += (size_t)n;
-    if (n == 0 && c->in_len == 0) {
-        log_msg("client closed without a request");
-        return WANT_CLOSE;
-    }
-    const char *why;
-    switch (parse_request(c->in, c->in_len, n == 0, &c->job.req, &why)) {
-    case PARSE_INCOMPLETE: return WANT_READ;
-    case PARSE_BAD: return reply_bad(c, why);
-    default: return start_read(c, now);
-    }
+    return pool_submit(pool, c, now);
 }
 
 /* Refills out with the next chunk of payload once the last one is sent. Returns its length. */
 static size_t next_chunk(struct conn *c) {
-    size_t len = c->payload_left < OUT_CHUNK ? (size_t)c->payload_left : OUT_CHUNK;
+    struct payload *payload = c->data;
+    size_t len = payload->left < OUT_CHUNK ? (size_t)payload->left : OUT_CHUNK;
     memset(c->out, 'x', len); /* stands for the bytes the read brought in */
-    c->payload_left -= (long)len;
+    payload->left -= (long)len;
     c->out_len = len;
     c->out_pos = 0;
     return len;
@@ -222,99 +77,30 @@ static enum want send_all_blocking(struct conn *c) {
 
 /* A worker finished c's read (job_finish has set its RC): the reply line, then BYTES of payload.
  * The HTTP form keeps its one-line body, which is all its Content-Length announces. */
-static enum want on_job_done(struct conn *c, int64_t now) {
-    c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
-    c->payload_left = c->job.rc == RC_OK && !c->job.req.http ? c->job.disk.bytes : 0;
+static enum want on_done(struct conn *c, int64_t now) {
+    struct payload *payload = c->data;
+    conn_reply(c, now);
+    payload->left = c->job.rc == RC_OK && !c->job.req.http ? c->job.disk.bytes : 0;
     return naive ? send_all_blocking(c) : WANT_WRITE;
-}
-
-static enum want on_timer(struct conn *c, int64_t now) {
-    (void)now; /* only a request that is still arriving has a timer now */
-    return reply_bad(c, "request took too long to arrive");
 }
 
 /* The socket has room: write what it takes, at most one chunk per turn so that one fast reader
  * of a big object does not starve the others either. A short write is normal, not an error: the
  * rest waits in out for the next EPOLLOUT. */
 static enum want on_writable(struct conn *c) {
+    struct payload *payload = c->data;
     ssize_t n = write(c->fd, c->out + c->out_pos, c->out_len - c->out_pos);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return WANT_WRITE;
     if (n < 0) {
-        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-", strerror(errno));
+        const char *path = c->job.req.path[0] ? c->job.req.path : "-"; /* "-": a bad request */
+        log_msg("reply to %s lost: %s", path, strerror(errno));
         return WANT_CLOSE;
     }
     c->out_pos += (size_t)n;
-    if (c->out_pos == c->out_len && c->payload_left > 0)
+    if (c->out_pos == c->out_len && payload->left > 0)
         next_chunk(c);
     return c->out_pos < c->out_len ? WANT_WRITE : WANT_CLOSE; /* nothing left: no more EPOLLOUT */
-}
-
-static void close_conn(struct conn *c) {
-    heap_remove(&timers, &c->timer);
-    conns[c->fd] = NULL; /* close() also drops the fd from the epoll set */
-    close(c->fd);
-    free(c);
-}
-
-/* Turns what a handler returned into epoll_ctl and heap calls: the one place that touches them. */
-static void set_want(struct conn *c, enum want next) {
-    if (next == WANT_CLOSE)
-        return close_conn(c);
-    if (next != c->want) {
-        /* While its "disk" works the socket is not watched at all: a pending read is a timer. */
-        int op = c->want == WANT_DISK ? EPOLL_CTL_ADD
-                 : next == WANT_DISK  ? EPOLL_CTL_DEL
-                                      : EPOLL_CTL_MOD;
-        struct epoll_event ev = {.events = next == WANT_READ ? EPOLLIN : EPOLLOUT, .data.ptr = c};
-        if (epoll_ctl(epfd, op, c->fd, &ev) < 0) {
-            log_msg("epoll_ctl: %s", strerror(errno));
-            return close_conn(c);
-        }
-    }
-    c->want = next;
-    if (next != WANT_READ) /* a queued read has no timer: the workers own it */
-        heap_remove(&timers, &c->timer);
-    else if (!c->timer.slot || c->timer.deadline_ms != c->deadline_ms) {
-        heap_remove(&timers, &c->timer);
-        if (heap_add(&timers, &c->timer, c->deadline_ms) < 0) {
-            log_msg("out of memory for a timer");
-            close_conn(c);
-        }
-    }
-}
-
-static void dispatch(struct conn *c, int64_t now, uint32_t events) {
-    bool ready = events & (c->want == WANT_READ ? EPOLLIN | EPOLLHUP | EPOLLERR : EPOLLOUT | EPOLLERR);
-    if (c->want == WANT_READ && ready)
-        set_want(c, on_readable(c, now));
-    else if (c->want == WANT_WRITE && ready)
-        set_want(c, on_writable(c));
-}
-
-/* The doorbell rang: hand every finished job back to its connection. */
-static void on_doorbell(int64_t now) {
-    uint64_t count;
-    (void)!read(pool.efd, &count, sizeof count); /* reset the eventfd's counter */
-    pthread_mutex_lock(&pool.lock);
-    struct conn *c = pool.done;
-    pool.done = NULL;
-    pthread_mutex_unlock(&pool.lock);
-    while (c) {
-        struct conn *next = c->next_done;
-        set_want(c, on_job_done(c, now));
-        c = next;
-    }
-}
-
-/* Runs every timer that is due: a request too slow to arrive, or a "disk" read that is done. */
-static void run_timers(int64_t now) {
-    struct timer *t;
-    while ((t = heap_top(&timers)) && t->deadline_ms <= now) {
-        struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
-        heap_remove(&timers, t);
-        set_want(c, on_timer(c, now));
-    }
 }
 
 int main(int argc, char **argv) {
@@ -326,55 +112,25 @@ int main(int argc, char **argv) {
         die("-m must be naive or fixed, not '%s'", cfg.mode);
     install_signal_handlers();
     rng.state = cfg.seed;
-    conns_cap = (int)raise_fd_limit();
-    if (conns_cap <= 0 || !(conns = calloc((size_t)conns_cap, sizeof *conns)))
-        die("cannot size the connection table");
     int listen_fd = listen_tcp(cfg.host, cfg.port);
     if (set_nonblocking(listen_fd) < 0)
         perror_die("set_nonblocking");
 
-    if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
-        perror_die("epoll_create1");
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL}; /* NULL: the listener */
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
-        perror_die("epoll_ctl");
-    pthread_t *workers = start_workers(cfg.workers);
-    ev.data.ptr = &pool; /* &pool: the doorbell */
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, pool.efd, &ev) < 0)
-        perror_die("epoll_ctl");
-
-    struct epoll_event events[256];
-    while (!stop_requested) {
-        /* Sleep until a socket is ready or the earliest deadline is due. */
-        int n = epoll_wait(epfd, events, 256, heap_wait_ms(&timers, now_ms()));
-        if (n < 0 && errno != EINTR)
-            perror_die("epoll_wait");
-        int64_t now = now_ms();
-        for (int i = 0; i < n; i++) {
-            if (events[i].data.ptr == &pool) {
-                on_doorbell(now);
-                continue;
-            }
-            if (events[i].data.ptr) {
-                dispatch(events[i].data.ptr, now, events[i].events);
-                continue;
-            }
-            int fd;
-            while ((fd = accept_client(listen_fd)) >= 0)
-                on_accept(fd, now);
-            if (errno != EAGAIN && errno != EINTR && errno != EMFILE && errno != ENFILE)
-                log_msg("accept: %s", strerror(errno));
-        }
-        run_timers(now_ms());
-    }
+    struct loop *loop = loop_new(&(struct loop_spec){
+        .cfg = &cfg,
+        .listen_fd = listen_fd,
+        .out_size = OUT_CHUNK,
+        .data_size = sizeof(struct payload),
+        .on_request = on_request,
+        .on_writable = on_writable,
+    });
+    pool = pool_start(loop, &(struct pool_spec){.workers = cfg.workers,
+                                                .deadline_ms = cfg.deadline_ms,
+                                                .on_done = on_done});
+    loop_run(loop);
     log_msg("stopping");
-    stop_workers(workers, cfg.workers);
-    for (int fd = 0; fd <= max_fd; fd++)
-        if (conns[fd])
-            close_conn(conns[fd]);
-    free(conns);
-    heap_free(&timers);
-    close(epfd);
+    pool_stop(pool);
+    loop_free(loop);
     close(listen_fd);
     return 0;
 }

@@ -1,8 +1,8 @@
 /* Chapter 12: the disk read goes to the kernel through io_uring.
- * Chapter 06's loop, but start_read() hands a real read of a real file to the kernel on an
- * io_uring submission queue instead of to our threads, and the kernel rings an eventfd doorbell
- * as it completes. The disk's time is a kernel timer linked in front of the read, and a linked
- * timeout cancels it at the deadline: RC 1 on time, however slow the disk.
+ * Chapter 06's loop (common/loop.c), but start_read() hands a real read of a real file to the
+ * kernel on an io_uring submission queue instead of to a pool of our threads, and the kernel
+ * rings an eventfd doorbell as it completes. The disk's time is a kernel timer linked in front
+ * of the read, and a linked timeout cancels it at the deadline: RC 1 on time, however slow.
  * What breaks: io_uring does not make a blocking read non-blocking. A read the kernel cannot do
  * asynchronously runs on its own thread pool (iou-wrk threads), which -w caps like chapter 06's. */
 #include <errno.h>
@@ -13,22 +13,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "heap.h"
-#include "protocol.h"
+#include "loop.h"
 #include "uring.h"
-#include "utils.h"
 
-#define FILE_SIZE (16 << 20) /* the data file: 256 slots of 64 KiB */
-#define SLOT (64 << 10)      /* one object per slot: plan_disk_read's sizes are below 64 KiB */
-#define BLOCK 4096           /* O_DIRECT reads whole blocks into block-aligned memory */
-#define EXIT_NO_URING 69     /* EX_UNAVAILABLE: the kernel refuses io_uring */
-
-/* What a connection waits for next. Handlers return it; the loop acts on it. */
-enum want { WANT_READ, WANT_DISK, WANT_WRITE, WANT_CLOSE };
+#define FILE_SIZE     (16 << 20) /* the data file: 256 slots of 64 KiB */
+#define SLOT          (64 << 10) /* one object per slot: plan_disk_read's sizes are below 64 KiB */
+#define BLOCK         4096       /* O_DIRECT reads whole blocks into block-aligned memory */
+#define EXIT_NO_URING 69         /* EX_UNAVAILABLE: the kernel refuses io_uring */
 
 /* A read is three linked SQEs: the disk's time, the deadline on it, the read itself. The step
  * rides in the low bits of each SQE's user_data, beside the conn pointer (16-byte aligned). */
@@ -38,37 +32,21 @@ enum step { STEP_DISK_TIME, STEP_DEADLINE, STEP_READ, STEPS };
 enum mode { BUFFERED, COLD, DIRECT, ASYNC, MODES };
 static const char *const mode_names[MODES] = {"buffered", "cold", "direct", "async"};
 
-struct conn {
-    int fd; /* -1 once closed: the conn then lives only until its last CQE */
-    enum want want;
-    int64_t deadline_ms; /* WANT_READ: give up on the request */
-    char in[MAX_REQUEST];
-    size_t in_len;
-    char out[MAX_REPLY];
-    size_t out_len, out_pos;
-    struct job job;
-    struct timer timer;
-    char *buf;      /* the kernel writes the read here: it must outlive the read */
-    int cqes_due;   /* CQEs the kernel still owes us for this conn */
-    bool answered;  /* the reply is decided (the read itself may still be in flight) */
+/* Per connection, beside chapter 06's conn (at c->data): what the kernel reads and writes for
+ * its read. It must live until the kernel has posted the chain's last CQE, even if the client
+ * has its reply and is gone by then: on_close keeps such a conn, the last CQE frees it. */
+struct ring_read {
+    char *buf;     /* the kernel writes the read here */
+    int cqes_due;  /* CQEs the kernel still owes us for this read */
+    bool answered; /* the reply is decided (the read itself may still be in flight) */
     struct __kernel_timespec disk_time, limit; /* the kernel reads these at submission */
 };
 
 static struct server_config cfg;
 static struct prng rng;
-static struct conn **conns; /* indexed by fd: descriptors are small integers, reused after close */
-static int conns_cap, max_fd, epfd;
-static struct timer_heap timers;
 static struct uring ring;
 static int doorbell, data_fd, reads_in_flight;
 static enum mode mode;
-
-static void set_want(struct conn *c, enum want next);
-
-static enum want reply_bad(struct conn *c, const char *why) {
-    c->out_len = bad_request_reply(c->out, c->job.req.http, why);
-    return WANT_WRITE;
-}
 
 /* The disk: a real 16 MiB file, unlinked as soon as it is open, so nothing is left behind even
  * after kill -9. Written, flushed and dropped from the page cache: first reads go to the device.
@@ -141,54 +119,54 @@ static struct io_uring_sqe *chain_sqe(struct conn *c, enum step step, int opcode
 /* The whole request is in: queue its read as three linked SQEs (sent at the end of this loop
  * turn, with every other read of the turn, in one system call). The loop goes on serving. */
 static enum want start_read(struct conn *c, int64_t now) {
+    struct ring_read *r = c->data;
     c->job.disk = plan_disk_read(&c->job.req, &rng);
     size_t len = ((size_t)c->job.disk.bytes / BLOCK + 1) * BLOCK; /* whole blocks, at least one */
     off_t offset = (off_t)(c->job.disk.bytes % (FILE_SIZE / SLOT)) * SLOT;
     if (uring_sq_space(&ring) < STEPS)
         uring_submit(&ring); /* a chain must reach the kernel whole, in one submission */
-    if (uring_sq_space(&ring) < STEPS || !(c->buf = aligned_alloc(BLOCK, len))) {
+    if (uring_sq_space(&ring) < STEPS || !(r->buf = aligned_alloc(BLOCK, len))) {
         log_msg("no room for a read: shedding %s", c->job.req.path);
         c->job.rc = RC_TIMEOUT;
-        c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
-        return WANT_WRITE;
+        return conn_reply(c, now);
     }
     if (mode == COLD || mode == ASYNC) /* make this read a page-cache miss */
         posix_fadvise(data_fd, offset, (off_t)len, POSIX_FADV_DONTNEED);
     c->job.started_ms = now;
-    c->disk_time = ms_to_ts(c->job.disk.delay_ms);
-    c->limit = ms_to_ts(cfg.deadline_ms - (now - c->job.arrived_ms));
+    r->disk_time = ms_to_ts(c->job.disk.delay_ms);
+    r->limit = ms_to_ts(cfg.deadline_ms - (now - c->job.arrived_ms));
 
     /* 1. The disk's time: a kernel timer. ETIME_SUCCESS makes its expiry a success, not an
      *    error that would break the chain. */
     struct io_uring_sqe *sqe = chain_sqe(c, STEP_DISK_TIME, IORING_OP_TIMEOUT);
-    sqe->addr = (uintptr_t)&c->disk_time;
+    sqe->addr = (uintptr_t)&r->disk_time;
     sqe->len = 1;
     sqe->timeout_flags = IORING_TIMEOUT_ETIME_SUCCESS;
     /* 2. The deadline on step 1: if it has not finished by then, the kernel cancels it, and with
      *    it the rest of the chain. */
     sqe = chain_sqe(c, STEP_DEADLINE, IORING_OP_LINK_TIMEOUT);
-    sqe->addr = (uintptr_t)&c->limit;
+    sqe->addr = (uintptr_t)&r->limit;
     sqe->len = 1;
     /* 3. The read itself: pread(data_fd, buf, len, offset), done by the kernel. */
     sqe = chain_sqe(c, STEP_READ, IORING_OP_READ);
     sqe->fd = data_fd;
-    sqe->addr = (uintptr_t)c->buf;
+    sqe->addr = (uintptr_t)r->buf;
     sqe->len = (unsigned)len;
     sqe->off = (uint64_t)offset;
     if (mode == ASYNC)
         sqe->flags |= IOSQE_ASYNC; /* straight to io-wq, as a read that cannot go async goes */
-    c->cqes_due = STEPS;
+    r->cqes_due = STEPS;
     reads_in_flight++;
     return WANT_DISK;
 }
 
 static void answer(struct conn *c, int rc, int64_t now) {
-    if (c->answered || c->fd < 0)
+    struct ring_read *r = c->data;
+    if (r->answered || c->fd < 0)
         return;
-    c->answered = true;
+    r->answered = true;
     c->job.rc = rc;
-    c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
-    set_want(c, WANT_WRITE);
+    conn_set_want(c, conn_reply(c, now));
 }
 
 /* One CQE: one step of c's read is over. The reply goes out as soon as the outcome is known;
@@ -199,7 +177,8 @@ static void on_cqe(uint64_t user_data, int res, int64_t now) {
     if (!c)
         return; /* the shutdown's cancel request */
     int64_t took = now - c->job.started_ms;
-    if (step == STEP_DEADLINE && res != -ECANCELED) { /* -ECANCELED: disarmed, the disk was on time */
+    /* The deadline's CQE says -ECANCELED when it was disarmed: the disk was on time. */
+    if (step == STEP_DEADLINE && res != -ECANCELED) {
         log_msg("timeout (service) %s: the linked timeout fired after %lld ms (%s)",
                 c->job.req.path, (long long)took, strerror(-res));
         answer(c, RC_TIMEOUT, now);
@@ -212,11 +191,12 @@ static void on_cqe(uint64_t user_data, int res, int64_t now) {
     } else if (step == STEP_READ) {
         answer(c, job_finish(&c->job, now, cfg.deadline_ms), now);
     }
-    if (--c->cqes_due == 0) {
+    struct ring_read *r = c->data;
+    if (--r->cqes_due == 0) {
         reads_in_flight--;
         if (c->fd < 0) { /* the client has its reply and is gone: now the buffer is ours again */
-            free(c->buf);
-            free(c);
+            free(r->buf);
+            conn_free(c);
         }
     }
 }
@@ -250,126 +230,31 @@ static void drain_ring(void) {
         log_msg("%d reads still in the kernel at exit", reads_in_flight);
 }
 
-static void on_accept(int fd, int64_t now) {
-    struct conn *c = fd < conns_cap ? calloc(1, sizeof *c) : NULL;
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-    if (!c || epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
-        heap_add(&timers, &c->timer, now + cfg.deadline_ms) < 0) {
-        free(c);
-        log_msg("refusing connection: no room for fd %d", fd);
-        close(fd);
-        return;
-    }
-    c->fd = fd;
-    c->want = WANT_READ;
-    c->deadline_ms = now + cfg.deadline_ms; /* a slow sender may not hold its slot forever */
-    c->job.arrived_ms = now;
-    conns[fd] = c;
-    if (fd > max_fd)
-        max_fd = fd;
+/* The loop closed c: its buffer may go, unless the kernel still owes CQEs for it. */
+static bool on_close(struct conn *c) {
+    struct ring_read *r = c->data;
+    if (r->cqes_due > 0)
+        return false; /* its last CQE frees it: the kernel may still write to buf */
+    free(r->buf);
+    return true;
 }
 
-static enum want on_readable(struct conn *c, int64_t now) {
-    ssize_t n = read(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return WANT_READ; /* woken, but nothing to read after all */
-    if (n < 0) {
-        log_msg("read: %s", strerror(errno));
-        return WANT_CLOSE;
-    }
-    c->in_len += (size_t)n;
-    if (n == 0 && c->in_len == 0) {
-        log_msg("client closed without a request");
-        return WANT_CLOSE;
-    }
-    const char *why;
-    switch (parse_request(c->in, c->in_len, n == 0, &c->job.req, &why)) {
-    case PARSE_INCOMPLETE: return WANT_READ;
-    case PARSE_BAD: return reply_bad(c, why);
-    default: return start_read(c, now);
-    }
+/* Every turn, before the loop sleeps: send every read queued in the last turn in one system call,
+ * then take what is done already (a read from the page cache completes during the submit). */
+static void before_wait(struct loop *loop) {
+    (void)loop;
+    int err = uring_submit(&ring);
+    if (err < 0)
+        log_msg("io_uring_enter: %s", strerror(-err));
+    reap(now_ms());
 }
 
-static enum want on_timer(struct conn *c, int64_t now) {
-    (void)now; /* only a request that is still arriving has a timer */
-    return reply_bad(c, "request took too long to arrive");
-}
-
-static enum want on_writable(struct conn *c) {
-    ssize_t n = write(c->fd, c->out + c->out_pos, c->out_len - c->out_pos);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return WANT_WRITE;
-    if (n < 0) {
-        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-", strerror(errno));
-        return WANT_CLOSE;
-    }
-    c->out_pos += (size_t)n;
-    return c->out_pos < c->out_len ? WANT_WRITE : WANT_CLOSE;
-}
-
-static void close_conn(struct conn *c) {
-    heap_remove(&timers, &c->timer);
-    conns[c->fd] = NULL; /* close() also drops the fd from the epoll set */
-    close(c->fd);
-    c->fd = -1;
-    if (c->cqes_due == 0) { /* else its last CQE frees it: the kernel may still write to buf */
-        free(c->buf);
-        free(c);
-    }
-}
-
-/* Turns what a handler returned into epoll_ctl and heap calls: the one place that touches them. */
-static void set_want(struct conn *c, enum want next) {
-    if (next == WANT_CLOSE)
-        return close_conn(c);
-    if (next != c->want) {
-        /* While the kernel reads, the socket is not watched at all: the ring will tell us. */
-        int op = c->want == WANT_DISK ? EPOLL_CTL_ADD
-                 : next == WANT_DISK  ? EPOLL_CTL_DEL
-                                      : EPOLL_CTL_MOD;
-        struct epoll_event ev = {.events = next == WANT_READ ? EPOLLIN : EPOLLOUT, .data.ptr = c};
-        if (epoll_ctl(epfd, op, c->fd, &ev) < 0) {
-            log_msg("epoll_ctl: %s", strerror(errno));
-            return close_conn(c);
-        }
-    }
-    c->want = next;
-    if (next != WANT_READ) /* a read in the kernel has no timer here: its deadline is linked */
-        heap_remove(&timers, &c->timer);
-    else if (!c->timer.slot || c->timer.deadline_ms != c->deadline_ms) {
-        heap_remove(&timers, &c->timer);
-        if (heap_add(&timers, &c->timer, c->deadline_ms) < 0) {
-            log_msg("out of memory for a timer");
-            close_conn(c);
-        }
-    }
-}
-
-static void dispatch(struct conn *c, int64_t now, uint32_t events) {
-    bool ready = events & (c->want == WANT_READ ? EPOLLIN | EPOLLHUP | EPOLLERR : EPOLLOUT | EPOLLERR);
-    if (c->want == WANT_READ && ready)
-        set_want(c, on_readable(c, now));
-    else if (c->want == WANT_WRITE && ready)
-        set_want(c, on_writable(c));
-}
-
-/* Runs every timer that is due: a request too slow to arrive. */
-static void run_timers(int64_t now) {
-    struct timer *t;
-    while ((t = heap_top(&timers)) && t->deadline_ms <= now) {
-        struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
-        heap_remove(&timers, t);
-        set_want(c, on_timer(c, now));
-    }
-}
-
-static void parse_mode(void) {
-    for (mode = BUFFERED; cfg.mode && mode < MODES; mode++)
-        if (strcmp(cfg.mode, mode_names[mode]) == 0)
-            return;
-    if (cfg.mode)
-        die("-m %s: the read modes are buffered, cold, direct and async", cfg.mode);
-    mode = BUFFERED;
+/* The kernel rang the doorbell: it posted CQEs. */
+static void on_doorbell(void *arg, int64_t now) {
+    (void)arg;
+    uint64_t count;
+    (void)!read(doorbell, &count, sizeof count); /* reset the eventfd's counter */
+    reap(now);
 }
 
 int main(int argc, char **argv) {
@@ -378,66 +263,32 @@ int main(int argc, char **argv) {
                        "io_uring.\nHere -w caps the kernel's io-wq worker threads, and -m is how "
                        "the file is read:\nbuffered (default), cold, direct or async.");
     install_signal_handlers();
-    parse_mode();
+    for (mode = BUFFERED; cfg.mode && strcmp(cfg.mode, mode_names[mode]) != 0; mode++)
+        if (mode == ASYNC)
+            die("-m %s: the read modes are buffered, cold, direct and async", cfg.mode);
     rng.state = cfg.seed;
     setup_ring(); /* first: a kernel that refuses io_uring must fail before "listening on" */
     open_data_file();
-    conns_cap = (int)raise_fd_limit();
-    if (conns_cap <= 0 || !(conns = calloc((size_t)conns_cap, sizeof *conns)))
-        die("cannot size the connection table");
     int listen_fd = listen_tcp(cfg.host, cfg.port);
     if (set_nonblocking(listen_fd) < 0)
         perror_die("set_nonblocking");
 
-    if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
-        perror_die("epoll_create1");
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL}; /* NULL: the listener */
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
-        perror_die("epoll_ctl");
-    ev.data.ptr = &ring; /* &ring: the doorbell */
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, doorbell, &ev) < 0)
-        perror_die("epoll_ctl");
-
-    struct epoll_event events[256];
-    while (!stop_requested) {
-        int err = uring_submit(&ring); /* every read queued in the last turn, one system call */
-        if (err < 0)
-            log_msg("io_uring_enter: %s", strerror(-err));
-        reap(now_ms()); /* a read from the page cache is done already, during the submit */
-        int n = epoll_wait(epfd, events, 256, heap_wait_ms(&timers, now_ms()));
-        if (n < 0 && errno != EINTR)
-            perror_die("epoll_wait");
-        int64_t now = now_ms();
-        for (int i = 0; i < n; i++) {
-            if (events[i].data.ptr == &ring) {
-                uint64_t count;
-                (void)!read(doorbell, &count, sizeof count); /* reset the eventfd's counter */
-                reap(now);
-                continue;
-            }
-            if (events[i].data.ptr) {
-                dispatch(events[i].data.ptr, now, events[i].events);
-                continue;
-            }
-            int fd;
-            while ((fd = accept_client(listen_fd)) >= 0)
-                on_accept(fd, now);
-            if (errno != EAGAIN && errno != EINTR && errno != EMFILE && errno != ENFILE)
-                log_msg("accept: %s", strerror(errno));
-        }
-        run_timers(now_ms());
-    }
+    struct loop *loop = loop_new(&(struct loop_spec){
+        .cfg = &cfg,
+        .listen_fd = listen_fd,
+        .data_size = sizeof(struct ring_read),
+        .on_request = start_read,
+        .on_close = on_close,
+        .before_wait = before_wait,
+    });
+    loop_watch(loop, doorbell, on_doorbell, NULL);
+    loop_run(loop);
     log_msg("stopping");
     drain_ring();
-    for (int fd = 0; fd <= max_fd; fd++)
-        if (conns[fd])
-            close_conn(conns[fd]);
-    free(conns);
-    heap_free(&timers);
+    loop_free(loop);
     uring_exit(&ring);
     close(doorbell);
     close(data_fd);
-    close(epfd);
     close(listen_fd);
     return 0;
 }

@@ -1,344 +1,62 @@
 /* Chapter 13: one event loop per core, each with its own worker pool.
- * Chapter 06's server, forked into -j processes. By default each has its own listening socket on
- * the same port (SO_REUSEPORT) and the kernel hashes every new connection to one of them; with
- * -m exclusive they share one socket, each epoll holding it with EPOLLEXCLUSIVE.
+ * Chapter 06's loop (common/loop.c) and pool (common/pool.c), forked into -j processes. By
+ * default each has its own listening socket on the same port (SO_REUSEPORT) and the kernel hashes
+ * every new connection to one of them; with -m exclusive they share one socket, each epoll
+ * holding it with EPOLLEXCLUSIVE.
  * What breaks: a connection hashed to a loop that is blocked waits for it, though the others are
  * idle: with a request under /block/ (read on the loop, chapter 05's bug) 1/N of clients stall. */
 #include <errno.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
-#include <signal.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "heap.h"
-#include "protocol.h"
+#include "loop.h"
+#include "pool.h"
 #include "reuseport.h"
-#include "utils.h"
 #include "watchdog.h"
-
-/* What a connection waits for next. Handlers return it; the loop acts on it. */
-enum want { WANT_READ, WANT_DISK, WANT_WRITE, WANT_CLOSE };
-
-/* Everything the blocking server kept on its stack now lives here, between loop turns. */
-struct conn {
-    int fd;
-    enum want want;
-    int64_t deadline_ms; /* WANT_READ: give up on the request; WANT_DISK: the read is done */
-    char in[MAX_REQUEST];
-    size_t in_len;
-    char out[MAX_REPLY];
-    size_t out_len, out_pos;
-    struct job job;
-    struct timer timer; /* deadline_ms, in the heap while there is one */
-    struct conn *next_done; /* on the pool's done list */
-};
 
 static struct server_config cfg;
 static struct prng rng;
-static struct conn **conns; /* indexed by fd: descriptors are small integers, reused after close */
-static int conns_cap, max_fd, epfd;
-static struct timer_heap timers;
-static int loop_id;   /* 0 is the parent process, 1..N-1 the children it forked */
-static long accepted; /* connections this loop took: how evenly the kernel spread them */
-
-static enum want reply_bad(struct conn *c, const char *why) {
-    c->out_len = bad_request_reply(c->out, c->job.req.http, why);
-    return WANT_WRITE;
-}
-
-/* The worker pool, shaped like Redis's bio.c.
- * The loop puts a connection whose request is in on a bounded queue (a ring under one mutex).
- * A worker takes it, does the blocking read, puts it on the done list and writes to an eventfd;
- * that wakes the loop's epoll_wait, and the loop, the only thread that touches sockets, sends
- * the reply. A connection belongs to one side at a time: while its job is queued or running the
- * loop does not touch it (its socket is not even watched), so conn itself needs no lock. */
-#define QUEUE_CAP 16384
-
-static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t not_empty;
-    struct conn *queue[QUEUE_CAP];
-    size_t head, len;
-    struct conn *done; /* finished jobs, linked through next_done */
-    bool stopping;
-    int efd;           /* the workers' doorbell: readable when done is not empty */
-} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .not_empty = PTHREAD_COND_INITIALIZER};
-
-static void *worker_main(void *arg) {
-    (void)arg;
-    block_stop_signals();
-    pthread_mutex_lock(&pool.lock);
-    while (!pool.stopping) {
-        if (pool.len == 0) {
-            pthread_cond_wait(&pool.not_empty, &pool.lock);
-            continue;
-        }
-        struct conn *c = pool.queue[pool.head];
-        pool.head = (pool.head + 1) % QUEUE_CAP;
-        pool.len--;
-        pthread_mutex_unlock(&pool.lock);
-
-        int64_t now = now_ms();
-        if (!job_expired_in_queue(&c->job, now, cfg.deadline_ms)) {
-            c->job.started_ms = now;
-            sleep_ms(c->job.disk.delay_ms); /* chapter 05's blocking call, now off the loop */
-            job_finish(&c->job, now_ms(), cfg.deadline_ms);
-        }
-        pthread_mutex_lock(&pool.lock);
-        c->next_done = pool.done;
-        pool.done = c;
-        uint64_t one = 1;
-        (void)!write(pool.efd, &one, sizeof one);
-    }
-    pthread_mutex_unlock(&pool.lock);
-    return NULL;
-}
-
-static pthread_t *start_workers(int count) {
-    if ((pool.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
-        perror_die("eventfd");
-    pthread_t *workers = calloc((size_t)count, sizeof *workers);
-    for (int i = 0; i < count; i++)
-        if (!workers || pthread_create(&workers[i], NULL, worker_main, NULL) != 0)
-            die("cannot start worker %d of %d", i + 1, count);
-    return workers;
-}
-
-static void stop_workers(pthread_t *workers, int count) {
-    pthread_mutex_lock(&pool.lock);
-    pool.stopping = true;
-    pthread_cond_broadcast(&pool.not_empty);
-    pthread_mutex_unlock(&pool.lock);
-    for (int i = 0; i < count; i++)
-        join_interrupting(workers[i]); /* a worker may be in the middle of a long read */
-    free(workers);
-    close(pool.efd);
-}
-
-/* The whole request is in: queue its read for the workers and wait for the doorbell. */
-static enum want start_read(struct conn *c, int64_t now) {
-    c->job.disk = plan_disk_read(&c->job.req, &rng);
-    pthread_mutex_lock(&pool.lock);
-    bool queued = pool.len < QUEUE_CAP;
-    if (queued) {
-        pool.queue[(pool.head + pool.len++) % QUEUE_CAP] = c;
-        pthread_cond_signal(&pool.not_empty);
-    }
-    pthread_mutex_unlock(&pool.lock);
-    if (queued)
-        return WANT_DISK;
-    log_msg("queue full: shedding %s", c->job.req.path); /* a bound, not an ever-growing backlog */
-    c->job.rc = RC_TIMEOUT;
-    c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
-    return WANT_WRITE;
-}
-
-static void on_accept(int fd, int64_t now) {
-    struct conn *c = fd < conns_cap ? calloc(1, sizeof *c) : NULL;
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-    if (!c || epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
-        heap_add(&timers, &c->timer, now + cfg.deadline_ms) < 0) {
-        free(c);
-        log_msg("refusing connection: no room for fd %d", fd);
-        close(fd);
-        return;
-    }
-    accepted++;
-    c->fd = fd;
-    c->want = WANT_READ;
-    c->deadline_ms = now + cfg.deadline_ms; /* a slow sender may not hold its slot forever */
-    c->job.arrived_ms = now;
-    conns[fd] = c;
-    if (fd > max_fd)
-        max_fd = fd;
-}
+static struct pool *pool; /* this process's: each loop has its own */
+static int loop_id;       /* 0 is the parent process, 1..N-1 the children it forked */
 
 /* A request under /block/ is read on the loop itself: the one call somebody forgot to offload.
  * This loop stops for its whole length, and so does every connection the kernel gives it. */
 static enum want read_on_loop(struct conn *c, int64_t now) {
-    c->job.disk = plan_disk_read(&c->job.req, &rng);
     if (c->job.disk.delay_ms > 0)
         log_msg("loop %d blocked for %d ms by %s", loop_id, c->job.disk.delay_ms, c->job.req.path);
     c->job.started_ms = now;
     sleep_ms(c->job.disk.delay_ms);
     job_finish(&c->job, now_ms(), cfg.deadline_ms);
-    c->out_len = job_reply(&c->job, c->out, now_ms(), cfg.verbose);
-    return WANT_WRITE;
+    return conn_reply(c, now_ms());
 }
 
-static enum want on_readable(struct conn *c, int64_t now) {
-    ssize_t n = read(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return WANT_READ; /* woken, but nothing to read after all */
-    if (n < 0) {
-        log_msg("read: %s", strerror(errno));
-        return WANT_CLOSE;
-    }
-    c->in_len += (size_t)n;
-    if (n == 0 && c->in_len == 0) {
-        log_msg("client closed without a request");
-        return WANT_CLOSE;
-    }
-    const char *why;
-    switch (parse_request(c->in, c->in_len, n == 0, &c->job.req, &why)) {
-    case PARSE_INCOMPLETE: return WANT_READ;
-    case PARSE_BAD: return reply_bad(c, why);
-    default:
-        if (strncmp(c->job.req.path, "/block/", 7) == 0)
-            return read_on_loop(c, now);
-        return start_read(c, now);
-    }
-}
-
-/* A worker finished c's read (job_finish has set its RC): format the reply. */
-static enum want on_job_done(struct conn *c, int64_t now) {
-    c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
-    return WANT_WRITE;
-}
-
-static enum want on_timer(struct conn *c, int64_t now) {
-    (void)now; /* only a request that is still arriving has a timer now */
-    return reply_bad(c, "request took too long to arrive");
-}
-
-static enum want on_writable(struct conn *c) {
-    ssize_t n = write(c->fd, c->out + c->out_pos, c->out_len - c->out_pos);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return WANT_WRITE;
-    if (n < 0) {
-        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-", strerror(errno));
-        return WANT_CLOSE;
-    }
-    c->out_pos += (size_t)n;
-    return c->out_pos < c->out_len ? WANT_WRITE : WANT_CLOSE;
-}
-
-static void close_conn(struct conn *c) {
-    heap_remove(&timers, &c->timer);
-    conns[c->fd] = NULL; /* close() also drops the fd from the epoll set */
-    close(c->fd);
-    free(c);
-}
-
-/* Turns what a handler returned into epoll_ctl and heap calls: the one place that touches them. */
-static void set_want(struct conn *c, enum want next) {
-    if (next == WANT_CLOSE)
-        return close_conn(c);
-    if (next != c->want) {
-        /* While its "disk" works the socket is not watched at all: a pending read is a timer. */
-        int op = c->want == WANT_DISK ? EPOLL_CTL_ADD
-                 : next == WANT_DISK  ? EPOLL_CTL_DEL
-                                      : EPOLL_CTL_MOD;
-        struct epoll_event ev = {.events = next == WANT_READ ? EPOLLIN : EPOLLOUT, .data.ptr = c};
-        if (epoll_ctl(epfd, op, c->fd, &ev) < 0) {
-            log_msg("epoll_ctl: %s", strerror(errno));
-            return close_conn(c);
-        }
-    }
-    c->want = next;
-    if (next != WANT_READ) /* a queued read has no timer: the workers own it */
-        heap_remove(&timers, &c->timer);
-    else if (!c->timer.slot || c->timer.deadline_ms != c->deadline_ms) {
-        heap_remove(&timers, &c->timer);
-        if (heap_add(&timers, &c->timer, c->deadline_ms) < 0) {
-            log_msg("out of memory for a timer");
-            close_conn(c);
-        }
-    }
-}
-
-static void dispatch(struct conn *c, int64_t now, uint32_t events) {
-    bool ready = events & (c->want == WANT_READ ? EPOLLIN | EPOLLHUP | EPOLLERR : EPOLLOUT | EPOLLERR);
-    if (c->want == WANT_READ && ready)
-        set_want(c, on_readable(c, now));
-    else if (c->want == WANT_WRITE && ready)
-        set_want(c, on_writable(c));
-}
-
-/* The doorbell rang: hand every finished job back to its connection. */
-static void on_doorbell(int64_t now) {
-    uint64_t count;
-    (void)!read(pool.efd, &count, sizeof count); /* reset the eventfd's counter */
-    pthread_mutex_lock(&pool.lock);
-    struct conn *c = pool.done;
-    pool.done = NULL;
-    pthread_mutex_unlock(&pool.lock);
-    while (c) {
-        struct conn *next = c->next_done;
-        set_want(c, on_job_done(c, now));
-        c = next;
-    }
-}
-
-/* Runs every timer that is due: a request too slow to arrive, or a "disk" read that is done. */
-static void run_timers(int64_t now) {
-    struct timer *t;
-    while ((t = heap_top(&timers)) && t->deadline_ms <= now) {
-        struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
-        heap_remove(&timers, t);
-        set_want(c, on_timer(c, now));
-    }
+/* The whole request is in: queue its read for this loop's workers, as chapter 06 does. */
+static enum want on_request(struct conn *c, int64_t now) {
+    c->job.disk = plan_disk_read(&c->job.req, &rng);
+    if (strncmp(c->job.req.path, "/block/", 7) == 0)
+        return read_on_loop(c, now);
+    return pool_submit(pool, c, now);
 }
 
 /* One event loop: chapter 06's main, run in every process on its own listening socket (or, with
  * exclusive, on the shared one). Returns when a stop signal arrives. */
 static void run_loop(int listen_fd, bool exclusive) {
-    if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
-        perror_die("epoll_create1");
-    /* EPOLLEXCLUSIVE: a new connection wakes one loop that is waiting in epoll_wait, not all of
-     * them (the thundering herd), and never one that is busy or blocked elsewhere. */
-    struct epoll_event ev = {.events = EPOLLIN | (exclusive ? EPOLLEXCLUSIVE : 0),
-                             .data.ptr = NULL}; /* NULL: the listener */
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
-        perror_die("epoll_ctl");
-    pthread_t *workers = start_workers(cfg.workers); /* after fork: threads do not survive it */
-    ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &pool}; /* &pool: the doorbell */
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, pool.efd, &ev) < 0)
-        perror_die("epoll_ctl");
-
+    struct loop *loop = loop_new(&(struct loop_spec){
+        .cfg = &cfg, .listen_fd = listen_fd, .exclusive = exclusive, .on_request = on_request});
+    /* Started after fork(), in each process: threads do not survive it. */
+    pool = pool_start(loop,
+                      &(struct pool_spec){.workers = cfg.workers, .deadline_ms = cfg.deadline_ms});
     if (cfg.watchdog_ms > 0)
         watchdog_start(cfg.watchdog_ms); /* each loop has its own */
-    struct epoll_event events[256];
-    while (!stop_requested) {
-        watchdog_beat();
-        int n = epoll_wait(epfd, events, 256, heap_wait_ms(&timers, now_ms()));
-        if (n < 0 && errno != EINTR)
-            perror_die("epoll_wait");
-        int64_t now = now_ms();
-        for (int i = 0; i < n; i++) {
-            if (events[i].data.ptr == &pool) {
-                on_doorbell(now);
-                continue;
-            }
-            if (events[i].data.ptr) {
-                dispatch(events[i].data.ptr, now, events[i].events);
-                continue;
-            }
-            int fd; /* another loop may have taken it first: EAGAIN is normal here */
-            while ((fd = accept_client(listen_fd)) >= 0)
-                on_accept(fd, now);
-            if (errno != EAGAIN && errno != EINTR && errno != EMFILE && errno != ENFILE)
-                log_msg("accept: %s", strerror(errno));
-        }
-        run_timers(now_ms());
-    }
+    loop_run(loop);
     log_msg("loop %d (pid %d) stopping; connections accepted: %ld", loop_id, (int)getpid(),
-            accepted);
-    stop_workers(workers, cfg.workers);
-    for (int fd = 0; fd <= max_fd; fd++)
-        if (conns[fd])
-            close_conn(conns[fd]);
-    free(conns);
-    heap_free(&timers);
-    close(epfd);
+            loop_accepted(loop));
+    pool_stop(pool);
+    loop_free(loop);
 }
 
 /* Forks loops 1..N-1; each keeps only its own listening socket, so none holds one it never
@@ -374,9 +92,6 @@ int main(int argc, char **argv) {
         die("unknown mode '%s': want reuseport or exclusive", cfg.mode);
     install_signal_handlers();
     rng.state = cfg.seed;
-    conns_cap = (int)raise_fd_limit();
-    if (conns_cap <= 0 || !(conns = calloc((size_t)conns_cap, sizeof *conns)))
-        die("cannot size the connection table");
     int listen_fds[256]; /* -j is at most 256 */
     pid_t pids[256];
     if (exclusive)

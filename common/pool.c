@@ -1,0 +1,140 @@
+/* Chapter 06's worker pool, parameterised by the read it does. See pool.h for the design. */
+#include "pool.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct pool {
+    struct pool_spec spec;
+    struct loop *loop;
+    pthread_mutex_t lock;
+    pthread_cond_t not_empty;
+    struct conn **queue; /* a ring of spec.queue_cap; NULL: withdrawn by the loop */
+    size_t head, len;
+    struct conn *done; /* finished jobs, linked through next_done */
+    bool stopping;
+    int efd; /* the workers' doorbell: readable when done is not empty */
+    pthread_t *workers;
+};
+
+/* One job, on a worker: unless it waited past its deadline, do the blocking read. */
+static void run_job(struct pool *p, struct conn *c) {
+    int64_t now = now_ms();
+    if (job_expired_in_queue(&c->job, now, p->spec.deadline_ms))
+        return;
+    c->job.started_ms = now;
+    if (p->spec.read)
+        p->spec.read(c);
+    else
+        sleep_ms(c->job.disk.delay_ms); /* chapter 05's blocking call, off the loop */
+    job_finish(&c->job, now_ms(), p->spec.deadline_ms);
+}
+
+static void *worker_main(void *arg) {
+    struct pool *p = arg;
+    block_stop_signals();
+    pthread_mutex_lock(&p->lock);
+    while (!p->stopping) {
+        if (p->len == 0) {
+            pthread_cond_wait(&p->not_empty, &p->lock);
+            continue;
+        }
+        struct conn *c = p->queue[p->head];
+        p->head = (p->head + 1) % p->spec.queue_cap;
+        p->len--;
+        if (!c)
+            continue; /* the loop already answered it */
+        pthread_mutex_unlock(&p->lock);
+        run_job(p, c);
+        pthread_mutex_lock(&p->lock);
+        c->next_done = p->done;
+        p->done = c;
+        uint64_t one = 1;
+        (void)!write(p->efd, &one, sizeof one);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* The doorbell rang: hand every finished job back to its connection. */
+static void on_doorbell(void *arg, int64_t now) {
+    struct pool *p = arg;
+    uint64_t count;
+    (void)!read(p->efd, &count, sizeof count); /* reset the eventfd's counter */
+    pthread_mutex_lock(&p->lock);
+    struct conn *c = p->done;
+    p->done = NULL;
+    pthread_mutex_unlock(&p->lock);
+    while (c) {
+        struct conn *next = c->next_done;
+        conn_set_want(c, p->spec.on_done ? p->spec.on_done(c, now) : conn_reply(c, now));
+        c = next;
+    }
+}
+
+struct pool *pool_start(struct loop *l, const struct pool_spec *spec) {
+    struct pool *p = calloc(1, sizeof *p);
+    if (!p)
+        die("out of memory for a pool");
+    p->spec = *spec;
+    if (!p->spec.queue_cap)
+        p->spec.queue_cap = POOL_QUEUE_CAP;
+    p->loop = l;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->not_empty, NULL);
+    if (!(p->queue = calloc(p->spec.queue_cap, sizeof *p->queue)) ||
+        !(p->workers = calloc((size_t)spec->workers, sizeof *p->workers)))
+        die("out of memory for a pool of %d workers", spec->workers);
+    if ((p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+        perror_die("eventfd");
+    for (int i = 0; i < spec->workers; i++)
+        if (pthread_create(&p->workers[i], NULL, worker_main, p) != 0)
+            die("cannot start worker %d of %d", i + 1, spec->workers);
+    loop_watch(l, p->efd, on_doorbell, p);
+    return p;
+}
+
+enum want pool_submit(struct pool *p, struct conn *c, int64_t now) {
+    pthread_mutex_lock(&p->lock);
+    bool queued = p->len < p->spec.queue_cap;
+    if (queued) {
+        p->queue[(p->head + p->len++) % p->spec.queue_cap] = c;
+        pthread_cond_signal(&p->not_empty);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (queued)
+        return WANT_DISK;
+    log_msg("queue full: shedding %s", c->job.req.path);
+    c->job.rc = RC_TIMEOUT;
+    return conn_reply(c, now);
+}
+
+bool pool_withdraw(struct pool *p, struct conn *c) {
+    bool found = false;
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->len && !found; i++) {
+        struct conn **slot = &p->queue[(p->head + i) % p->spec.queue_cap];
+        if (*slot == c)
+            *slot = NULL, found = true;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return found;
+}
+
+void pool_stop(struct pool *p) {
+    pthread_mutex_lock(&p->lock);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->not_empty);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->spec.workers; i++)
+        join_interrupting(p->workers[i]); /* a worker may be in the middle of a long read */
+    loop_unwatch(p->loop, p->efd);
+    close(p->efd);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->not_empty);
+    free(p->workers);
+    free(p->queue);
+    free(p);
+}
