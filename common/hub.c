@@ -16,16 +16,26 @@
 
 /* A handler needs ~12 KiB (two buffers, a job, a log line). Like a thread's, the stack is only
  * address space until touched; a PROT_NONE guard page below it turns an overflow into a crash
- * instead of silent corruption of a neighbour. ASan's redzones need more. */
+ * instead of silent corruption of a neighbour. The sanitizers' redzones and interceptors need more.
+ * Both sanitizers track one stack per thread, so every switch below tells them which one runs. */
 #if defined(__SANITIZE_ADDRESS__)
 #define HUB_ASAN 1
+#elif defined(__SANITIZE_THREAD__)
+#define HUB_TSAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define HUB_ASAN 1
+#elif __has_feature(thread_sanitizer)
+#define HUB_TSAN 1
 #endif
 #endif
 #ifdef HUB_ASAN
 #include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef HUB_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+#if defined(HUB_ASAN) || defined(HUB_TSAN)
 #define GREEN_STACK (256 * 1024)
 #else
 #define GREEN_STACK (64 * 1024)
@@ -44,6 +54,7 @@ struct green {
     void (*job)(void *);       /* tpool_execute's call, run by a worker */
     void *job_arg;
     void *asan_fake_stack;
+    void *tsan_fiber;
 };
 
 static struct {
@@ -56,14 +67,22 @@ static struct {
     void *asan_fake_stack;
     const void *stack_bottom;  /* the hub's own stack, for ASan */
     size_t stack_size;
+    void *tsan_fiber;          /* the hub's own, for TSan */
 } hub = {.epfd = -1};
 
-/* ASan tracks one stack per thread; these tell it when we switch to another (no-ops without). */
-static void switch_begin(void **save, const void *bottom, size_t size) {
+/* ASan's fake stacks and TSan's shadow stack and clock follow the running stack: these tell them
+ * it is about to change (no-ops without the sanitizers). TSan's switch also orders the two
+ * fibers, so what one wrote happens before what the next reads, as it does on one thread. */
+static void switch_begin(void **save, const void *bottom, size_t size, void *tsan_fiber) {
 #ifdef HUB_ASAN
     __sanitizer_start_switch_fiber(save, bottom, size);
 #else
     (void)save, (void)bottom, (void)size;
+#endif
+#ifdef HUB_TSAN
+    __tsan_switch_to_fiber(tsan_fiber, 0);
+#else
+    (void)tsan_fiber;
 #endif
 }
 static void switch_end(void *save, const void **old_bottom, size_t *old_size) {
@@ -77,7 +96,7 @@ static void switch_end(void *save, const void **old_bottom, size_t *old_size) {
 /* The only ways control moves: the hub resumes a green thread, a green thread yields to it. */
 static void resume(struct green *g) {
     hub.current = g;
-    switch_begin(&hub.asan_fake_stack, g->map + GUARD, GREEN_STACK);
+    switch_begin(&hub.asan_fake_stack, g->map + GUARD, GREEN_STACK, g->tsan_fiber);
     swapcontext(&hub.ctx, &g->ctx);
     switch_end(hub.asan_fake_stack, NULL, NULL);
     hub.current = NULL;
@@ -85,7 +104,7 @@ static void resume(struct green *g) {
 
 static void yield_to_hub(void) {
     struct green *g = hub.current;
-    switch_begin(&g->asan_fake_stack, hub.stack_bottom, hub.stack_size);
+    switch_begin(&g->asan_fake_stack, hub.stack_bottom, hub.stack_size, hub.tsan_fiber);
     swapcontext(&g->ctx, &hub.ctx);
     switch_end(g->asan_fake_stack, NULL, NULL);
 }
@@ -95,7 +114,8 @@ static void green_main(void) {
     switch_end(NULL, &hub.stack_bottom, &hub.stack_size);
     g->fn(g->arg);
     g->done = true;
-    switch_begin(NULL, hub.stack_bottom, hub.stack_size); /* NULL: this stack is finished */
+    /* NULL: this stack is finished */
+    switch_begin(NULL, hub.stack_bottom, hub.stack_size, hub.tsan_fiber);
     setcontext(&hub.ctx);
 }
 
@@ -120,6 +140,9 @@ static void free_green(struct green *g) {
         g->next_all->prev_all = g->prev_all;
     heap_remove(&hub.timers, &g->timer);
     munmap(g->map, GUARD + GREEN_STACK);
+#ifdef HUB_TSAN
+    __tsan_destroy_fiber(g->tsan_fiber);
+#endif
     free(g);
 }
 
@@ -135,6 +158,9 @@ int green_spawn(void (*fn)(void *), void *arg) {
         return -1;
     }
     g->map = map;
+#ifdef HUB_TSAN
+    g->tsan_fiber = __tsan_create_fiber(0);
+#endif
     g->fn = fn;
     g->arg = arg;
     g->ctx.uc_stack = (stack_t){.ss_sp = map + GUARD, .ss_size = GREEN_STACK};
@@ -282,6 +308,9 @@ static void tpool_collect(void) {
 void hub_init(int tpool_threads) {
     if ((hub.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
         perror_die("epoll_create1");
+#ifdef HUB_TSAN
+    hub.tsan_fiber = __tsan_get_current_fiber();
+#endif
     if (tpool_threads <= 0)
         return;
     if ((tpool.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)

@@ -10,9 +10,9 @@ all: $(BIN_DIR)/rst-client
 $(BIN_DIR)/rst-client: tests/tools/rst-client.c common/utils.c common/utils.h $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tests/tools/rst-client.c common/utils.c $(LDLIBS)
 
-# Chapters that start threads, themselves or through common/pool.c: the ones TSan has something
-# to say about.
-THREADED_CHAPTERS = $(patsubst chapters/%/server.c,%,$(shell grep -lE 'pthread_create|"pool\.h"' chapters/[0-9]*/server.c))
+# Chapters that start threads, themselves or through common/pool.c or common/hub.c (09's
+# tpool): the ones TSan has something to say about.
+THREADED_CHAPTERS = $(patsubst chapters/%/server.c,%,$(shell grep -lE 'pthread_create|"(pool|hub)\.h"' chapters/[0-9]*/server.c))
 
 check:
 	$(MAKE) test SAN=address,undefined

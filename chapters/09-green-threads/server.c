@@ -22,7 +22,6 @@ static struct prng rng;
 static enum mode mode;
 static int listen_fd;
 
-/* What the acceptor hands a new connection's green thread. */
 /* When the acceptor took each connection, indexed by fd. Passed this way rather than in a
  * malloc'd argument: a green thread spawned but never run (the server stopped first) would leak
  * its argument, and ASan's leak check said so. */
