@@ -65,6 +65,8 @@ reply_shape() { echo "$1" | cut -d, -f1,2,4; }
     start_cache_server
     shared_scenario
     check '[ "$status" -eq 0 ] && [ "$(field ok)" -eq 10 ] && [ "$(field timeouts)" -eq 0 ]'
+    # Misses wait for the disk: had any been answered as a hit, it would take ~0 ms, not 300.
+    check '[ "$(field p50_ms)" -ge 300 ]'
 }
 
 # hits_behind_a_slow_miss MODE: one worker; a slow read (2 s, a cache miss) holds it; then 5 reads
