@@ -331,8 +331,8 @@ zero_delay() {
             fi
             measure "zero round $round ${line}" --http -c $ZERO_C -n "${counts[i]}" -d 0
             [ "$line" = nginx ] && stop_server || stop
-            # rps ok errors timeouts client-CPU/s server-CPU/s p99 server-CPU-us-per-request
-            echo "$(jf rps) $(jf ok) $(jf errors) $(jf timeouts) $(calc "\"%.2f\", $CCPU / $WALL") $(calc "\"%.2f\", $SCPU / $WALL") $(jf p99_ms) $(calc "\"%.1f\", $SCPU * 1000000 / ($(jf ok) + 0.0001)")" >>"$WORK/zero/$i"
+            # rps ok errors timeouts client-CPU/s server-CPU/s p99 server-CPU-us-per-request (0: none ok)
+            echo "$(jf rps) $(jf ok) $(jf errors) $(jf timeouts) $(calc "\"%.2f\", $CCPU / $WALL") $(calc "\"%.2f\", $SCPU / $WALL") $(jf p99_ms) $(calc "\"%.1f\", ($(jf ok) > 0 ? $SCPU * 1000000 / $(jf ok) : 0)")" >>"$WORK/zero/$i"
             say "  round $round $line: $(jf rps)/s"
         done
     done
