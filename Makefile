@@ -7,7 +7,9 @@
 # bin/san-*/ so that plain and sanitizer binaries never mix; `make test SAN=...` tests those.
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE -Icommon -Iclient
+# The language and warnings every build uses (the fuzzer's clang build in mk/reliability.mk too).
+STRICT  := -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE
+CFLAGS  += $(STRICT) -Icommon -Iclient
 LDLIBS  += -lpthread -lm
 comma   := ,
 ifdef SAN
@@ -21,11 +23,32 @@ endif
 # SAN=...` run from inside another make (make check) does not inherit its parent's plain bin/.
 export BIN_DIR
 
-COMMON_SRC := $(wildcard common/*.c)
 COMMON_HDR := $(wildcard common/*.h)
 CHAPTERS   := $(patsubst chapters/%/server.c,%,$(wildcard chapters/[0-9]*/server.c))
 SERVERS    := $(addprefix $(BIN_DIR)/,$(CHAPTERS))
 PROGRAMS   := $(SERVERS) $(BIN_DIR)/client $(BIN_DIR)/epoll-file
+
+# What each chapter is made of: its folder's server.c, then each part named here, found in the
+# chapter's own folder when it is that chapter's lesson (09's hub, 12's ring, 13's reuseport),
+# else in common/. `make -n -B bin/NN-name` prints the list.
+LOOP := loop heap watchdog protocol utils
+uses.01-blocking              := protocol utils
+uses.02-busy-poll             := protocol utils
+uses.03-select                := protocol utils
+uses.04-epoll                 := heap watchdog protocol utils
+uses.05-blocking-in-loop      := heap watchdog protocol utils
+uses.06-worker-offload        := heap watchdog protocol utils
+uses.07-thread-per-connection := protocol utils
+uses.08-prefork               := protocol utils
+uses.09-green-threads         := hub heap protocol utils
+uses.10-slow-clients          := pool $(LOOP)
+uses.11-dying-disk            := pool $(LOOP)
+uses.12-io-uring              := uring $(LOOP)
+uses.13-multicore             := reuseport pool $(LOOP)
+uses.14-cache-aware           := pool $(LOOP)
+# chapter_src NN-name: server.c and the .c file of every part it uses.
+chapter_src = chapters/$(1)/server.c $(foreach p,$(uses.$(1)),$(firstword \
+    $(wildcard chapters/$(1)/$(p).c) common/$(p).c))
 
 # Rebuild everything when the flags change.
 FLAGS_STAMP := $(BIN_DIR)/.flags
@@ -35,8 +58,10 @@ $(shell mkdir -p $(BIN_DIR); echo '$(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)' | cmp -
 .PHONY: all test tour clean format install-test-deps
 all: $(PROGRAMS)
 
-$(BIN_DIR)/%: chapters/%/server.c $(COMMON_SRC) $(COMMON_HDR) $(FLAGS_STAMP)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_SRC) $(LDLIBS)
+.SECONDEXPANSION:
+$(BIN_DIR)/%: $$(call chapter_src,%) $$(wildcard chapters/%/*.h) $(COMMON_HDR) $(FLAGS_STAMP)
+	$(if $(uses.$*),,$(error chapter $* has no uses.$* list in the Makefile))
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(call chapter_src,$*) $(LDLIBS)
 
 $(BIN_DIR)/client: client/client.c client/stats.c client/stats.h common/utils.c common/utils.h $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ client/client.c client/stats.c common/utils.c $(LDLIBS)

@@ -136,28 +136,43 @@ void parse_server_flags(int argc, char **argv, struct server_config *cfg, const 
     }
 }
 
-int listen_tcp(const char *host, int port) {
+int listen_tcp(const char *host, int port, int flags) {
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
         die("bad host '%s': want an IPv4 address such as 127.0.0.1", host);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int type = SOCK_STREAM | SOCK_CLOEXEC | (flags & LISTEN_NONBLOCK ? SOCK_NONBLOCK : 0);
+    int fd = socket(AF_INET, type, 0);
     if (fd < 0)
         perror_die("socket");
     int one = 1;
     /* Lets a restarted server bind at once while old connections sit in TIME_WAIT. */
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
         perror_die("setsockopt SO_REUSEADDR");
+    /* Every socket that sets SO_REUSEPORT, under the same user, may bind the same port; the
+     * kernel then hashes each new connection to one of them. */
+    if (flags & LISTEN_REUSEPORT && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+        perror_die("setsockopt SO_REUSEPORT");
     if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
         perror_die("bind");
     /* The kernel caps the backlog at net.core.somaxconn; asking for more is just a hint. */
     if (listen(fd, 65535) < 0)
         perror_die("listen");
+    if (!(flags & LISTEN_QUIET))
+        announce_listening(host, fd);
+    return fd;
+}
+
+int local_port(int fd) {
+    struct sockaddr_in addr;
     socklen_t len = sizeof addr;
     if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0)
         perror_die("getsockname");
-    printf("listening on %s:%d\n", host, ntohs(addr.sin_port));
+    return ntohs(addr.sin_port);
+}
+
+void announce_listening(const char *host, int fd) {
+    printf("listening on %s:%d\n", host, local_port(fd));
     fflush(stdout);
-    return fd;
 }
 
 int set_nonblocking(int fd) {

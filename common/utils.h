@@ -42,10 +42,24 @@ struct server_config {
 void parse_server_flags(int argc, char **argv, struct server_config *cfg, const char *extra,
                         const char *about);
 
+/* listen_tcp's options. */
+enum {
+    LISTEN_NONBLOCK = 1,  /* for an event loop: accept never blocks */
+    LISTEN_REUSEPORT = 2, /* SO_REUSEPORT: other sockets may listen on the same port (chapter 13) */
+    LISTEN_QUIET = 4,     /* do not print the "listening on" line (announce_listening does) */
+};
+
 /* Binds and listens on host:port (port 0 = any free one), then prints exactly
- * "listening on HOST:PORT" with the real port to stdout and flushes it. Returns the fd; dies on
- * error. */
-int listen_tcp(const char *host, int port);
+ * "listening on HOST:PORT" with the real port to stdout and flushes it, unless LISTEN_QUIET.
+ * Returns the fd; dies on error. */
+int listen_tcp(const char *host, int port, int flags);
+
+/* The port listening socket fd is bound to. Dies on error. */
+int local_port(int fd);
+
+/* Prints "listening on HOST:PORT" for listening socket fd and flushes stdout: the one line tests
+ * and scripts wait for. */
+void announce_listening(const char *host, int fd);
 
 /* Sets O_NONBLOCK on fd. Returns 0, or -1 with errno set. */
 int set_nonblocking(int fd);

@@ -10,7 +10,7 @@ all: $(BIN_DIR)/rst-client
 $(BIN_DIR)/rst-client: tests/tools/rst-client.c common/utils.c common/utils.h $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tests/tools/rst-client.c common/utils.c $(LDLIBS)
 
-# Chapters that start threads, themselves or through common/pool.c or common/hub.c (09's
+# Chapters that start threads, themselves or through common/pool.c or 09's hub.c (its
 # tpool): the ones TSan has something to say about.
 THREADED_CHAPTERS = $(patsubst chapters/%/server.c,%,$(shell grep -lE 'pthread_create|"(pool|hub)\.h"' chapters/[0-9]*/server.c))
 
@@ -38,7 +38,7 @@ fuzz-deps:
 
 $(FUZZ_DIR)/fuzz_parse: fuzz/fuzz_parse.c $(FUZZ_SRC) $(COMMON_HDR) | fuzz-deps
 	@mkdir -p $(FUZZ_DIR)
-	$(FUZZ_CC) -g -O1 -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE -Icommon \
+	$(FUZZ_CC) -g -O1 $(STRICT) -Icommon \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -o $@ fuzz/fuzz_parse.c $(FUZZ_SRC) -lpthread -lm
 

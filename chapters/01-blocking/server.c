@@ -67,7 +67,7 @@ int main(int argc, char **argv) {
     struct server_config cfg;
     parse_server_flags(argc, argv, &cfg, "", "Chapter 01: a blocking server, one request at a time.");
     install_signal_handlers();
-    int listen_fd = listen_tcp(cfg.host, cfg.port);
+    int listen_fd = listen_tcp(cfg.host, cfg.port, 0);
     struct prng rng = {cfg.seed};
 
     while (!stop_requested) {

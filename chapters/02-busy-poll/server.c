@@ -142,7 +142,7 @@ int main(int argc, char **argv) {
     conns_cap = (int)raise_fd_limit();
     if (conns_cap <= 0 || !(conns = calloc((size_t)conns_cap, sizeof *conns)))
         die("cannot size the connection table");
-    int listen_fd = listen_tcp(cfg.host, cfg.port);
+    int listen_fd = listen_tcp(cfg.host, cfg.port, 0);
     if (set_nonblocking(listen_fd) < 0)
         perror_die("set_nonblocking");
 

@@ -183,9 +183,7 @@ int main(int argc, char **argv) {
     conns_cap = (int)raise_fd_limit();
     if (conns_cap <= 0 || !(conns = calloc((size_t)conns_cap, sizeof *conns)))
         die("cannot size the connection table");
-    int listen_fd = listen_tcp(cfg.host, cfg.port);
-    if (set_nonblocking(listen_fd) < 0)
-        perror_die("set_nonblocking");
+    int listen_fd = listen_tcp(cfg.host, cfg.port, LISTEN_NONBLOCK);
 
     if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
         perror_die("epoll_create1");

@@ -111,7 +111,7 @@ int main(int argc, char **argv) {
     install_signal_handlers();
     rng.state = cfg.seed;
     raise_fd_limit();
-    int listen_fd = listen_tcp(cfg.host, cfg.port);
+    int listen_fd = listen_tcp(cfg.host, cfg.port, 0);
 
     pthread_attr_t attr;
     pthread_attr_init(&attr);

@@ -187,7 +187,7 @@ int main(int argc, char **argv) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGCHLD, &sa, NULL);
     rng.state = cfg.seed;
-    listen_fd = listen_tcp(cfg.host, cfg.port);
+    listen_fd = listen_tcp(cfg.host, cfg.port, 0);
 
     sigset_t mask, blocked;
     sigprocmask(SIG_SETMASK, NULL, &mask);

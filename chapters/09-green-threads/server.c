@@ -1,7 +1,7 @@
 /* Chapter 09: green threads, eventlet's model in C.
  * Each connection is a coroutine with its own stack on one thread; handle_connection() is
  * chapter 01's blocking code, but green_read/green_write/green_sleep park it on the epoll hub
- * (common/hub.c) until its socket or timer is ready, and the hub runs the others meanwhile.
+ * (hub.c) until its socket or timer is ready, and the hub runs the others meanwhile.
  * What breaks: a call the hub does not know about. -m unpatched reads the disk with a plain
  * sleep, which blocks the hub's only thread: everything stalls, as Swift did. -m tpool hands
  * that call to a worker thread (eventlet.tpool) and parks the coroutine until it is done. */
@@ -140,9 +140,7 @@ int main(int argc, char **argv) {
     accepted_cap = raise_fd_limit();
     if (accepted_cap <= 0 || !(accepted_ms = calloc((size_t)accepted_cap, sizeof *accepted_ms)))
         die("cannot size the connection table");
-    listen_fd = listen_tcp(cfg.host, cfg.port);
-    if (set_nonblocking(listen_fd) < 0)
-        perror_die("set_nonblocking");
+    listen_fd = listen_tcp(cfg.host, cfg.port, LISTEN_NONBLOCK);
 
     hub_init(mode == MODE_TPOOL ? cfg.workers : 0);
     if (green_spawn(acceptor, NULL) < 0)

@@ -112,9 +112,7 @@ int main(int argc, char **argv) {
         die("-m must be naive or fixed, not '%s'", cfg.mode);
     install_signal_handlers();
     rng.state = cfg.seed;
-    int listen_fd = listen_tcp(cfg.host, cfg.port);
-    if (set_nonblocking(listen_fd) < 0)
-        perror_die("set_nonblocking");
+    int listen_fd = listen_tcp(cfg.host, cfg.port, LISTEN_NONBLOCK);
 
     struct loop *loop = loop_new(&(struct loop_spec){
         .cfg = &cfg,

@@ -186,9 +186,7 @@ int main(int argc, char **argv) {
             die("-m must be shared, per-disk, per-process or deadline, not '%s'", cfg.mode);
     install_signal_handlers();
     rng.state = cfg.seed;
-    int listen_fd = listen_tcp(cfg.host, cfg.port);
-    if (set_nonblocking(listen_fd) < 0)
-        perror_die("set_nonblocking");
+    int listen_fd = listen_tcp(cfg.host, cfg.port, LISTEN_NONBLOCK);
     pid_t *disk_pids = mode == PER_PROCESS ? fork_disk_processes(listen_fd) : NULL;
     bool disk_process = from_parent >= 0; /* it gets its connections from the parent */
 

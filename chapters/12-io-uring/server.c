@@ -269,9 +269,7 @@ int main(int argc, char **argv) {
     rng.state = cfg.seed;
     setup_ring(); /* first: a kernel that refuses io_uring must fail before "listening on" */
     open_data_file();
-    int listen_fd = listen_tcp(cfg.host, cfg.port);
-    if (set_nonblocking(listen_fd) < 0)
-        perror_die("set_nonblocking");
+    int listen_fd = listen_tcp(cfg.host, cfg.port, LISTEN_NONBLOCK);
 
     struct loop *loop = loop_new(&(struct loop_spec){
         .cfg = &cfg,

@@ -1,6 +1,6 @@
 /* Chapter 13: one event loop per core, each with its own worker pool.
  * Chapter 06's loop (common/loop.c) and pool (common/pool.c), forked into -j processes. By
- * default each has its own listening socket on the same port (SO_REUSEPORT) and the kernel hashes
+ * default each has its own listening socket on the same port (SO_REUSEPORT, reuseport.c) and the kernel hashes
  * every new connection to one of them; with -m exclusive they share one socket, each epoll
  * holding it with EPOLLEXCLUSIVE.
  * What breaks: a connection hashed to a loop that is blocked waits for it, though the others are
@@ -95,12 +95,9 @@ int main(int argc, char **argv) {
     int listen_fds[256]; /* -j is at most 256 */
     pid_t pids[256];
     if (exclusive)
-        listen_fds[0] = listen_tcp(cfg.host, cfg.port);
+        listen_fds[0] = listen_tcp(cfg.host, cfg.port, LISTEN_NONBLOCK);
     else
         reuseport_listen(cfg.host, cfg.port, cfg.loops, listen_fds);
-    for (int i = 0; i < (exclusive ? 1 : cfg.loops); i++)
-        if (set_nonblocking(listen_fds[i]) < 0)
-            perror_die("set_nonblocking");
     fork_loops(listen_fds, exclusive, pids);
     for (int i = 1; i < cfg.loops && !exclusive; i++)
         close(listen_fds[i]);

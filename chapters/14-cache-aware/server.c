@@ -174,9 +174,7 @@ int main(int argc, char **argv) {
     install_signal_handlers();
     rng.state = cfg.seed;
     make_data_file(); /* before "listening on": ready means the file is there, and cold */
-    int listen_fd = listen_tcp(cfg.host, cfg.port);
-    if (set_nonblocking(listen_fd) < 0)
-        perror_die("set_nonblocking");
+    int listen_fd = listen_tcp(cfg.host, cfg.port, LISTEN_NONBLOCK);
 
     struct loop *loop = loop_new(&(struct loop_spec){
         .cfg = &cfg,
