@@ -73,12 +73,6 @@ children_of() {
     [[ $reply =~ ^0,[0-9]+,[0-9]+,/after$ ]]
 }
 
-@test "08: an unknown -m is refused at start-up" {
-    run "$BIN/08-prefork" -p 0 -m threads
-    [ "$status" -eq 1 ]
-    [[ $output == *"unknown mode 'threads'"* ]]
-}
-
 @test "08: bad input gets RC 2 or a close, and the server keeps serving" {
     start_server "$BIN/08-prefork"
     survives_bad_input

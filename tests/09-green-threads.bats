@@ -73,14 +73,8 @@ green() { start_server "$BIN/09-green-threads" -m "$@"; }
     green tpool -w 6
     check '[ "$(thread_count "$SERVER_PID")" -eq $((1 + 6 + tsan)) ]'   # the hub and 6 workers
     stop_server
-    green unpatched -w 6
+    green unpatched
     check '[ "$(thread_count "$SERVER_PID")" -eq 1 ]'
-}
-
-@test "09: an unknown -m is refused at start-up" {
-    run "$BIN/09-green-threads" -p 0 -m eventlet
-    [ "$status" -eq 1 ]
-    [[ $output == *"unknown mode 'eventlet'"* ]]
 }
 
 @test "09 green: bad input gets RC 2 or a close, and the server keeps serving" {

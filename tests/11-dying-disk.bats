@@ -5,7 +5,7 @@ load helpers
 load part3_helpers
 
 # Two disks, 2 workers per disk (the shared pool gets 4), a 1 s server deadline.
-setup() { start_server "$BIN/11-dying-disk" -D 2 -w 2 -T 1000 -m "${MODE:-shared}"; }
+setup() { start_server "$BIN/11-dying-disk" -d 2 -w 2 -T 1000 -m "${MODE:-shared}"; }
 setup_again() {
     stop_server
     setup

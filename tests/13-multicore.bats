@@ -72,7 +72,3 @@ blocked_loop_batch() {
     survives_bad_input
 }
 
-@test "13: an unknown mode is refused at start-up" {
-    run "$BIN/13-multicore" -p 0 -m roundrobin
-    [ "$status" -eq 1 ] && [[ $output == *"unknown mode 'roundrobin'"* ]]
-}

@@ -120,7 +120,3 @@ hits_behind_a_slow_miss() {
     [ ! -e "$(dirname "$DATA_FILE")" ]
 }
 
-@test "14: an unknown mode is refused at start-up" {
-    run "$BIN/14-cache-aware" -p 0 -m sometimes
-    [ "$status" -eq 1 ] && [[ $output == *"unknown mode 'sometimes'"* ]]
-}

@@ -21,7 +21,7 @@ rss_kb() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
 
-# Chapter 11's load, against a server started with -D 2: healthy_alone runs 20 reads of 50 ms on
+# Chapter 11's load, against a server started with -d 2: healthy_alone runs 20 reads of 50 ms on
 # disk 1, 4 at a time, and sets ALONE_P99. dying_disk_beside_healthy runs 4 reads of 2.5 s on disk 0
 # (the dying disk, summary in $BATS_TEST_TMPDIR/dying.json) and 200 ms later the same healthy
 # load on disk 1, whose summary is left in $output.

@@ -12,17 +12,49 @@ load helpers
     done
 }
 
-@test "servers refuse bad flags with a usage message and exit status 2" {
+# refused ARGS...: the server in $bin refuses ARGS with exit status 2, one line naming the flag
+# and why, and the usage.
+refused() {
+    run "$bin" "$@"
+    if [ "$status" -ne 2 ] || [[ $output != *"usage: "* ]] || [[ ${lines[0]} != *": "* ]]; then
+        echo "$(basename "$bin") $* gave status $status:" >&2
+        printf '%s\n' "$output" | head -3 >&2
+        return 1
+    fi
+}
+
+@test "servers refuse bad flags one way: exit status 2, which flag and why, then usage" {
     for bin in "$BIN"/[0-9][0-9]-*; do
-        run "$bin" -p notaport
-        [ "$status" -eq 2 ]
-        [[ $output == *"usage:"* ]]
-        run "$bin" -x
-        [ "$status" -eq 2 ]
+        refused -p notaport
+        [[ ${lines[0]} == *"bad -p 'notaport'"* ]]
+        refused -p ' 80'
+        refused -p 65536
+        refused -p +80
+        refused -h nohost
+        [[ ${lines[0]} == *"bad -h 'nohost'"* ]]
+        refused -T 0
+        refused -x
+        refused -p
+        refused extra-argument
+        if "$bin" --help | grep -q -- '-m MODE'; then
+            refused -m no-such-mode
+            [[ ${lines[0]} == *"bad -m 'no-such-mode': want "* ]]
+        else
+            refused -m x
+        fi
         run "$bin" --help
         [ "$status" -eq 0 ]
         [[ $output == *"-T DEADLINE_MS"* ]]
     done
+}
+
+@test "a flag that the chosen mode does not use is refused, not ignored" {
+    bin=$BIN/08-prefork
+    refused -m fork -w 2
+    [[ ${lines[0]} == *"-w sizes the prefork pool"* ]]
+    bin=$BIN/09-green-threads
+    refused -m green -w 2
+    refused -m unpatched -w 2
 }
 
 @test "a server on a port already in use fails with a clear error" {

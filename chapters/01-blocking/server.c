@@ -65,7 +65,9 @@ static void serve_connection(int fd, const struct server_config *cfg, struct prn
 
 int main(int argc, char **argv) {
     struct server_config cfg;
-    parse_server_flags(argc, argv, &cfg, "", "Chapter 01: a blocking server, one request at a time.");
+    parse_server_flags(
+        argc, argv, &cfg,
+        &(struct chapter_flags){.about = "Chapter 01: a blocking server, one request at a time."});
     install_signal_handlers();
     int listen_fd = listen_tcp(cfg.host, cfg.port, 0);
     struct prng rng = {cfg.seed};

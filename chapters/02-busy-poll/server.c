@@ -107,7 +107,8 @@ static enum want on_writable(struct conn *c) {
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return WANT_WRITE;
     if (n < 0) {
-        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-", strerror(errno));
+        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-",
+                strerror(errno));
         return WANT_CLOSE;
     }
     c->out_pos += (size_t)n;
@@ -135,8 +136,10 @@ static void try_conn(struct conn *c, int64_t now) {
 }
 
 int main(int argc, char **argv) {
-    parse_server_flags(argc, argv, &cfg, "",
-                       "Chapter 02: non-blocking sockets in a busy loop; burns a core.");
+    parse_server_flags(
+        argc, argv, &cfg,
+        &(struct chapter_flags){
+            .about = "Chapter 02: non-blocking sockets in a busy loop; burns a core."});
     install_signal_handlers();
     rng.state = cfg.seed;
     conns_cap = (int)raise_fd_limit();

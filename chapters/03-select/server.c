@@ -114,7 +114,8 @@ static enum want on_writable(struct conn *c) {
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return WANT_WRITE;
     if (n < 0) {
-        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-", strerror(errno));
+        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-",
+                strerror(errno));
         return WANT_CLOSE;
     }
     c->out_pos += (size_t)n;
@@ -142,8 +143,10 @@ static void dispatch(struct conn *c, int64_t now, const fd_set *readable, const 
 }
 
 int main(int argc, char **argv) {
-    parse_server_flags(argc, argv, &cfg, "",
-                       "Chapter 03: a select() loop; sleeps until a socket or a deadline is ready.");
+    parse_server_flags(
+        argc, argv, &cfg,
+        &(struct chapter_flags){
+            .about = "Chapter 03: a select() loop; sleeps until a socket or a deadline is ready."});
     install_signal_handlers();
     rng.state = cfg.seed;
     conns_cap = (int)raise_fd_limit();

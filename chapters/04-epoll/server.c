@@ -116,7 +116,8 @@ static enum want on_writable(struct conn *c) {
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return WANT_WRITE;
     if (n < 0) {
-        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-", strerror(errno));
+        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-",
+                strerror(errno));
         return WANT_CLOSE;
     }
     c->out_pos += (size_t)n;
@@ -158,7 +159,8 @@ static void set_want(struct conn *c, enum want next) {
 }
 
 static void dispatch(struct conn *c, int64_t now, uint32_t events) {
-    bool ready = events & (c->want == WANT_READ ? EPOLLIN | EPOLLHUP | EPOLLERR : EPOLLOUT | EPOLLERR);
+    bool ready =
+        events & (c->want == WANT_READ ? EPOLLIN | EPOLLHUP | EPOLLERR : EPOLLOUT | EPOLLERR);
     if (c->want == WANT_READ && ready)
         set_want(c, on_readable(c, now));
     else if (c->want == WANT_WRITE && ready)
@@ -176,8 +178,9 @@ static void run_timers(int64_t now) {
 }
 
 int main(int argc, char **argv) {
-    parse_server_flags(argc, argv, &cfg, "W:",
-                       "Chapter 04: an epoll loop with a timer heap.");
+    parse_server_flags(argc, argv, &cfg,
+                       &(struct chapter_flags){
+                           .about = "Chapter 04: an epoll loop with a timer heap.", .extra = "W:"});
     install_signal_handlers();
     rng.state = cfg.seed;
     conns_cap = (int)raise_fd_limit();

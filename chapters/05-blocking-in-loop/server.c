@@ -124,7 +124,8 @@ static enum want on_writable(struct conn *c) {
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return WANT_WRITE;
     if (n < 0) {
-        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-", strerror(errno));
+        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-",
+                strerror(errno));
         return WANT_CLOSE;
     }
     c->out_pos += (size_t)n;
@@ -166,7 +167,8 @@ static void set_want(struct conn *c, enum want next) {
 }
 
 static void dispatch(struct conn *c, int64_t now, uint32_t events) {
-    bool ready = events & (c->want == WANT_READ ? EPOLLIN | EPOLLHUP | EPOLLERR : EPOLLOUT | EPOLLERR);
+    bool ready =
+        events & (c->want == WANT_READ ? EPOLLIN | EPOLLHUP | EPOLLERR : EPOLLOUT | EPOLLERR);
     if (c->want == WANT_READ && ready)
         set_want(c, on_readable(c, now));
     else if (c->want == WANT_WRITE && ready)
@@ -184,8 +186,11 @@ static void run_timers(int64_t now) {
 }
 
 int main(int argc, char **argv) {
-    parse_server_flags(argc, argv, &cfg, "W:",
-                       "Chapter 05: chapter 04 with a blocking disk read inside the loop (the eventlet bug).");
+    parse_server_flags(
+        argc, argv, &cfg,
+        &(struct chapter_flags){.about = "Chapter 05: chapter 04 with a blocking disk read "
+                                         "inside the loop (the eventlet bug).",
+                                .extra = "W:"});
     install_signal_handlers();
     rng.state = cfg.seed;
     conns_cap = (int)raise_fd_limit();

@@ -5,12 +5,12 @@
  * What breaks: the pool is finite. When slow reads hold every worker, the requests behind them
  * wait in the queue, past their deadline ("timeout (queue)"); chapter 11 takes that on. */
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -33,7 +33,7 @@ struct conn {
     char out[MAX_REPLY];
     size_t out_len, out_pos;
     struct job job;
-    struct timer timer; /* deadline_ms, in the heap while there is one */
+    struct timer timer;     /* deadline_ms, in the heap while there is one */
     struct conn *next_done; /* on the pool's done list */
 };
 
@@ -63,7 +63,7 @@ static struct {
     size_t head, len;
     struct conn *done; /* finished jobs, linked through next_done */
     bool stopping;
-    int efd;           /* the workers' doorbell: readable when done is not empty */
+    int efd; /* the workers' doorbell: readable when done is not empty */
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .not_empty = PTHREAD_COND_INITIALIZER};
 
 static void *worker_main(void *arg) {
@@ -191,7 +191,8 @@ static enum want on_writable(struct conn *c) {
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return WANT_WRITE;
     if (n < 0) {
-        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-", strerror(errno));
+        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-",
+                strerror(errno));
         return WANT_CLOSE;
     }
     c->out_pos += (size_t)n;
@@ -233,7 +234,8 @@ static void set_want(struct conn *c, enum want next) {
 }
 
 static void dispatch(struct conn *c, int64_t now, uint32_t events) {
-    bool ready = events & (c->want == WANT_READ ? EPOLLIN | EPOLLHUP | EPOLLERR : EPOLLOUT | EPOLLERR);
+    bool ready =
+        events & (c->want == WANT_READ ? EPOLLIN | EPOLLHUP | EPOLLERR : EPOLLOUT | EPOLLERR);
     if (c->want == WANT_READ && ready)
         set_want(c, on_readable(c, now));
     else if (c->want == WANT_WRITE && ready)
@@ -266,8 +268,11 @@ static void run_timers(int64_t now) {
 }
 
 int main(int argc, char **argv) {
-    parse_server_flags(argc, argv, &cfg, "w:W:",
-                       "Chapter 06: the epoll loop hands blocking reads to worker threads.");
+    parse_server_flags(
+        argc, argv, &cfg,
+        &(struct chapter_flags){
+            .about = "Chapter 06: the epoll loop hands blocking reads to worker threads.",
+            .extra = "w:W:"});
     install_signal_handlers();
     rng.state = cfg.seed;
     conns_cap = (int)raise_fd_limit();

@@ -7,8 +7,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -107,7 +107,8 @@ static int spawn_connection_thread(int fd, const pthread_attr_t *attr) {
 }
 
 int main(int argc, char **argv) {
-    parse_server_flags(argc, argv, &cfg, "", "Chapter 07: one thread per connection.");
+    parse_server_flags(argc, argv, &cfg,
+                       &(struct chapter_flags){.about = "Chapter 07: one thread per connection."});
     install_signal_handlers();
     rng.state = cfg.seed;
     raise_fd_limit();

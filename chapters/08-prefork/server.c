@@ -97,7 +97,8 @@ static void on_sigchld(int sig) {
 }
 
 /* Forks a child that runs fn(arg_fd), restores the signal mask it inherited, and exits.
- * Records it in children[]. Returns its pid, or -1 (logged) when fork fails or the table is full. */
+ * Records it in children[]. Returns its pid, or -1 (logged) when fork fails or the table is full.
+ */
 static pid_t spawn(void (*fn)(int), int arg_fd, const sigset_t *child_mask) {
     int slot = 0;
     while (slot < MAX_CHILDREN && children[slot])
@@ -177,11 +178,16 @@ static void run_prefork_pool(const sigset_t *mask) {
 }
 
 int main(int argc, char **argv) {
-    parse_server_flags(argc, argv, &cfg, "w:m:",
-                       "Chapter 08: fork per connection (-m fork) or a prefork pool (-m prefork).");
-    bool fork_mode = cfg.mode && strcmp(cfg.mode, "fork") == 0;
-    if (cfg.mode && !fork_mode && strcmp(cfg.mode, "prefork") != 0)
-        die("unknown mode '%s': want fork or prefork", cfg.mode);
+    parse_server_flags(
+        argc, argv, &cfg,
+        &(struct chapter_flags){.about = "Chapter 08: a prefork pool of -w processes, or a "
+                                         "process forked per connection (-m fork).",
+                                .extra = "w:",
+                                .modes = (const char *[]){"prefork", "fork", NULL},
+                                .workers = "processes in the prefork pool"});
+    bool fork_mode = cfg.mode == 1;
+    if (fork_mode && flag_given('w'))
+        flag_error("-w sizes the prefork pool; -m fork has none (a process per connection)");
     install_signal_handlers();
     struct sigaction sa = {.sa_handler = on_sigchld}; /* no SA_RESTART: accept() must return */
     sigemptyset(&sa.sa_mask);

@@ -16,6 +16,7 @@
 #include "utils.h"
 
 enum mode { MODE_GREEN, MODE_UNPATCHED, MODE_TPOOL };
+static const char *const mode_names[] = {"green", "unpatched", "tpool", NULL};
 
 static struct server_config cfg;
 static struct prng rng;
@@ -59,7 +60,8 @@ static void blocking_disk_read(void *arg) {
 static void read_disk(struct job *job) {
     switch (mode) {
     case MODE_GREEN: /* the read is a timer on the hub; one past the deadline is cut off there */
-        green_sleep(job->disk.delay_ms <= cfg.deadline_ms ? job->disk.delay_ms : cfg.deadline_ms + 1);
+        green_sleep(job->disk.delay_ms <= cfg.deadline_ms ? job->disk.delay_ms
+                                                          : cfg.deadline_ms + 1);
         break;
     case MODE_UNPATCHED: /* THE BUG: the hub's only thread sleeps; no green thread runs */
         sleep_ms(job->disk.delay_ms);
@@ -124,17 +126,16 @@ static void acceptor(void *unused) {
 }
 
 int main(int argc, char **argv) {
-    parse_server_flags(argc, argv, &cfg, "w:m:",
-                       "Chapter 09: green threads on a hub (-m green, unpatched or tpool).");
-    const char *name = cfg.mode ? cfg.mode : "green";
-    if (strcmp(name, "green") == 0)
-        mode = MODE_GREEN;
-    else if (strcmp(name, "unpatched") == 0)
-        mode = MODE_UNPATCHED;
-    else if (strcmp(name, "tpool") == 0)
-        mode = MODE_TPOOL;
-    else
-        die("unknown mode '%s': want green, unpatched or tpool", name);
+    parse_server_flags(
+        argc, argv, &cfg,
+        &(struct chapter_flags){.about = "Chapter 09: green threads on a hub; -m says how "
+                                         "the disk is read (-w: tpool's threads).",
+                                .extra = "w:",
+                                .modes = mode_names,
+                                .workers = "tpool threads doing the blocking reads (-m tpool)"});
+    mode = (enum mode)cfg.mode;
+    if (mode != MODE_TPOOL && flag_given('w'))
+        flag_error("-w sizes tpool's threads; -m %s starts none", cfg.mode_name);
     install_signal_handlers();
     rng.state = cfg.seed;
     accepted_cap = raise_fd_limit();

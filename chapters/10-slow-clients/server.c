@@ -104,12 +104,14 @@ static enum want on_writable(struct conn *c) {
 }
 
 int main(int argc, char **argv) {
-    parse_server_flags(argc, argv, &cfg, "w:m:",
-                       "Chapter 10: replies carry their payload; -m naive sends it blocking,\n"
-                       "-m fixed (default) with partial writes and EPOLLOUT.");
-    naive = cfg.mode && strcmp(cfg.mode, "naive") == 0;
-    if (cfg.mode && !naive && strcmp(cfg.mode, "fixed") != 0)
-        die("-m must be naive or fixed, not '%s'", cfg.mode);
+    parse_server_flags(
+        argc, argv, &cfg,
+        &(struct chapter_flags){.about = "Chapter 10: replies carry their payload; -m naive "
+                                         "sends it blocking,\n-m fixed with partial writes "
+                                         "and EPOLLOUT.",
+                                .extra = "w:",
+                                .modes = (const char *[]){"fixed", "naive", NULL}});
+    naive = cfg.mode == 1;
     install_signal_handlers();
     rng.state = cfg.seed;
     int listen_fd = listen_tcp(cfg.host, cfg.port, LISTEN_NONBLOCK);

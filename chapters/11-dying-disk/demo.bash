@@ -7,8 +7,8 @@ json() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" <<<"$2"; }
 table="design        alone p99   beside the dying disk: ok  RC 1  client timeouts  p99"
 for design in shared per-disk per-process deadline; do
     say "-m $design: the healthy disk alone, then beside the dying disk"
-    start_server "$BIN/$chapter" -D 2 -w 2 -T 1000 -m "$design" || exit 1
-    echo "\$ $BIN/$chapter -p 0 -D 2 -w 2 -T 1000 -m $design"
+    start_server "$BIN/$chapter" -d 2 -w 2 -T 1000 -m "$design" || exit 1
+    echo "\$ $BIN/$chapter -p 0 -d 2 -w 2 -T 1000 -m $design"
     alone=$("$BIN/client" -p "$PORT" --json -q -c 4 -n 20 -d 50 -t 1500 --path /d1/)
     echo "\$ $BIN/client -p $PORT -c 4 -n 4 -d 2500 -t 3000 --path /d0/ &   # the dying disk"
     "$BIN/client" -p "$PORT" -q -c 4 -n 4 -d 2500 -t 3000 --path /d0/ >/dev/null &

@@ -1,5 +1,5 @@
 /* Chapter 11: a dying disk among healthy ones. Chapter 06's loop (common/loop.c) and pool
- * (common/pool.c), with -D disks; a request names its disk in its path (/d2/obj). -m picks how
+ * (common/pool.c), with -d disks; a request names its disk in its path (/d2/obj). -m picks how
  * reads reach the disks, as production has: shared (one pool for all, libuv's), per-disk (a small
  * pool each: nginx, Swift's threads_per_disk), per-process (a process each: Swift's
  * servers_per_port), deadline (the shared pool, but a job still queued at its deadline is answered
@@ -19,7 +19,7 @@
 #include "pool.h"
 
 enum mode { SHARED, PER_DISK, PER_PROCESS, DEADLINE };
-static const char *mode_name[] = {"shared", "per-disk", "per-process", "deadline"};
+static const char *const mode_name[] = {"shared", "per-disk", "per-process", "deadline", NULL};
 static enum mode mode;
 
 static struct server_config cfg;
@@ -178,12 +178,13 @@ static void stop_disk_processes(pid_t *pids) {
 }
 
 int main(int argc, char **argv) {
-    parse_server_flags(argc, argv, &cfg, "w:D:m:",
-                       "Chapter 11: -D disks, one of them dying. -m shared | per-disk |\n"
-                       "per-process | deadline: how reads reach the disks (default shared).");
-    for (mode = SHARED; cfg.mode && strcmp(cfg.mode, mode_name[mode]) != 0; mode++)
-        if (mode == DEADLINE)
-            die("-m must be shared, per-disk, per-process or deadline, not '%s'", cfg.mode);
+    parse_server_flags(
+        argc, argv, &cfg,
+        &(struct chapter_flags){.about = "Chapter 11: -d disks, one of them dying; -m is how "
+                                         "reads reach the disks.",
+                                .extra = "w:d:",
+                                .modes = mode_name});
+    mode = (enum mode)cfg.mode;
     install_signal_handlers();
     rng.state = cfg.seed;
     int listen_fd = listen_tcp(cfg.host, cfg.port, LISTEN_NONBLOCK);

@@ -30,7 +30,7 @@ enum step { STEP_DISK_TIME, STEP_DEADLINE, STEP_READ, STEPS };
 
 /* How the data file is read (-m): page-cache hits, misses, O_DIRECT, or forced onto io-wq. */
 enum mode { BUFFERED, COLD, DIRECT, ASYNC, MODES };
-static const char *const mode_names[MODES] = {"buffered", "cold", "direct", "async"};
+static const char *const mode_names[MODES + 1] = {"buffered", "cold", "direct", "async", NULL};
 
 /* Per connection, beside chapter 06's conn (at c->data): what the kernel reads and writes for
  * its read. It must live until the kernel has posted the chain's last CQE, even if the client
@@ -258,14 +258,17 @@ static void on_doorbell(void *arg, int64_t now) {
 }
 
 int main(int argc, char **argv) {
-    parse_server_flags(argc, argv, &cfg, "w:m:",
-                       "Chapter 12: the epoll loop hands real file reads to the kernel through "
-                       "io_uring.\nHere -w caps the kernel's io-wq worker threads, and -m is how "
-                       "the file is read:\nbuffered (default), cold, direct or async.");
+    parse_server_flags(
+        argc, argv, &cfg,
+        &(struct chapter_flags){.about = "Chapter 12: the epoll loop hands real file reads "
+                                         "to the kernel through io_uring.\nHere -w caps the "
+                                         "kernel's io-wq worker threads, and -m is how the "
+                                         "file is read.",
+                                .extra = "w:",
+                                .modes = mode_names,
+                                .workers = "the most io-wq threads the kernel may start for us"});
+    mode = (enum mode)cfg.mode;
     install_signal_handlers();
-    for (mode = BUFFERED; cfg.mode && strcmp(cfg.mode, mode_names[mode]) != 0; mode++)
-        if (mode == ASYNC)
-            die("-m %s: the read modes are buffered, cold, direct and async", cfg.mode);
     rng.state = cfg.seed;
     setup_ring(); /* first: a kernel that refuses io_uring must fail before "listening on" */
     open_data_file();

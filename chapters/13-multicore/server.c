@@ -1,10 +1,10 @@
 /* Chapter 13: one event loop per core, each with its own worker pool.
  * Chapter 06's loop (common/loop.c) and pool (common/pool.c), forked into -j processes. By
- * default each has its own listening socket on the same port (SO_REUSEPORT, reuseport.c) and the kernel hashes
- * every new connection to one of them; with -m exclusive they share one socket, each epoll
- * holding it with EPOLLEXCLUSIVE.
- * What breaks: a connection hashed to a loop that is blocked waits for it, though the others are
- * idle: with a request under /block/ (read on the loop, chapter 05's bug) 1/N of clients stall. */
+ * default each has its own listening socket on the same port (SO_REUSEPORT, reuseport.c) and the
+ * kernel hashes every new connection to one of them; with -m exclusive they share one socket, each
+ * epoll holding it with EPOLLEXCLUSIVE. What breaks: a connection hashed to a loop that is blocked
+ * waits for it, though the others are idle: with a request under /block/ (read on the loop, chapter
+ * 05's bug) 1/N of clients stall. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -83,13 +83,16 @@ static void fork_loops(int *listen_fds, bool exclusive, pid_t *pids) {
 }
 
 int main(int argc, char **argv) {
-    parse_server_flags(argc, argv, &cfg, "w:W:j:m:",
-                       "Chapter 13: one event loop per core (-j), each with its own worker pool;\n"
-                       "-m reuseport (default): a listening socket per loop on one port;\n"
-                       "-m exclusive: one shared listening socket, woken with EPOLLEXCLUSIVE.");
-    bool exclusive = cfg.mode && strcmp(cfg.mode, "exclusive") == 0;
-    if (cfg.mode && !exclusive && strcmp(cfg.mode, "reuseport") != 0)
-        die("unknown mode '%s': want reuseport or exclusive", cfg.mode);
+    parse_server_flags(
+        argc, argv, &cfg,
+        &(struct chapter_flags){.about = "Chapter 13: one event loop per core (-j), each "
+                                         "with its own worker pool;\n-m reuseport: a "
+                                         "listening socket per loop on one port;\n-m "
+                                         "exclusive: one shared listening socket, woken "
+                                         "with EPOLLEXCLUSIVE.",
+                                .extra = "w:W:j:",
+                                .modes = (const char *[]){"reuseport", "exclusive", NULL}});
+    bool exclusive = cfg.mode == 1;
     install_signal_handlers();
     rng.state = cfg.seed;
     int listen_fds[256]; /* -j is at most 256 */

@@ -162,13 +162,16 @@ static void make_data_file(void) {
 }
 
 int main(int argc, char **argv) {
-    parse_server_flags(argc, argv, &cfg, "w:W:m:",
-                       "Chapter 14: reads that hit the page cache are served on the loop;\n"
-                       "-m nowait (default): try preadv2(RWF_NOWAIT), offload only a miss;\n"
-                       "-m always-offload: every read goes to the workers, as in chapter 06.");
-    try_nowait = !cfg.mode || strcmp(cfg.mode, "nowait") == 0;
-    if (!try_nowait && strcmp(cfg.mode, "always-offload") != 0)
-        die("unknown mode '%s': want nowait or always-offload", cfg.mode);
+    parse_server_flags(
+        argc, argv, &cfg,
+        &(struct chapter_flags){.about = "Chapter 14: reads that hit the page cache are "
+                                         "served on the loop;\n-m nowait: try "
+                                         "preadv2(RWF_NOWAIT), offload only a miss;\n-m "
+                                         "always-offload: every read goes to the workers, "
+                                         "as in chapter 06.",
+                                .extra = "w:W:",
+                                .modes = (const char *[]){"nowait", "always-offload", NULL}});
+    try_nowait = cfg.mode == 0;
     if (!try_nowait)
         offload_why = "always-offload";
     install_signal_handlers();
