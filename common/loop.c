@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "watchdog.h"
@@ -238,10 +239,8 @@ static void dispatch(struct conn *c, int64_t now, uint32_t events) {
 
 static void accept_all(struct loop *l, int64_t now) {
     int fd; /* another loop may have taken it first (chapter 13): EAGAIN is normal here */
-    while ((fd = accept_client(l->spec.listen_fd)) >= 0)
+    while ((fd = accept_client(l->spec.listen_fd, SOCK_NONBLOCK)) >= 0)
         conn_open(l, fd, now);
-    if (errno != EAGAIN && errno != EINTR && errno != EMFILE && errno != ENFILE)
-        log_msg("accept: %s", strerror(errno));
 }
 
 /* Runs every timer that is due: a request too slow to arrive, or a read past its deadline. */

@@ -299,20 +299,24 @@ void join_interrupting(pthread_t t) {
     }
 }
 
-int accept_client(int listen_fd) {
+int accept_client(int listen_fd, int flags) {
     static int spare_fd = -1;
     if (spare_fd < 0)
         spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0 || (errno != EMFILE && errno != ENFILE) || spare_fd < 0)
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | flags);
+    if (fd >= 0 || errno == EAGAIN || errno == EINTR)
         return fd;
     int saved = errno;
-    close(spare_fd);
-    fd = accept(listen_fd, NULL, NULL);
-    if (fd >= 0)
-        close(fd);
-    spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    log_msg("accept: %s: closed a new connection at once", strerror(saved));
+    if ((saved == EMFILE || saved == ENFILE) && spare_fd >= 0) {
+        close(spare_fd);
+        int shed = accept(listen_fd, NULL, NULL);
+        if (shed >= 0)
+            close(shed);
+        spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        log_msg("accept: %s: closed a new connection at once", strerror(saved));
+    } else {
+        log_msg("accept: %s", strerror(saved));
+    }
     errno = saved;
     return -1;
 }

@@ -98,11 +98,13 @@ extern atomic_int stop_requested;
  * vanishes makes write() fail with EPIPE instead of killing the server. */
 void install_signal_handlers(void);
 
-/* Accepts one pending connection as a non-blocking socket. Returns its fd, or -1 with errno set
- * (EAGAIN: none pending). Out of descriptors (EMFILE/ENFILE), it sheds the pending connection
- * (accepts it with a descriptor kept spare for this, closes it, logs it) so that a level-triggered
- * loop does not spin on a listening socket it cannot empty. */
-int accept_client(int listen_fd);
+/* Accepts one pending connection: accept4 with SOCK_CLOEXEC | flags (SOCK_NONBLOCK for an event
+ * loop, 0 for a blocking server). Returns its fd, or -1 with errno set: EAGAIN (none pending),
+ * EINTR (a signal), or an error it has already logged. Out of descriptors (EMFILE/ENFILE), it
+ * sheds the pending connection (accepts it with a descriptor kept spare for this, closes it, logs
+ * it) so that a level-triggered loop does not spin on a listening socket it cannot empty, and a
+ * blocking server does not spin on an accept that fails at once. */
+int accept_client(int listen_fd, int flags);
 
 /* For worker threads: blocks SIGINT/SIGTERM in the calling thread, so they reach the loop
  * thread, and leaves SIGUSR1 to interrupt_thread(). */

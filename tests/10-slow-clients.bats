@@ -75,8 +75,3 @@ slow_reader_beside_fast_ones() {
 @test "10: SIGTERM stops it cleanly while a worker is in the middle of a read" {
     stops_cleanly_mid_read
 }
-
-@test "10: -m accepts only naive or fixed" {
-    run "$BIN/10-slow-clients" -p 0 -m sometimes
-    [ "$status" -ne 0 ] && [[ $output == *"naive or fixed"* ]]
-}

@@ -73,12 +73,9 @@ int main(int argc, char **argv) {
     struct prng rng = {cfg.seed};
 
     while (!stop_requested) {
-        int fd = accept(listen_fd, NULL, NULL);
-        if (fd < 0) {
-            if (errno != EINTR)
-                log_msg("accept: %s", strerror(errno));
-            continue;
-        }
+        int fd = accept_client(listen_fd, 0);
+        if (fd < 0)
+            continue; /* a signal, or an error accept_client has logged */
         serve_connection(fd, &cfg, &rng);
         close(fd);
     }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "protocol.h"
@@ -152,10 +153,8 @@ int main(int argc, char **argv) {
     while (!stop_requested) { /* the spin: no call in this loop ever waits */
         int64_t now = now_ms();
         int fd;
-        while ((fd = accept_client(listen_fd)) >= 0)
+        while ((fd = accept_client(listen_fd, SOCK_NONBLOCK)) >= 0)
             on_accept(fd, now);
-        if (errno != EAGAIN && errno != EINTR && errno != EMFILE && errno != ENFILE)
-            log_msg("accept: %s", strerror(errno));
         for (fd = 0; fd <= max_fd; fd++)
             if (conns[fd])
                 try_conn(conns[fd], now);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "protocol.h"
@@ -189,10 +190,8 @@ int main(int argc, char **argv) {
         now = now_ms();
         int fd;
         if (FD_ISSET(listen_fd, &readable)) {
-            while ((fd = accept_client(listen_fd)) >= 0)
+            while ((fd = accept_client(listen_fd, SOCK_NONBLOCK)) >= 0)
                 on_accept(fd, now);
-            if (errno != EAGAIN && errno != EINTR && errno != EMFILE && errno != ENFILE)
-                log_msg("accept: %s", strerror(errno));
         }
         for (fd = 0; fd <= top; fd++)
             if (conns[fd])

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "heap.h"
@@ -220,10 +221,8 @@ int main(int argc, char **argv) {
                 continue;
             }
             int fd;
-            while ((fd = accept_client(listen_fd)) >= 0)
+            while ((fd = accept_client(listen_fd, SOCK_NONBLOCK)) >= 0)
                 on_accept(fd, now);
-            if (errno != EAGAIN && errno != EINTR && errno != EMFILE && errno != ENFILE)
-                log_msg("accept: %s", strerror(errno));
         }
         run_timers(now_ms());
     }

@@ -121,14 +121,9 @@ int main(int argc, char **argv) {
         die("cannot set a %d-byte thread stack", THREAD_STACK);
 
     while (!stop_requested) {
-        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno != EINTR)
-                log_msg("accept: %s", strerror(errno));
-            if (errno == EMFILE || errno == ENFILE)
-                sleep_ms(10); /* let some connections finish rather than spin */
-            continue;
-        }
+        int fd = accept_client(listen_fd, 0);
+        if (fd < 0)
+            continue; /* a signal, or an error accept_client has logged */
         int err = spawn_connection_thread(fd, &attr);
         if (err != 0) {
             /* Out of threads: refuse this one connection; the ones already running go on. */

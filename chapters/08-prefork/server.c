@@ -81,12 +81,9 @@ static void serve_connection(int fd) {
 static void prefork_child(int unused) {
     (void)unused;
     while (!stop_requested) {
-        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno != EINTR)
-                log_msg("accept: %s", strerror(errno));
-            continue;
-        }
+        int fd = accept_client(listen_fd, 0);
+        if (fd < 0)
+            continue; /* a signal, or an error accept_client has logged */
         serve_connection(fd);
         close(fd);
     }
@@ -152,12 +149,9 @@ static void serve_and_close(int fd) {
 static void run_fork_per_connection(const sigset_t *mask) {
     while (!stop_requested) {
         reap_children();
-        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno != EINTR)
-                log_msg("accept: %s", strerror(errno));
-            continue;
-        }
+        int fd = accept_client(listen_fd, 0);
+        if (fd < 0)
+            continue; /* a signal, or an error accept_client has logged */
         if (spawn(serve_and_close, fd, mask) < 0)
             log_msg("refusing connection: no process to serve it");
         close(fd); /* the child has its own copy of the descriptor */

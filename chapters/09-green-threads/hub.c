@@ -200,7 +200,7 @@ static int park(int fd, uint32_t events, int64_t deadline_ms) {
 
 int green_accept(int listen_fd) {
     for (;;) {
-        int fd = accept_client(listen_fd);
+        int fd = accept_client(listen_fd, SOCK_NONBLOCK);
         if (fd >= 0 || (errno != EAGAIN && errno != EINTR && errno != EMFILE && errno != ENFILE))
             return fd;
         if (park(listen_fd, EPOLLIN, -1) < 0)

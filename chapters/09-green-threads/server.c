@@ -112,8 +112,7 @@ static void acceptor(void *unused) {
     for (;;) {
         int fd = green_accept(listen_fd);
         if (fd < 0) {
-            log_msg("accept: %s", strerror(errno));
-            green_sleep(10); /* e.g. out of descriptors: let some connections finish */
+            green_sleep(10); /* accept_client logged why: let some connections finish */
             continue;
         }
         if (fd < accepted_cap)
