@@ -32,15 +32,15 @@ PROGRAMS   := $(SERVERS) $(BIN_DIR)/client $(BIN_DIR)/epoll-file
 # chapter's own folder when it is that chapter's lesson (09's hub, 12's ring, 13's reuseport),
 # else in common/. `make -n -B bin/NN-name` prints the list.
 LOOP := loop heap watchdog protocol utils
-uses.01-blocking              := protocol utils
+uses.01-blocking              := blocking protocol utils
 uses.02-busy-poll             := protocol utils
 uses.03-select                := protocol utils
 uses.04-epoll                 := heap watchdog protocol utils
 uses.05-blocking-in-loop      := heap watchdog protocol utils
 uses.06-worker-offload        := heap watchdog protocol utils
-uses.07-thread-per-connection := protocol utils
-uses.08-prefork               := protocol utils
-uses.09-green-threads         := hub heap protocol utils
+uses.07-thread-per-connection := blocking protocol utils
+uses.08-prefork               := blocking protocol utils
+uses.09-green-threads         := hub blocking heap protocol utils
 uses.10-slow-clients          := pool $(LOOP)
 uses.11-dying-disk            := pool $(LOOP)
 uses.12-io-uring              := uring $(LOOP)

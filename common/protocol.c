@@ -114,7 +114,8 @@ enum parse_status parse_request(const char *buf, size_t len, bool at_eof, struct
     return *why ? PARSE_BAD : PARSE_DONE;
 }
 
-size_t format_reply(char *out, int rc, long bytes, int64_t elapsed_ms, const char *path, bool http) {
+size_t format_reply(char *out, int rc, long bytes, int64_t elapsed_ms, const char *path,
+                    bool http) {
     char body[MAX_PATH + 64];
     int body_len = snprintf(body, sizeof body, "%d,%ld,%lld,%s\n", rc, bytes, (long long)elapsed_ms,
                             path ? path : "-");
@@ -122,8 +123,10 @@ size_t format_reply(char *out, int rc, long bytes, int64_t elapsed_ms, const cha
         memcpy(out, body, (size_t)body_len);
         return (size_t)body_len;
     }
-    const char *status = rc == RC_OK ? "200 OK" : rc == RC_TIMEOUT ? "408 Request Timeout"
-                         : path ? "500 Internal Server Error" : "400 Bad Request";
+    const char *status = rc == RC_OK        ? "200 OK"
+                         : rc == RC_TIMEOUT ? "408 Request Timeout"
+                         : path             ? "500 Internal Server Error"
+                                            : "400 Bad Request";
     return (size_t)snprintf(out, MAX_REPLY,
                             "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
                             "Connection: close\r\n\r\n%s",
@@ -191,7 +194,8 @@ size_t job_reply(const struct job *job, char *out, int64_t now, bool verbose) {
     int64_t elapsed = now - job->arrived_ms;
     long bytes = job->rc == RC_OK ? job->disk.bytes : 0;
     if (verbose)
-        log_msg("reply ready: %d %s, %lld ms after it arrived", job->rc, job->req.path, (long long)elapsed);
+        log_msg("reply ready: %d %s, %lld ms after it arrived", job->rc, job->req.path,
+                (long long)elapsed);
     return format_reply(out, job->rc, bytes, elapsed, job->req.path, job->req.http);
 }
 

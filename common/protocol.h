@@ -4,6 +4,10 @@
  *            | GET /DELAY_MS,PATH HTTP/1.1\r\n...\r\n\r\n
  *   reply    RC,BYTES,ELAPSED_MS,PATH\n   (as an HTTP body for an HTTP request), then close.
  *   RC       0 read done, 1 timeout, 2 I/O failure or bad request.
+ *   ELAPSED_MS  from the moment the server accepted the connection to the moment its reply was
+ *            ready: the request's arrival, its wait in the server and its disk read. Not the
+ *            time it waited in the kernel's accept queue, which no server sees: the client's
+ *            latency minus ELAPSED_MS is that time (plus the network's).
  */
 #ifndef PROTOCOL_H
 #define PROTOCOL_H
@@ -14,16 +18,16 @@
 
 enum { RC_OK = 0, RC_TIMEOUT = 1, RC_FAIL = 2 };
 
-#define MAX_REQUEST 4096   /* bytes before the end of a request; more is a bad request */
-#define MAX_PATH 1024      /* bytes in PATH */
+#define MAX_REQUEST  4096    /* bytes before the end of a request; more is a bad request */
+#define MAX_PATH     1024    /* bytes in PATH */
 #define MAX_DELAY_MS 3600000 /* an hour: a longer "read" is refused as absurd */
-#define MAX_REPLY 1400     /* room for the longest reply, HTTP headers included */
+#define MAX_REPLY    1400    /* room for the longest reply, HTTP headers included */
 
 enum parse_status { PARSE_INCOMPLETE, PARSE_DONE, PARSE_BAD };
 
 struct request {
-    bool http;            /* came as GET /...: answer in HTTP */
-    int delay_ms;         /* -1: a bare PATH, the delay model decides */
+    bool http;    /* came as GET /...: answer in HTTP */
+    int delay_ms; /* -1: a bare PATH, the delay model decides */
     char path[MAX_PATH + 1];
 };
 
@@ -45,9 +49,9 @@ uint64_t prng_next(struct prng *rng);
 
 /* One simulated disk read: what the request asked for, planned once when it arrives. */
 struct disk_read {
-    int delay_ms;  /* how long the disk takes */
-    bool io_fail;  /* the disk answers with an error after delay_ms */
-    long bytes;    /* the size read */
+    int delay_ms; /* how long the disk takes */
+    bool io_fail; /* the disk answers with an error after delay_ms */
+    long bytes;   /* the size read */
 };
 
 /* Plans the read for req: its own delay, or for a bare PATH one drawn from the seed's model
@@ -58,7 +62,8 @@ struct disk_read plan_disk_read(const struct request *req, struct prng *rng);
 struct job {
     struct request req;
     struct disk_read disk;
-    int64_t arrived_ms; /* when the whole request was in */
+    int64_t arrived_ms; /* when the connection was accepted: ELAPSED and the queue deadline count
+                           from here */
     int64_t started_ms; /* when its disk read began */
     int rc;             /* set by job_expired_in_queue / job_finish */
 };

@@ -33,9 +33,9 @@
 #include "utils.h"
 
 #define WATCHDOG_SIGNAL SIGURG /* ignored by default and unused here; Go preempts with it too */
-#define MAX_FRAMES 64
-#define TRACE_NONE (-2)   /* no trace asked for */
-#define TRACE_WANTED (-1) /* asked; the handler replaces it with the frame count */
+#define MAX_FRAMES      64
+#define TRACE_NONE      (-2) /* no trace asked for */
+#define TRACE_WANTED    (-1) /* asked; the handler replaces it with the frame count */
 
 static int threshold_ms; /* 0: off. Written once, before the watchdog thread starts. */
 static _Atomic int64_t last_beat;

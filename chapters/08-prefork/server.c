@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "blocking.h"
 #include "protocol.h"
 #include "utils.h"
 
@@ -23,40 +24,15 @@ static struct prng rng;
 static pid_t children[MAX_CHILDREN]; /* live children; 0 = free slot */
 static int listen_fd;
 
-/* Reads one whole request from a blocking socket into in[]. Returns the parse status;
- * *in_len is 0 on return when the client closed without sending anything. */
-static enum parse_status read_request(int fd, char *in, size_t *in_len, int deadline_ms,
-                                      struct request *req, const char **why) {
-    int64_t start = now_ms();
-    /* A client that never finishes its line would hold this process forever: bound each
-     * read, and the whole request, by the deadline. */
-    set_recv_timeout(fd, deadline_ms);
-    *in_len = 0;
-    for (;;) {
-        ssize_t n = read(fd, in + *in_len, MAX_REQUEST - *in_len);
-        if (n < 0 && errno == EINTR && !stop_requested)
-            continue;
-        if (n < 0 || now_ms() - start > deadline_ms) {
-            *why = (n < 0 && errno != EAGAIN) ? strerror(errno) : "request took too long to arrive";
-            return PARSE_BAD;
-        }
-        *in_len += (size_t)n;
-        if (n == 0 && *in_len == 0)
-            return PARSE_INCOMPLETE; /* connected, said nothing, left */
-        enum parse_status status = parse_request(in, *in_len, n == 0, req, why);
-        if (status != PARSE_INCOMPLETE)
-            return status;
-    }
-}
-
 /* Chapter 01's handler, line for line: it blocks only the process it runs in. */
 static void serve_connection(int fd) {
     char in[MAX_REQUEST], out[MAX_REPLY];
     size_t in_len, out_len;
-    struct job job = {0};
+    struct job job = {.arrived_ms = now_ms()}; /* accepted just now */
     const char *why;
 
-    enum parse_status status = read_request(fd, in, &in_len, cfg.deadline_ms, &job.req, &why);
+    enum parse_status status =
+        read_request(fd, in, &in_len, cfg.deadline_ms, &job.req, &why, read_until);
     if (status == PARSE_INCOMPLETE) {
         log_msg("client closed without a request");
         return;
@@ -64,7 +40,7 @@ static void serve_connection(int fd) {
     if (status == PARSE_BAD) {
         out_len = bad_request_reply(out, job.req.http, why);
     } else {
-        job.arrived_ms = job.started_ms = now_ms();
+        job.started_ms = now_ms();
         job.disk = plan_disk_read(&job.req, &rng);
         sleep_ms(job.disk.delay_ms); /* the disk read: only this process waits */
         if (stop_requested)

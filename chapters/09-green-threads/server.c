@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blocking.h"
 #include "hub.h"
 #include "protocol.h"
 #include "utils.h"
@@ -29,42 +30,29 @@ static int listen_fd;
 static int64_t *accepted_ms;
 static long accepted_cap;
 
-/* Chapter 01's read_request, with green_read in place of read and a deadline in place of
- * SO_RCVTIMEO: a client that never finishes its line parks only its own green thread. */
-static enum parse_status read_request(int fd, char *in, size_t *in_len, int deadline_ms,
-                                      struct request *req, const char **why) {
-    int64_t deadline = now_ms() + deadline_ms;
-    *in_len = 0;
-    for (;;) {
-        ssize_t n = green_read(fd, in + *in_len, MAX_REQUEST - *in_len, deadline);
-        if (n < 0) {
-            *why = errno == ETIMEDOUT ? "request took too long to arrive" : strerror(errno);
-            return PARSE_BAD;
-        }
-        *in_len += (size_t)n;
-        if (n == 0 && *in_len == 0)
-            return PARSE_INCOMPLETE; /* connected, said nothing, left */
-        enum parse_status status = parse_request(in, *in_len, n == 0, req, why);
-        if (status != PARSE_INCOMPLETE)
-            return status;
-    }
-}
-
-/* The disk read as blocking library code does it: the calling thread sleeps in the kernel. */
+/* The disk read as blocking library code does it: the calling thread sleeps in the kernel. On a
+ * tpool thread, a job that waited for one past its deadline is answered RC 1 unread, as chapter
+ * 06's pool does: a queue without a deadline only hides a dying disk for longer. */
 static void blocking_disk_read(void *arg) {
     struct job *job = arg;
+    if (job_expired_in_queue(job, now_ms(), cfg.deadline_ms))
+        return;
+    job->started_ms = now_ms();
     sleep_ms(job->disk.delay_ms);
+    job_finish(job, now_ms(), cfg.deadline_ms);
 }
 
-/* The one line each mode changes. */
+/* The one line each mode changes. Each sets the job's RC. */
 static void read_disk(struct job *job) {
     switch (mode) {
     case MODE_GREEN: /* the read is a timer on the hub; one past the deadline is cut off there */
+        job->started_ms = now_ms();
         green_sleep(job->disk.delay_ms <= cfg.deadline_ms ? job->disk.delay_ms
                                                           : cfg.deadline_ms + 1);
+        job_finish(job, now_ms(), cfg.deadline_ms);
         break;
     case MODE_UNPATCHED: /* THE BUG: the hub's only thread sleeps; no green thread runs */
-        sleep_ms(job->disk.delay_ms);
+        blocking_disk_read(job);
         break;
     case MODE_TPOOL: /* the fix: a worker thread blocks, this green thread parks */
         tpool_execute(blocking_disk_read, job);
@@ -80,7 +68,8 @@ static void handle_connection(void *arg) {
     struct job job = {.arrived_ms = accepted_ms[fd]};
     const char *why;
 
-    enum parse_status status = read_request(fd, in, &in_len, cfg.deadline_ms, &job.req, &why);
+    enum parse_status status =
+        read_request(fd, in, &in_len, cfg.deadline_ms, &job.req, &why, green_read);
     if (status == PARSE_INCOMPLETE) {
         log_msg("client closed without a request");
         close(fd);
@@ -88,17 +77,13 @@ static void handle_connection(void *arg) {
     }
     if (status == PARSE_BAD) {
         out_len = bad_request_reply(out, job.req.http, why);
-    } else if (job_expired_in_queue(&job, now_ms(), cfg.deadline_ms)) {
-        out_len = job_reply(&job, out, now_ms(), cfg.verbose);
     } else {
-        job.started_ms = now_ms();
         job.disk = plan_disk_read(&job.req, &rng); /* one OS thread: no lock needed */
         read_disk(&job);
         if (stop_requested) {
             close(fd); /* shutting down mid-read: no reply rather than a false one */
             return;
         }
-        job_finish(&job, now_ms(), cfg.deadline_ms);
         out_len = job_reply(&job, out, now_ms(), cfg.verbose);
     }
     if (green_write(fd, out, out_len) < 0)

@@ -1,0 +1,28 @@
+/* The dull parts of serving a connection on a thread that may block (chapters 01, 07, 08, and
+ * 09's green threads): read a whole request by a deadline. */
+#ifndef BLOCKING_H
+#define BLOCKING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "protocol.h"
+
+/* How read_request waits for bytes: reads up to len bytes from fd, waiting at most until
+ * deadline_ms (on the now_ms() clock). Returns read()'s result, or -1 with errno set (ETIMEDOUT
+ * at the deadline). read_until is the blocking one; chapter 09's green_read parks a green thread
+ * instead. */
+typedef ssize_t (*read_fn)(int fd, void *buf, size_t len, int64_t deadline_ms);
+
+/* read(2) on a blocking socket, bounded by SO_RCVTIMEO to what is left until deadline_ms; EINTR
+ * is retried unless a stop was requested. */
+ssize_t read_until(int fd, void *buf, size_t len, int64_t deadline_ms);
+
+/* Reads one whole request from fd into in[0..MAX_REQUEST) with read_some, giving up deadline_ms
+ * after the call (a client that never finishes its line must not hold a thread forever). Returns
+ * the parse status; PARSE_INCOMPLETE only when the client closed without sending anything. */
+enum parse_status read_request(int fd, char *in, size_t *in_len, int deadline_ms,
+                               struct request *req, const char **why, read_fn read_some);
+
+#endif
