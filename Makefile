@@ -76,8 +76,11 @@ chapter-%: all
 tour: all
 	@for c in $(CHAPTERS); do scripts/demo.sh $$c || exit 1; done
 
+# What the tests use (scripts/need installs only what is missing): bats, OpenBSD netcat (its -N
+# shuts the socket down after stdin ends), curl, ps (procps) for thread and child counts, strace
+# for chapter 12's refused io_uring. prlimit comes with util-linux, which Debian always has.
 install-test-deps:
-	@scripts/install-test-deps.sh
+	@scripts/need bats netcat-openbsd curl procps strace
 
 # Test files run in name order; each starts its own servers on port 0.
 test: install-test-deps all

@@ -4,14 +4,9 @@
 # packages) are installed here when missing; see bench/README.md.
 .PHONY: bench install-bench-deps
 
+# nginx and wrk are the reference server and load generator; ss (iproute2) finds nginx a port.
 install-bench-deps:
-	@missing=; for p in nginx wrk; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing$$missing (Debian packages) for make bench"; \
-		apt-get update -qq -o DPkg::Lock::Timeout=300 && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 \
-			--no-install-recommends $$missing >/dev/null || exit 1; \
-	fi
+	@scripts/need nginx wrk iproute2 curl
 
 bench: all install-bench-deps
 	BENCH_COMMAND="make bench$(if $(BENCH_QUICK), BENCH_QUICK=$(BENCH_QUICK))" \

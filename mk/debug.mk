@@ -7,5 +7,4 @@ debug-5: all debug-tools
 
 # ss (iproute2) and addr2line (binutils), only for this demo; the recipes of A1 also use strace.
 debug-tools:
-	@command -v ss >/dev/null && command -v addr2line >/dev/null || \
-	    { apt-get update && apt-get install -y iproute2 binutils; }
+	@scripts/need iproute2 binutils strace

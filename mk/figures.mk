@@ -22,12 +22,12 @@ compare: all
 # The deck embeds Debian's remark.js (libjs-remark-slide) and every figure, so it opens offline.
 # It needs the figures: `make figures slides` makes fresh ones; alone it makes any missing.
 slides: all $(filter figures,$(MAKECMDGOALS))
-	@test -f /usr/share/javascript/remark-slide/remark.min.js || slides/install-deps.sh
+	@scripts/need libjs-remark-slide
 	@slides/build.sh
 
 # PNG copies of the figures, to look at them without a browser (librsvg2-bin's rsvg-convert).
 figures-png:
-	@command -v rsvg-convert >/dev/null || slides/install-deps.sh --view
+	@scripts/need librsvg2-bin
 	@mkdir -p $(BIN_DIR)/figures-png
 	@for f in slides/figures/*.svg; do rsvg-convert "$$f" -o $(BIN_DIR)/figures-png/$$(basename "$${f%.svg}").png; done
 	@echo "PNG figures in $(BIN_DIR)/figures-png/"

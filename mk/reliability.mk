@@ -28,13 +28,10 @@ FUZZ_CC ?= clang
 FUZZ_DIR := bin/fuzz
 FUZZ_SRC := common/protocol.c common/utils.c
 
-# libFuzzer ships with clang on Debian; on a system without it, install the runtime.
+# libFuzzer ships with clang on Debian, its runtime in libclang-rt-N-dev for clang N.
 fuzz-deps:
-	@command -v $(FUZZ_CC) >/dev/null && echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }' \
-	    | $(FUZZ_CC) -fsanitize=fuzzer -x c - -o /dev/null 2>/dev/null \
-	    || { apt-get update -q && apt-get install -y -q clang \
-	         && apt-get install -y -q libclang-rt-dev 2>/dev/null \
-	         || apt-get install -y -q "libclang-rt-$$($(FUZZ_CC) -dumpversion | cut -d. -f1)-dev" || true; }
+	@scripts/need clang
+	@scripts/need libclang-rt-$$($(FUZZ_CC) -dumpversion | cut -d. -f1)-dev
 
 $(FUZZ_DIR)/fuzz_parse: fuzz/fuzz_parse.c $(FUZZ_SRC) $(COMMON_HDR) | fuzz-deps
 	@mkdir -p $(FUZZ_DIR)

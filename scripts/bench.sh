@@ -94,25 +94,6 @@ stop() {
     rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
 }
 
-# tree_cpu PID: CPU seconds used by PID, by its children it has reaped, and by its live children
-# (nginx's worker, a forking chapter's children), from /proc/PID/stat: utime stime cutime cstime.
-tree_cpu() {
-    local p
-    for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
-        sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null
-    done | awk -v hz="$(getconf CLK_TCK)" '{ s += $12 + $13 + $14 + $15 } END { printf "%.2f", s / hz }'
-}
-
-# field FILE NAME: the number after "NAME:" in a /proc file like /proc/PID/status (VmHWM, VmRSS
-# in kB; Threads) or /proc/meminfo (KernelStack in kB).
-field_of() {
-    local k v _
-    while read -r k v _; do
-        [ "$k" = "$2:" ] && { echo "$v"; return; }
-    done <"$1"
-}
-status_field() { field_of "/proc/$1/status" "$2"; }
-
 # tcp_counter NAME: a TcpExt counter from /proc/net/netstat (machine-wide), e.g. ListenOverflows.
 tcp_counter() {
     awk -v name="$1" '/^TcpExt:/ { if (!h) { for (i = 2; i <= NF; i++) col[$i] = i; h = 1 }
@@ -124,12 +105,12 @@ tcp_counter() {
 SAMPLER_PID=
 start_sampler() {
     echo 0 >"$WORK/threads.max"
-    field_of /proc/meminfo KernelStack >"$WORK/kstack.max"
+    proc_field /proc/meminfo KernelStack >"$WORK/kstack.max"
     (
         max=0 kmax=$(cat "$WORK/kstack.max")
         while [ ! -e "$WORK/sampler.stop" ]; do
             t=$(status_field "$1" Threads 2>/dev/null) || break
-            k=$(field_of /proc/meminfo KernelStack)
+            k=$(proc_field /proc/meminfo KernelStack)
             [ "${t:-0}" -gt "$max" ] && { max=$t; echo "$max" >"$WORK/threads.max"; }
             [ "${k:-0}" -gt "$kmax" ] && { kmax=$k; echo "$kmax" >"$WORK/kstack.max"; }
             sleep 0.02
@@ -146,21 +127,23 @@ stop_sampler() {
 }
 
 # measure LABEL CLIENT-ARGS...: one client run against the running server ($PORT, $SERVER_PID).
-# Sets J (its JSON line), WALL (s), CCPU (client CPU s), SCPU (server CPU s) and TL (timeline).
+# Sets J (its JSON line), WALL (s), CCPU (client CPU s), SCPU (server CPU s, over the same WALL)
+# and TL (timeline).
 TL=$WORK/timeline
 measure() {
     local label=$1 c0 c1 t
     shift
-    c0=$(tree_cpu "$SERVER_PID")
+    cpu_window_start "$SERVER_PID"
     {
         TIMEFORMAT='%R %U %S'
         time "$BIN/client" -p "$PORT" --json -q --timeline "$TL" "$@" >"$WORK/json" 2>"$WORK/err"
     } 2>"$WORK/time"
-    c1=$(tree_cpu "$SERVER_PID")
+    cpu_window_end "$SERVER_PID"
     J=$(grep '^{' "$WORK/json")
-    read -r WALL t CCPU <"$WORK/time"
+    read -r _ t CCPU <"$WORK/time"
     CCPU=$(calc "\"%.2f\", $t + $CCPU")
-    SCPU=$(calc "\"%.2f\", $c1 - $c0")
+    # The server's CPU over the window it was sampled in, and that window's wall time.
+    SCPU=$CPU_S WALL=$WALL_S
     printf '%s: client %s\n  %s\n  client CPU %s s, server CPU %s s, wall %s s\n' \
         "$label" "$*" "$J" "$CCPU" "$SCPU" "$WALL" >>"$RAW"
     [ -n "$J" ] || { J='{}'; say "  $label: the client printed no summary: $(head -3 "$WORK/err")"; }
@@ -452,7 +435,7 @@ scale() {
         ch=$(chapter_dir $n)
         [ -n "$ch" ] || { missing+=("$n"); continue; }
         flags=($(pool_flag "$ch" $MAX_WORKERS))
-        kstack0=$(field_of /proc/meminfo KernelStack) # before start: a pool's threads count too
+        kstack0=$(proc_field /proc/meminfo KernelStack) # before start: a pool's threads count too
         start "$ch" "${flags[@]}" || continue
         sleep 0.2
         rss0=$(status_field "$SERVER_PID" VmRSS)

@@ -19,18 +19,8 @@ cd "$(dirname "$0")/.." || exit
 source scripts/server.bash
 BIN=${BIN_DIR:-bin}
 
-# The two scenarios of tests/helpers.bash, by name.
-SCENARIOS=(shared dying-disk)
-declare -A SCENARIO_ARGS=(
-    [shared]="-c 10 -n 10 -d 300 -t 1500"
-    [dying-disk]="-c 10 -n 10 -d 50 --slow 2500 -t 1500"
-)
-declare -A SCENARIO_TITLE=([shared]="the shared scenario" [dying-disk]="the dying disk")
-declare -A SCENARIO_DETAIL=(
-    [shared]="10 clients at once, each reads 300 ms and gives up after 1500 ms"
-    [dying-disk]="one read of 2500 ms goes first, then 9 reads of 50 ms; clients give up after 1500 ms"
-)
-TIMEOUT_MS=1500
+source scripts/scenarios.bash
+TIMEOUT_MS=$SCENARIO_TIMEOUT_MS
 
 markdown="" figures="" list_only=""
 chapters=()
@@ -80,47 +70,6 @@ if [ -n "$list_only" ]; then
     exit 0
 fi
 
-# tree_pids PID: the server and its child processes (the fork chapters serve in children).
-tree_pids() {
-    echo "$1"
-    ps -o pid= --ppid "$1" 2>/dev/null
-}
-
-# tree_cpu PID: CPU seconds of the server, its reaped children and its live ones, from
-# /proc/PID/stat (after "pid (comm) ": utime 12, stime 13, cutime 14, cstime 15, in ticks).
-tree_cpu() {
-    local pid ticks=0 f
-    for pid in $(tree_pids "$1"); do
-        f=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
-        ticks=$(awk -v t="$ticks" '{ print t + $12 + $13 + $14 + $15 }' <<<"$f")
-    done
-    awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
-}
-
-# tree_hwm_kib PID: peak resident set (VmHWM) of the server plus its live children, in KiB.
-tree_hwm_kib() {
-    local pid kib=0 v
-    for pid in $(tree_pids "$1"); do
-        v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
-        kib=$((kib + ${v:-0}))
-    done
-    echo "$kib"
-}
-
-# sample_threads PID FILE: until killed, keeps in FILE the most threads the server and its
-# children have had at once (one ps every 20 ms).
-sample_threads() {
-    local peak=0 now
-    while kill -0 "$1" 2>/dev/null; do
-        now=$(ps -o nlwp= -p "$1" --ppid "$1" 2>/dev/null | awk '{ n += $1 } END { print n + 0 }')
-        if [ "$now" -gt "$peak" ]; then
-            peak=$now
-            echo "$peak" >"$2"
-        fi
-        sleep 0.02
-    done
-}
-
 work=$(mktemp -d "${TMPDIR:-/tmp}/compare.XXXXXX")
 sampler=
 cleanup() {
@@ -137,14 +86,13 @@ measure() {
     local ch=$1 label=$2 sc=$3
     shift 3
     start_server "$BIN/$ch" "$@" || { stop_server; return 1; }
-    echo 0 >"$work/threads"
     sample_threads "$SERVER_PID" "$work/threads" &
     sampler=$!
-    local cpu0
-    cpu0=$(tree_cpu "$SERVER_PID")
+    cpu_window_start "$SERVER_PID"
     # shellcheck disable=SC2086 # the scenario's arguments are words
     JSON=$("$BIN/client" -p "$PORT" --json -q --timeline "$work/timeline" ${SCENARIO_ARGS[$sc]})
-    CPU=$(awk -v a="$cpu0" -v b="$(tree_cpu "$SERVER_PID")" 'BEGIN { printf "%.2f", b - a }')
+    cpu_window_end "$SERVER_PID"
+    CPU=$CPU_S WALL=$WALL_S
     HWM_KIB=$(tree_hwm_kib "$SERVER_PID")
     kill "$sampler" 2>/dev/null
     wait "$sampler" 2>/dev/null
@@ -155,7 +103,7 @@ measure() {
     if [ -n "$figures" ]; then
         local name title
         name=$(figure_name "$ch" "$sc" "$label")
-        title="${ch/-/ }${label:+ ($label)}: ${SCENARIO_TITLE[$sc]}"
+        title="${ch/-/ }${label:+ ($label)}: ${SCENARIO_TITLE[$sc],}"
         "$BIN/timeline-svg" -t "$title" -s "${SCENARIO_DETAIL[$sc]}" -d "$TIMEOUT_MS" \
             "$work/timeline" >"$figures/$name" &&
             echo "wrote $figures/$name" >&2
@@ -180,8 +128,7 @@ for ch in "${chapters[@]}"; do
         # shellcheck disable=SC2086 # the variant's flags are words
         measure "$ch" "$label" shared $flags || { rows+=("$failed"); continue; }
         shared_timeouts=$(field timeouts) p50=$(field p50_ms) p99=$(field p99_ms)
-        wall=$(awk -v ms="$(field wall_ms)" 'BEGIN { printf "%.2f", ms / 1000 }')
-        cpu=$CPU threads=$THREADS hwm=$HWM_KIB
+        cpu=$CPU wall=$WALL threads=$THREADS hwm=$HWM_KIB
         # shellcheck disable=SC2086
         measure "$ch" "$label" dying-disk $flags || { rows+=("$failed"); continue; }
         [ "$THREADS" -gt "$threads" ] && threads=$THREADS
@@ -214,7 +161,8 @@ if [ -n "$markdown" ]; then
             "is \`client ${SCENARIO_ARGS[dying-disk]}\`. Problem? is **Y** when the shared" \
             "scenario had timeouts (the seed's test); a dying-disk count of 1 is the dying read" \
             "alone. CPU is the server's user + system time during the shared run, from" \
-            "/proc/PID/stat, beside the run's wall time; peak threads is sampled every 20 ms (child" \
+            "/proc/PID/stat, beside the wall time of the same window (so a one-thread server" \
+            "never shows more than one core); peak threads is sampled every 20 ms (child" \
             "processes included); peak RSS is VmHWM from /proc/PID/status at the end of each run" \
             "(server plus live children), the larger of the two runs. One run each: timings on a" \
             "loaded machine vary, the outcomes (who times out) do not."

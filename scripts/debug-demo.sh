@@ -7,6 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/server.bash
+source scripts/scenarios.bash
 
 chapter=${1:-05-blocking-in-loop}
 BIN=${BIN_DIR:-bin}
@@ -23,10 +24,11 @@ start_server "$BIN/$chapter" -W 200 || exit 1
 echo "\$ $BIN/$chapter -p 0 -W 200     (pid $SERVER_PID)"
 cat "$SERVER_OUT"
 
-say "The dying disk: one read of 2500 ms, then 9 reads of 50 ms, client timeout 1500 ms"
-echo "\$ $BIN/client -p $PORT -c 10 -n 10 -d 50 --slow 2500 -t 1500 -q"
+say "${SCENARIO_TITLE[dying-disk]}: ${SCENARIO_DETAIL[dying-disk]}"
+echo "\$ $BIN/client -p $PORT ${SCENARIO_ARGS[dying-disk]} -q"
 client_out=$(mktemp "${TMPDIR:-/tmp}/debug-client.XXXXXX")
-"$BIN/client" -p "$PORT" -c 10 -n 10 -d 50 --slow 2500 -t 1500 -q >"$client_out" 2>&1 &
+# shellcheck disable=SC2086 # the scenario's arguments are words
+"$BIN/client" -p "$PORT" ${SCENARIO_ARGS[dying-disk]} -q >"$client_out" 2>&1 &
 client_pid=$!
 sleep 0.7 # the slow read has the loop now; the fast requests are queued behind it
 

@@ -7,6 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/server.bash
+source scripts/scenarios.bash
 
 BIN=${BIN_DIR:-bin}
 chapter=${1:-}
@@ -25,20 +26,19 @@ SERVER_FLAGS=()
 
 # scenario TITLE CLIENT-ARGS...: one fresh server, one client run, its timeline, CPU and log.
 scenario() {
-    local title=$1 cpu0 t0
+    local title=$1
     shift
     say "$title"
     start_server "$BIN/$chapter" -v "${SERVER_FLAGS[@]}" || exit 1
     echo "\$ $BIN/$chapter -p 0 -v${SERVER_FLAGS[*]:+ ${SERVER_FLAGS[*]}}"
     cat "$SERVER_OUT"
-    cpu0=$(cpu_seconds "$SERVER_PID")
-    t0=$(date +%s.%N)
+    cpu_window_start "$SERVER_PID"
     echo "\$ $BIN/client -p $PORT $*"
     "$BIN/client" -p "$PORT" --timeline "$timeline" "$@"
     echo "(client exit status $?)"
     scripts/timeline.sh "$timeline" 50
-    awk -v c0="$cpu0" -v c1="$(cpu_seconds "$SERVER_PID")" -v t0="$t0" -v t1="$(date +%s.%N)" \
-        'BEGIN { printf "server CPU: %.2f s in %.2f s of wall time\n", c1 - c0, t1 - t0 }'
+    cpu_window_end "$SERVER_PID"
+    echo "server CPU: $CPU_S s in $WALL_S s of wall time"
     sleep "${DRAIN_SECONDS:-0.5}" # let late replies reach the log (a demo.bash may set it)
     stop_server
     echo "server log (stderr):"
@@ -46,9 +46,16 @@ scenario() {
     rm -f "$SERVER_OUT" "$SERVER_LOG"
 }
 
+# named_scenario NAME [TITLE-PREFIX]: scenario() with one of scripts/scenarios.bash's loads.
+named_scenario() {
+    local title=${SCENARIO_TITLE[$1]}
+    [ -n "${2:-}" ] && title="$2${title,}"
+    # shellcheck disable=SC2086 # the scenario's arguments are words
+    scenario "$title: ${SCENARIO_DETAIL[$1]}" ${SCENARIO_ARGS[$1]}
+}
+
 say "=== Chapter ${chapter}: $(sed -n '1s/^# //p' "chapters/$chapter/README.md" 2>/dev/null) ==="
-scenario "The shared scenario: 10 clients at once, each reads 300 ms, each gives up after 1500 ms" \
-    -c 10 -n 10 -d 300 -t 1500
+named_scenario shared
 [ -f "chapters/$chapter/demo.bash" ] && source "chapters/$chapter/demo.bash"
 rm -f "$timeline"
 exit 0

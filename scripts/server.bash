@@ -1,5 +1,6 @@
 # Shell helpers shared by the demos (scripts/demo.sh) and the tests (tests/helpers.bash).
 # Source it; it defines functions only.
+source "$(dirname "${BASH_SOURCE[0]}")/proc.bash"
 
 # start_server BINARY [FLAGS...]
 # Starts a server on port 0 in the background and waits for its "listening on HOST:PORT" line.
@@ -41,17 +42,6 @@ stop_server() {
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null || status=$?
     return $status
-}
-
-# cpu_seconds PID: user + system CPU time the process has used so far, from /proc/PID/stat.
-cpu_seconds() {
-    # Fields after "pid (comm) ": state is 1, utime 12, stime 13 (in clock ticks).
-    sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($12 + $13) / hz }'
-}
-
-# thread_count PID: the number of threads the process has now.
-thread_count() {
-    awk '/^Threads:/ { print $2 }' "/proc/$1/status"
 }
 
 # json_field NAME: reads one JSON object line on stdin, prints the numeric field NAME.

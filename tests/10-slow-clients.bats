@@ -46,7 +46,7 @@ slow_reader_beside_fast_ones() {
 @test "10: fixed: partial writes and EPOLLOUT: the slow reader delays only itself" {
     slow_reader_beside_fast_ones
     check '[ "$status" -eq 0 ] && [ "$(field ok)" -eq 5 ] && [ "$(field timeouts)" -eq 0 ]'
-    [ "$(field_of "$BATS_TEST_TMPDIR/slow.json" client_timeouts)" -eq 1 ] # it is slow, alone
+    [ "$(summary_field "$BATS_TEST_TMPDIR/slow.json" client_timeouts)" -eq 1 ] # it is slow, alone
 }
 
 @test "10: fixed: 50 slow readers of 16 MiB objects: under 64 KiB of memory each, CPU near 0" {
@@ -61,7 +61,7 @@ slow_reader_beside_fast_ones() {
     cpu1=$(cpu_seconds "$SERVER_PID")
     wait "$BG_PID" || true
     echo "# RSS $rss0 -> $rss1 KiB with 50 readers of 16 MiB; CPU $cpu0 -> $cpu1 s in 1 s" >&3
-    [ "$(field_of "$BATS_TEST_TMPDIR/slow.json" client_timeouts)" -eq 50 ] # all were still reading
+    [ "$(summary_field "$BATS_TEST_TMPDIR/slow.json" client_timeouts)" -eq 50 ] # all were still reading
     # Holding the objects would take 800 MiB. Not under TSan: its shadow memory and per-socket
     # sync objects alone add ~140 KiB per connection (chapter 06's layout measured the same).
     [[ $BIN == */san-thread* ]] || check '[ $((rss1 - rss0)) -lt $((50 * 64)) ]'

@@ -2,6 +2,7 @@
 ROOT="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
 BIN="$ROOT/${BIN_DIR:-bin}"
 source "$ROOT/scripts/server.bash"
+source "$ROOT/scripts/scenarios.bash"
 
 # Every test file gets this teardown: the server stops even when the test failed.
 # sanitizer_report LOG: true when a sanitizer (ASan, LSan, TSan, UBSan) reported in LOG.
@@ -38,15 +39,11 @@ field() {
     printf '%s\n' "$output" | grep '^{' | json_field "$1"
 }
 
-# The shared scenario (DESIGN.md): 10 concurrent reads of 300 ms, client timeout 1500 ms.
-shared_scenario() {
-    client -c 10 -n 10 -d 300 -t 1500
-}
-
-# The dying disk: one read of 2500 ms goes first, then 9 reads of 50 ms; client timeout 1500 ms.
-dying_disk_scenario() {
-    client -c 10 -n 10 -d 50 --slow 2500 -t 1500
-}
+# The two loads of scripts/scenarios.bash, summary in $output.
+# shellcheck disable=SC2086 # the scenario's arguments are words
+shared_scenario() { client ${SCENARIO_ARGS[shared]}; }
+# shellcheck disable=SC2086
+dying_disk_scenario() { client ${SCENARIO_ARGS[dying-disk]}; }
 
 # Fails with the evidence when the condition does not hold.
 check() {
@@ -100,14 +97,11 @@ survives_bad_input() {
 # cpu_ratio_during CLIENT-ARGS...: runs the client and sets CPU_RATIO to the server's CPU
 # seconds per second of wall time while it ran (from /proc/PID/stat).
 cpu_ratio_during() {
-    local cpu0 cpu1 t0 t1
-    cpu0=$(cpu_seconds "$SERVER_PID")
-    t0=$(date +%s.%N)
+    cpu_window_start "$SERVER_PID"
     client "$@"
-    cpu1=$(cpu_seconds "$SERVER_PID")
-    t1=$(date +%s.%N)
-    CPU_RATIO=$(awk -v a="$cpu0" -v b="$cpu1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.3f", (b - a) / (e - s) }')
-    echo "# server CPU: $cpu0 -> $cpu1 s over $(awk -v s="$t0" -v e="$t1" 'BEGIN { print e - s }') s: $CPU_RATIO" >&3
+    cpu_window_end "$SERVER_PID"
+    CPU_RATIO=$(awk -v c="$CPU_S" -v w="$WALL_S" 'BEGIN { printf "%.3f", c / w }')
+    echo "# server CPU: $CPU_S s over $WALL_S s: $CPU_RATIO" >&3
 }
 
 # below LIMIT X / above LIMIT X: float comparisons for check.

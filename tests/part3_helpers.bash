@@ -2,7 +2,7 @@
 # and the server's memory. Load after helpers.
 
 # client_in_background OUT ARGS...: starts the load client against $PORT with its JSON summary
-# going to the file OUT; sets BG_PID. `wait "$BG_PID"` for it, then `field_of OUT NAME`.
+# going to the file OUT; sets BG_PID. `wait "$BG_PID"` for it, then `summary_field OUT NAME`.
 client_in_background() {
     local out=$1
     shift
@@ -11,8 +11,8 @@ client_in_background() {
     BG_PID=$!
 }
 
-# field_of FILE NAME: a number from the JSON summary in FILE.
-field_of() {
+# summary_field FILE NAME: a number from the JSON summary in FILE.
+summary_field() {
     grep '^{' "$1" | json_field "$2"
 }
 

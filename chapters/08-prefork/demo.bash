@@ -1,27 +1,17 @@
 # Sourced by scripts/demo.sh after the shared scenario (a prefork pool of 4 processes).
 SERVER_FLAGS=(-m fork)
-scenario "-m fork: the same scenario, a child forked for each connection" -c 10 -n 10 -d 300 -t 1500
+named_scenario shared "-m fork, a child forked for each connection: "
 
 # What a process per request costs: the same 1,000 reads of 0 ms, 8 at a time, each way.
-# process_cpu PID: CPU seconds of PID, its reaped children (cutime, cstime) and its live ones.
-process_cpu() {
-    local hz pid total
-    hz=$(getconf CLK_TCK)
-    total=$(sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 + $14 + $15 }')
-    for pid in $(ps -o pid= --ppid "$1"); do
-        total=$(( total + $(sed 's/^.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }') ))
-    done
-    awk -v t="$total" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }'
-}
 for mode in fork prefork; do
     say "-m $mode: 1,000 reads of 0 ms, 8 at a time"
     start_server "$BIN/$chapter" -m "$mode" || exit 1
     echo "\$ $BIN/$chapter -p 0 -m $mode"
-    cpu0=$(process_cpu "$SERVER_PID")
+    cpu0=$(tree_cpu "$SERVER_PID")
     echo "\$ $BIN/client -p $PORT -c 8 -n 1000 -d 0 -q"
     "$BIN/client" -p "$PORT" -c 8 -n 1000 -d 0 -q
     sleep 0.2 # let the parent reap the last children
-    awk -v a="$cpu0" -v b="$(process_cpu "$SERVER_PID")" \
+    awk -v a="$cpu0" -v b="$(tree_cpu "$SERVER_PID")" \
         'BEGIN { printf "server CPU, every process of it: %.2f s\n", b - a }'
     stop_server
     rm -f "$SERVER_OUT" "$SERVER_LOG"

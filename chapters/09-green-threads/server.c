@@ -42,7 +42,7 @@ static void blocking_disk_read(void *arg) {
     job_finish(job, now_ms(), cfg.deadline_ms);
 }
 
-/* The one line each mode changes. Each sets the job's RC. */
+/* Where each mode reads the disk: the only code the three modes do not share. Each sets the RC. */
 static void read_disk(struct job *job) {
     switch (mode) {
     case MODE_GREEN: /* the read is a timer on the hub; one past the deadline is cut off there */

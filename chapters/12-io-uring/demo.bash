@@ -1,8 +1,7 @@
 # 12 io-uring: real reads through io_uring; the deadline is a linked timeout.
 # Sourced by scripts/demo.sh after the shared scenario.
 DRAIN_SECONDS=1.5 # let the slow read finish (2.5 s) after the client has given up (1.5 s)
-scenario "The dying disk: one read of 2500 ms goes first, then 9 reads of 50 ms" \
-    -c 10 -n 10 -d 50 --slow 2500 -t 1500
+named_scenario dying-disk
 DRAIN_SECONDS=0.5
 scenario "One read of 6000 ms against the server's 4000 ms deadline: RC 1 at 4 s, not at 6 s" \
     -c 1 -n 1 -d 6000 -t 8000
