@@ -31,7 +31,7 @@ PROGRAMS   := $(SERVERS) $(BIN_DIR)/client $(BIN_DIR)/epoll-file
 # What each chapter is made of: its folder's server.c, then each part named here, found in the
 # chapter's own folder when it is that chapter's lesson (09's hub, 12's ring, 13's reuseport),
 # else in common/. `make -n -B bin/NN-name` prints the list.
-LOOP := loop heap watchdog protocol utils
+LOOP := loop ev heap watchdog protocol utils
 uses.01-blocking              := blocking protocol utils
 uses.02-busy-poll             := protocol utils
 uses.03-select                := protocol utils

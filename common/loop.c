@@ -1,12 +1,9 @@
-/* Chapter 06's loop, the same code, with its state in struct loop and the chapter's part behind
- * the callbacks of struct loop_spec. Read chapter 04 for how it came to be this shape.
- * One change: an epoll event carries the descriptor, not a pointer. The descriptor finds the
- * listener, a conn in the table or a watch, so an event for a connection closed earlier in the
- * same turn finds nothing (or the fd's new owner, whose read then finds nothing yet), never
- * freed memory; and one kind of key serves conns and watches alike. */
+/* The request skeleton of loop.h: chapter 06's connection handling on the core loop of ev.h.
+ * Read chapter 04 for how it came to be this shape; the one thing it adds to 06 is the end of a
+ * connection: the reply has -T to be taken, and a connection whose client may still be sending
+ * is closed the way nginx's lingering close does, so that close() never resets it mid-reply. */
 #include "loop.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <stdalign.h>
 #include <stdlib.h>
@@ -15,26 +12,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "watchdog.h"
-
-#define MAX_EVENTS 256 /* per epoll_wait: more simply wait for the next turn */
-
-/* A descriptor watched for a chapter: a doorbell, or chapter 11's hand-off socket. A loop has a
- * handful, so a list searched per event is as fast as anything cleverer. */
-struct watch {
-    int fd;
-    void (*fn)(void *arg, int64_t now);
-    void *arg;
-    struct watch *next;
-};
-
 struct loop {
     struct loop_spec spec;
-    int epfd;
-    struct conn **conns; /* indexed by fd: descriptors are small integers, reused after close */
+    struct ev *ev;
+    struct conn **conns; /* indexed by fd, to close them all at loop_free */
     int conns_cap, max_fd;
-    struct timer_heap timers;
-    struct watch *watches;
     size_t conn_size, out_offset, data_offset; /* one allocation per conn: conn, out, data */
     long accepted;
 };
@@ -43,52 +25,16 @@ static size_t align_up(size_t n) {
     return (n + alignof(max_align_t) - 1) / alignof(max_align_t) * alignof(max_align_t);
 }
 
-struct loop *loop_new(const struct loop_spec *spec) {
-    struct loop *l = calloc(1, sizeof *l);
-    if (!l)
-        die("out of memory for a loop");
-    l->spec = *spec;
-    if (l->spec.out_size < MAX_REPLY)
-        l->spec.out_size = MAX_REPLY;
-    l->out_offset = align_up(sizeof(struct conn));
-    l->data_offset = align_up(l->out_offset + l->spec.out_size);
-    l->conn_size = l->data_offset + l->spec.data_size;
-    l->conns_cap = (int)raise_fd_limit();
-    if (l->conns_cap <= 0 || !(l->conns = calloc((size_t)l->conns_cap, sizeof *l->conns)))
-        die("cannot size the connection table");
-    if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
-        perror_die("epoll_create1");
-    /* EPOLLEXCLUSIVE: a new connection wakes one loop that is waiting in epoll_wait, not all of
-     * them (the thundering herd), and never one that is busy or blocked elsewhere. */
-    struct epoll_event ev = {.events = EPOLLIN | (spec->exclusive ? EPOLLEXCLUSIVE : 0),
-                             .data.fd = spec->listen_fd};
-    if (spec->listen_fd >= 0 && epoll_ctl(l->epfd, EPOLL_CTL_ADD, spec->listen_fd, &ev) < 0)
-        perror_die("epoll_ctl");
-    return l;
-}
-
-void loop_watch(struct loop *l, int fd, void (*fn)(void *arg, int64_t now), void *arg) {
-    struct watch *w = malloc(sizeof *w);
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
-    if (!w || epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-        perror_die("loop_watch");
-    *w = (struct watch){.fd = fd, .fn = fn, .arg = arg, .next = l->watches};
-    l->watches = w;
-}
-
-void loop_unwatch(struct loop *l, int fd) {
-    for (struct watch **w = &l->watches; *w; w = &(*w)->next)
-        if ((*w)->fd == fd) {
-            struct watch *gone = *w;
-            *w = gone->next;
-            epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
-            free(gone);
-            return;
-        }
+struct ev *loop_ev(struct loop *l) {
+    return l->ev;
 }
 
 long loop_accepted(const struct loop *l) {
     return l->accepted;
+}
+
+void loop_run(struct loop *l) {
+    ev_run(l->ev);
 }
 
 enum want conn_reply(struct conn *c, int64_t now) {
@@ -105,76 +51,47 @@ void conn_free(struct conn *c) {
     free(c); /* out and data are in the same block */
 }
 
+static const char *path_of(const struct conn *c) {
+    return c->job.req.path[0] ? c->job.req.path : "-"; /* "-": no request, or a bad one */
+}
+
 static void conn_close(struct conn *c) {
     struct loop *l = c->loop;
-    heap_remove(&l->timers, &c->timer);
+    ev_timer_stop(l->ev, &c->timer);
+    ev_unwatch(l->ev, c->fd);
     l->conns[c->fd] = NULL;
-    /* close() drops a socket from the epoll set only when no descriptor refers to it any more,
-     * and chapter 11 passes a copy to another process: without this, the socket's next event
-     * would name a descriptor that is closed here, or already someone else's. */
-    if (c->want != WANT_DISK)
-        epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
-    if (!l->spec.on_close || l->spec.on_close(c))
+    if (!l->spec.release || l->spec.release(c))
         conn_free(c);
 }
 
+static void on_conn_event(struct ev *ev, int fd, uint32_t events, void *arg);
+
 void conn_set_want(struct conn *c, enum want next) {
     struct loop *l = c->loop;
+    /* A reply is out: close now, unless the client may still be sending (see must_linger). */
+    if (next == WANT_CLOSE && c->want == WANT_WRITE && must_linger(c->fd))
+        next = WANT_LINGER;
     if (next == WANT_CLOSE)
         return conn_close(c);
-    if (next != c->want) {
-        /* While its disk works the socket is not watched at all: the disk's doorbell, or a
-         * timer, is what brings the connection back. */
-        int op = c->want == WANT_DISK ? EPOLL_CTL_ADD
-                 : next == WANT_DISK  ? EPOLL_CTL_DEL
-                                      : EPOLL_CTL_MOD;
-        struct epoll_event ev = {.events = next == WANT_READ ? EPOLLIN : EPOLLOUT,
-                                 .data.fd = c->fd};
-        if (epoll_ctl(l->epfd, op, c->fd, &ev) < 0) {
-            log_msg("epoll_ctl: %s", strerror(errno));
-            return conn_close(c);
-        }
-    }
+    /* The reply, and then the lingering close, have -T from the moment the reply is ready. */
+    if (next == WANT_WRITE && c->want != WANT_WRITE)
+        c->deadline_ms = now_ms() + l->spec.cfg->deadline_ms;
     c->want = next;
-    /* A timer while the request arrives, and while the disk works only if the chapter set one. */
-    if (next == WANT_WRITE || !c->deadline_ms)
-        heap_remove(&l->timers, &c->timer);
-    else if (!c->timer.slot || c->timer.deadline_ms != c->deadline_ms) {
-        heap_remove(&l->timers, &c->timer);
-        if (heap_add(&l->timers, &c->timer, c->deadline_ms) < 0) {
-            log_msg("out of memory for a timer");
-            conn_close(c);
-        }
+    /* While its disk works the socket is not watched at all: the disk's doorbell, or a timer,
+     * is what brings the connection back. */
+    int err = next == WANT_DISK ? (ev_unwatch(l->ev, c->fd), 0)
+                                : ev_watch(l->ev, c->fd, next == WANT_WRITE ? EPOLLOUT : EPOLLIN,
+                                           on_conn_event, c);
+    if (!err && next == WANT_DISK && !c->deadline_ms)
+        ev_timer_stop(l->ev, &c->timer);
+    else if (!err)
+        err = ev_timer_at(l->ev, &c->timer, c->deadline_ms);
+    if (err) {
+        log_msg("cannot wait for %s: %s", path_of(c), strerror(errno));
+        conn_close(c);
     }
-}
-
-/* A new connection: a zeroed conn waiting for its request, with -T to send it. */
-static struct conn *conn_open(struct loop *l, int fd, int64_t now) {
-    struct conn *c = fd < l->conns_cap ? calloc(1, l->conn_size) : NULL;
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
-    if (!c || epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
-        heap_add(&l->timers, &c->timer, now + l->spec.cfg->deadline_ms) < 0) {
-        free(c);
-        log_msg("refusing connection: no room for fd %d", fd);
-        close(fd);
-        return NULL;
-    }
-    c->fd = fd;
-    c->want = WANT_READ;
-    /* A slow sender may not hold its slot forever. */
-    c->deadline_ms = now + l->spec.cfg->deadline_ms;
-    c->job.arrived_ms = now;
-    c->out = (char *)c + l->out_offset;
-    c->out_cap = l->spec.out_size;
-    c->data = l->spec.data_size ? (char *)c + l->data_offset : NULL;
-    c->loop = l;
-    l->conns[fd] = c;
-    if (fd > l->max_fd)
-        l->max_fd = fd;
-    l->accepted++;
-    return c;
 }
 
 /* in[0..in_len) holds what the client has sent so far: is it a whole request yet? */
@@ -187,15 +104,6 @@ static enum want parse(struct conn *c, bool at_eof, int64_t now) {
     }
     c->deadline_ms = 0; /* it arrived in time: what happens next is the chapter's to bound */
     return c->loop->spec.on_request(c, now);
-}
-
-void loop_adopt(struct loop *l, int fd, const char *in, size_t len, int64_t now) {
-    struct conn *c = conn_open(l, fd, now);
-    if (!c)
-        return;
-    c->in_len = len < sizeof c->in ? len : sizeof c->in;
-    memcpy(c->in, in, c->in_len);
-    conn_set_want(c, parse(c, true, now));
 }
 
 static enum want on_readable(struct conn *c, int64_t now) {
@@ -220,80 +128,121 @@ static enum want on_writable(struct conn *c) {
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return WANT_WRITE;
     if (n < 0) {
-        const char *path = c->job.req.path[0] ? c->job.req.path : "-";
-        log_msg("reply to %s lost: %s", path, strerror(errno));
+        log_msg("reply to %s lost: %s", path_of(c), strerror(errno));
         return WANT_CLOSE;
     }
     c->out_pos += (size_t)n;
     return c->out_pos < c->out_len ? WANT_WRITE : WANT_CLOSE;
 }
 
-static void dispatch(struct conn *c, int64_t now, uint32_t events) {
-    uint32_t wanted = c->want == WANT_READ ? EPOLLIN | EPOLLHUP | EPOLLERR : EPOLLOUT | EPOLLERR;
-    bool ready = events & wanted;
-    if (c->want == WANT_READ && ready)
-        conn_set_want(c, on_readable(c, now));
-    else if (c->want == WANT_WRITE && ready)
-        conn_set_want(c, c->loop->spec.on_writable ? c->loop->spec.on_writable(c) : on_writable(c));
+static void on_conn_event(struct ev *ev, int fd, uint32_t events, void *arg) {
+    (void)ev, (void)fd;
+    struct conn *c = arg;
+    if (c->want == WANT_READ)
+        conn_set_want(c, on_readable(c, now_ms()));
+    else if (c->want == WANT_WRITE && c->loop->spec.write_reply)
+        conn_set_want(c, c->loop->spec.write_reply(c));
+    else if (c->want == WANT_WRITE)
+        conn_set_want(c, on_writable(c));
+    else if (c->want == WANT_LINGER)
+        conn_set_want(c, drain_input(c->fd) ? WANT_LINGER : WANT_CLOSE);
+    (void)events; /* EPOLLHUP and EPOLLERR show up as a read or write that fails */
 }
 
-static void accept_all(struct loop *l, int64_t now) {
-    int fd; /* another loop may have taken it first (chapter 13): EAGAIN is normal here */
-    while ((fd = accept_client(l->spec.listen_fd, SOCK_NONBLOCK)) >= 0)
-        conn_open(l, fd, now);
-}
-
-/* Runs every timer that is due: a request too slow to arrive, or a read past its deadline. */
-static void run_timers(struct loop *l, int64_t now) {
-    struct timer *t;
-    while ((t = heap_top(&l->timers)) && t->deadline_ms <= now) {
-        struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
-        heap_remove(&l->timers, t);
-        if (c->want == WANT_READ) {
-            conn_set_want(c, conn_reply_bad(c, "request took too long to arrive"));
-            continue;
-        }
-        assert(c->want == WANT_DISK && l->spec.on_deadline); /* set_want arms no other timer */
-        conn_set_want(c, l->spec.on_deadline(c, now));
+/* c's deadline has passed: a request too slow to arrive, a read the chapter bounded, or a reply
+ * (or the client's goodbye) not taken in time. */
+static void on_deadline(struct ev *ev, struct ev_timer *t, int64_t now) {
+    (void)ev;
+    struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
+    switch (c->want) {
+    case WANT_READ: conn_set_want(c, conn_reply_bad(c, "request took too long to arrive")); break;
+    case WANT_DISK: conn_set_want(c, c->loop->spec.disk_deadline(c, now)); break;
+    case WANT_WRITE:
+        log_msg("reply to %s not taken within %d ms: closing", path_of(c),
+                c->loop->spec.cfg->deadline_ms);
+        conn_close(c);
+        break;
+    default: conn_close(c); break; /* lingering: the client never closed; the reply is out */
     }
 }
 
-static void handle(struct loop *l, const struct epoll_event *ev, int64_t now) {
-    int fd = ev->data.fd;
-    if (fd == l->spec.listen_fd)
-        return accept_all(l, now);
-    if (fd < l->conns_cap && l->conns[fd])
-        return dispatch(l->conns[fd], now, ev->events);
-    for (struct watch *w = l->watches; w; w = w->next)
-        if (w->fd == fd)
-            return w->fn(w->arg, now);
+/* A new connection: a zeroed conn waiting for its request, with -T to send it. */
+static struct conn *conn_open(struct loop *l, int fd, int64_t now) {
+    struct conn *c = fd < l->conns_cap ? calloc(1, l->conn_size) : NULL;
+    if (c) {
+        c->timer.fn = on_deadline;
+        /* A slow sender may not hold its slot forever. */
+        c->deadline_ms = now + l->spec.cfg->deadline_ms;
+    }
+    if (!c || ev_watch(l->ev, fd, EPOLLIN, on_conn_event, c) < 0 ||
+        ev_timer_at(l->ev, &c->timer, c->deadline_ms) < 0) {
+        if (c)
+            ev_unwatch(l->ev, fd);
+        free(c);
+        log_msg("refusing connection: no room for fd %d", fd);
+        close(fd);
+        return NULL;
+    }
+    c->fd = fd;
+    c->want = WANT_READ;
+    c->job.arrived_ms = now;
+    c->out = (char *)c + l->out_offset;
+    c->out_cap = l->spec.out_size;
+    c->data = l->spec.data_size ? (char *)c + l->data_offset : NULL;
+    c->loop = l;
+    l->conns[fd] = c;
+    if (fd > l->max_fd)
+        l->max_fd = fd;
+    l->accepted++;
+    return c;
 }
 
-void loop_run(struct loop *l) {
-    struct epoll_event events[MAX_EVENTS];
-    while (!stop_requested) {
-        watchdog_beat(); /* "the loop is back": a no-op unless -W started the watchdog */
-        if (l->spec.before_wait)
-            l->spec.before_wait(l);
-        /* Sleep until a descriptor is ready or the earliest deadline is due. */
-        int n = epoll_wait(l->epfd, events, MAX_EVENTS, heap_wait_ms(&l->timers, now_ms()));
-        if (n < 0 && errno != EINTR)
-            perror_die("epoll_wait");
-        int64_t now = now_ms();
-        for (int i = 0; i < n; i++)
-            handle(l, &events[i], now);
-        run_timers(l, now_ms());
-    }
+void loop_adopt(struct loop *l, int fd, const char *in, size_t len, int64_t accepted_ms) {
+    struct conn *c = conn_open(l, fd, now_ms());
+    if (!c)
+        return;
+    c->job.arrived_ms = accepted_ms;
+    c->in_len = len < sizeof c->in ? len : sizeof c->in;
+    memcpy(c->in, in, c->in_len);
+    conn_set_want(c, parse(c, true, now_ms()));
+}
+
+static void on_listener(struct ev *ev, int fd, uint32_t events, void *arg) {
+    (void)ev, (void)events;
+    struct loop *l = arg;
+    int64_t now = now_ms();
+    int client; /* another loop may have taken it first: EAGAIN is normal here */
+    while ((client = accept_client(fd, SOCK_NONBLOCK)) >= 0)
+        conn_open(l, client, now);
+}
+
+struct loop *loop_new(const struct loop_spec *spec) {
+    struct loop *l = calloc(1, sizeof *l);
+    if (!l)
+        die("out of memory for a loop");
+    l->spec = *spec;
+    if (l->spec.out_size < MAX_REPLY)
+        l->spec.out_size = MAX_REPLY;
+    l->out_offset = align_up(sizeof(struct conn));
+    l->data_offset = align_up(l->out_offset + l->spec.out_size);
+    l->conn_size = l->data_offset + l->spec.data_size;
+    l->ev = ev_new();
+    l->conns_cap = (int)raise_fd_limit();
+    if (l->conns_cap <= 0 || !(l->conns = calloc((size_t)l->conns_cap, sizeof *l->conns)))
+        die("cannot size the connection table");
+    /* EPOLLEXCLUSIVE: a new connection wakes one loop that is waiting in epoll_wait, not all of
+     * them (the thundering herd), and never one that is busy or blocked elsewhere. */
+    uint32_t events = EPOLLIN | (spec->shared_listener ? EPOLLEXCLUSIVE : 0);
+    if (spec->listen_fd >= 0 && ev_watch(l->ev, spec->listen_fd, events, on_listener, l) < 0)
+        perror_die("watching the listening socket");
+    return l;
 }
 
 void loop_free(struct loop *l) {
     for (int fd = 0; fd <= l->max_fd; fd++)
         if (l->conns[fd])
             conn_close(l->conns[fd]);
-    while (l->watches)
-        loop_unwatch(l, l->watches->fd);
     free(l->conns);
-    heap_free(&l->timers);
-    close(l->epfd);
+    ev_free(l->ev);
     free(l);
 }

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -59,8 +60,10 @@ static void *worker_main(void *arg) {
 }
 
 /* The doorbell rang: hand every finished job back to its connection. */
-static void on_doorbell(void *arg, int64_t now) {
+static void on_doorbell(struct ev *ev, int fd, uint32_t events, void *arg) {
+    (void)ev, (void)fd, (void)events;
     struct pool *p = arg;
+    int64_t now = now_ms();
     uint64_t count;
     (void)!read(p->efd, &count, sizeof count); /* reset the eventfd's counter */
     pthread_mutex_lock(&p->lock);
@@ -92,7 +95,8 @@ struct pool *pool_start(struct loop *l, const struct pool_spec *spec) {
     for (int i = 0; i < spec->workers; i++)
         if (pthread_create(&p->workers[i], NULL, worker_main, p) != 0)
             die("cannot start worker %d of %d", i + 1, spec->workers);
-    loop_watch(l, p->efd, on_doorbell, p);
+    if (ev_watch(loop_ev(l), p->efd, EPOLLIN, on_doorbell, p) < 0)
+        perror_die("watching the pool's doorbell");
     return p;
 }
 
@@ -130,7 +134,7 @@ void pool_stop(struct pool *p) {
     pthread_mutex_unlock(&p->lock);
     for (int i = 0; i < p->spec.workers; i++)
         join_interrupting(p->workers[i]); /* a worker may be in the middle of a long read */
-    loop_unwatch(p->loop, p->efd);
+    ev_unwatch(loop_ev(p->loop), p->efd);
     close(p->efd);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->not_empty);

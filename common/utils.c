@@ -5,11 +5,13 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -332,4 +334,21 @@ int write_all(int fd, const char *buf, size_t len) {
         len -= (size_t)n;
     }
     return 0;
+}
+
+bool must_linger(int fd) {
+    int unread = 0, unsent = 0;
+    if (ioctl(fd, FIONREAD, &unread) < 0 || ioctl(fd, SIOCOUTQ, &unsent) < 0)
+        return false;
+    return (unread > 0 || unsent > 0) && shutdown(fd, SHUT_WR) == 0;
+}
+
+bool drain_input(int fd) {
+    char discard[4096];
+    for (int reads = 0; reads < 16; reads++) { /* a flood waits for the next turn */
+        ssize_t n = read(fd, discard, sizeof discard);
+        if (n <= 0)
+            return n < 0 && (errno == EAGAIN || errno == EINTR);
+    }
+    return true;
 }

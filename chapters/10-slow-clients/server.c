@@ -87,7 +87,7 @@ static enum want on_done(struct conn *c, int64_t now) {
 /* The socket has room: write what it takes, at most one chunk per turn so that one fast reader
  * of a big object does not starve the others either. A short write is normal, not an error: the
  * rest waits in out for the next EPOLLOUT. */
-static enum want on_writable(struct conn *c) {
+static enum want write_reply(struct conn *c) {
     struct payload *payload = c->data;
     ssize_t n = write(c->fd, c->out + c->out_pos, c->out_len - c->out_pos);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
         .out_size = OUT_CHUNK,
         .data_size = sizeof(struct payload),
         .on_request = on_request,
-        .on_writable = on_writable,
+        .write_reply = write_reply,
     });
     pool = pool_start(loop, &(struct pool_spec){.workers = cfg.workers,
                                                 .deadline_ms = cfg.deadline_ms,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -69,15 +70,19 @@ static int disk_of(const char *path) {
  * answers it directly. Returns false when that process cannot take it now. */
 static bool hand_off(struct conn *c, int disk) {
     char control[CMSG_SPACE(sizeof(int))] = {0};
-    struct iovec iov = {.iov_base = c->in, .iov_len = c->in_len};
+    /* When it was accepted, so its deadline and ELAPSED count from there in the other process
+     * too (CLOCK_MONOTONIC is one clock for the whole machine), then the request. */
+    struct iovec iov[2] = {{.iov_base = &c->job.arrived_ms, .iov_len = sizeof c->job.arrived_ms},
+                           {.iov_base = c->in, .iov_len = c->in_len}};
     struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+        .msg_iov = iov, .msg_iovlen = 2, .msg_control = control, .msg_controllen = sizeof control};
     struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(cm), &c->fd, sizeof(int));
-    return sendmsg(to_disk[disk], &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)c->in_len;
+    return sendmsg(to_disk[disk], &msg, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+           (ssize_t)(sizeof c->job.arrived_ms + c->in_len);
 }
 
 /* The whole request is in: route it to its disk's pool (or hand it to its disk's process) and
@@ -101,7 +106,7 @@ static enum want on_request(struct conn *c, int64_t now) {
 
 /* -m deadline: c's read is still queued or running at its deadline. Withdraw it if no worker
  * has taken it yet and answer RC 1 now; a read in progress cannot be taken back. */
-static enum want on_deadline(struct conn *c, int64_t now) {
+static enum want disk_deadline(struct conn *c, int64_t now) {
     c->deadline_ms = 0;
     if (!pool_withdraw(pools[0], c))
         return WANT_DISK;
@@ -110,12 +115,15 @@ static enum want on_deadline(struct conn *c, int64_t now) {
 }
 
 /* In a disk's process: the parent passed connections, each with the request it read from it. */
-static void on_handoff(void *loop, int64_t now) {
+static void on_handoff(struct ev *ev, int fd, uint32_t events, void *loop) {
+    (void)ev, (void)fd, (void)events;
     for (;;) {
         char in[MAX_REQUEST], control[CMSG_SPACE(sizeof(int))];
-        struct iovec iov = {.iov_base = in, .iov_len = sizeof in};
-        struct msghdr msg = {.msg_iov = &iov,
-                             .msg_iovlen = 1,
+        int64_t accepted_ms;
+        struct iovec iov[2] = {{.iov_base = &accepted_ms, .iov_len = sizeof accepted_ms},
+                               {.iov_base = in, .iov_len = sizeof in}};
+        struct msghdr msg = {.msg_iov = iov,
+                             .msg_iovlen = 2,
                              .msg_control = control,
                              .msg_controllen = sizeof control};
         ssize_t n = recvmsg(from_parent, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
@@ -123,12 +131,12 @@ static void on_handoff(void *loop, int64_t now) {
             continue;
         if (n == 0)
             stop_requested = 1; /* the parent is gone */
-        struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+        struct cmsghdr *cm = n > (ssize_t)sizeof accepted_ms ? CMSG_FIRSTHDR(&msg) : NULL;
         if (!cm || cm->cmsg_type != SCM_RIGHTS)
             return;
-        int fd;
-        memcpy(&fd, CMSG_DATA(cm), sizeof fd);
-        loop_adopt(loop, fd, in, (size_t)n, now);
+        int client;
+        memcpy(&client, CMSG_DATA(cm), sizeof client);
+        loop_adopt(loop, client, in, (size_t)n - sizeof accepted_ms, accepted_ms);
     }
 }
 
@@ -195,10 +203,11 @@ int main(int argc, char **argv) {
         .cfg = &cfg,
         .listen_fd = disk_process ? -1 : listen_fd,
         .on_request = on_request,
-        .on_deadline = on_deadline,
+        .disk_deadline = disk_deadline,
     });
     if (disk_process)
-        loop_watch(loop, from_parent, on_handoff, loop);
+        if (ev_watch(loop_ev(loop), from_parent, EPOLLIN, on_handoff, loop) < 0)
+            perror_die("watching the hand-off socket");
     if (!disk_pids) /* the per-process parent only routes: it has no pool */
         start_pools(loop);
     loop_run(loop);

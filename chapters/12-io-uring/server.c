@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -34,7 +35,7 @@ static const char *const mode_names[MODES + 1] = {"buffered", "cold", "direct", 
 
 /* Per connection, beside chapter 06's conn (at c->data): what the kernel reads and writes for
  * its read. It must live until the kernel has posted the chain's last CQE, even if the client
- * has its reply and is gone by then: on_close keeps such a conn, the last CQE frees it. */
+ * has its reply and is gone by then: release keeps such a conn, the last CQE frees it. */
 struct ring_read {
     char *buf;     /* the kernel writes the read here */
     int cqes_due;  /* CQEs the kernel still owes us for this read */
@@ -231,7 +232,7 @@ static void drain_ring(void) {
 }
 
 /* The loop closed c: its buffer may go, unless the kernel still owes CQEs for it. */
-static bool on_close(struct conn *c) {
+static bool release(struct conn *c) {
     struct ring_read *r = c->data;
     if (r->cqes_due > 0)
         return false; /* its last CQE frees it: the kernel may still write to buf */
@@ -241,8 +242,8 @@ static bool on_close(struct conn *c) {
 
 /* Every turn, before the loop sleeps: send every read queued in the last turn in one system call,
  * then take what is done already (a read from the page cache completes during the submit). */
-static void before_wait(struct loop *loop) {
-    (void)loop;
+static void before_wait(void *unused) {
+    (void)unused;
     int err = uring_submit(&ring);
     if (err < 0)
         log_msg("io_uring_enter: %s", strerror(-err));
@@ -250,8 +251,9 @@ static void before_wait(struct loop *loop) {
 }
 
 /* The kernel rang the doorbell: it posted CQEs. */
-static void on_doorbell(void *arg, int64_t now) {
-    (void)arg;
+static void on_doorbell(struct ev *ev, int fd, uint32_t events, void *arg) {
+    (void)ev, (void)fd, (void)events, (void)arg;
+    int64_t now = now_ms();
     uint64_t count;
     (void)!read(doorbell, &count, sizeof count); /* reset the eventfd's counter */
     reap(now);
@@ -279,10 +281,11 @@ int main(int argc, char **argv) {
         .listen_fd = listen_fd,
         .data_size = sizeof(struct ring_read),
         .on_request = start_read,
-        .on_close = on_close,
-        .before_wait = before_wait,
+        .release = release,
     });
-    loop_watch(loop, doorbell, on_doorbell, NULL);
+    ev_before_wait(loop_ev(loop), before_wait, NULL);
+    if (ev_watch(loop_ev(loop), doorbell, EPOLLIN, on_doorbell, NULL) < 0)
+        perror_die("watching the ring's doorbell");
     loop_run(loop);
     log_msg("stopping");
     drain_ring();

@@ -45,8 +45,10 @@ static enum want on_request(struct conn *c, int64_t now) {
 /* One event loop: chapter 06's main, run in every process on its own listening socket (or, with
  * exclusive, on the shared one). Returns when a stop signal arrives. */
 static void run_loop(int listen_fd, bool exclusive) {
-    struct loop *loop = loop_new(&(struct loop_spec){
-        .cfg = &cfg, .listen_fd = listen_fd, .exclusive = exclusive, .on_request = on_request});
+    struct loop *loop = loop_new(&(struct loop_spec){.cfg = &cfg,
+                                                     .listen_fd = listen_fd,
+                                                     .shared_listener = exclusive,
+                                                     .on_request = on_request});
     /* Started after fork(), in each process: threads do not survive it. */
     pool = pool_start(loop,
                       &(struct pool_spec){.workers = cfg.workers, .deadline_ms = cfg.deadline_ms});
