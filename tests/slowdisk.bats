@@ -128,18 +128,18 @@ expected_content() {
 
 @test "slowdisk: without -x the second read is a page-cache hit; with -x it pays again" {
     start_slowdisk
-    timed cat "$MNT/500/c"
-    [ "$ms" -ge 500 ]
+    timed cat "$MNT/600/c"
+    [ "$ms" -ge 600 ]
     cached=$output
-    timed cat "$MNT/500/c"
-    [ "$ms" -lt 250 ]
+    timed cat "$MNT/600/c"
+    [ "$ms" -lt 300 ] # a miss would take 600
 
     stop_slowdisk
     start_slowdisk -x
-    timed cat "$MNT/500/c"
-    [ "$ms" -ge 500 ]
-    timed cat "$MNT/500/c"
-    [ "$ms" -ge 500 ]
+    timed cat "$MNT/600/c"
+    [ "$ms" -ge 600 ]
+    timed cat "$MNT/600/c"
+    [ "$ms" -ge 600 ]
     [ "$output" = "$cached" ] # the same bytes either way
 }
 
