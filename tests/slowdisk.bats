@@ -1,0 +1,298 @@
+#!/usr/bin/env bats
+# tools/slowdisk: a FUSE disk whose reads really take DELAY_MS. Each test mounts it on a fresh
+# directory under $BATS_TEST_TMPDIR; teardown kills every reader, stops slowdisk, takes down any
+# mount left (slowdisk -u) and fails the test if one is still in /proc/self/mounts. Where there
+# is no FUSE (no /dev/fuse, not root, a container), slowdisk exits 69 and the tests skip with
+# its reason.
+
+load helpers
+
+setup() {
+    MNT="$BATS_TEST_TMPDIR/mnt"
+    mkdir -p "$MNT"
+    SD_PID=
+    SD_LOG="$BATS_TEST_TMPDIR/slowdisk.log"
+    READERS=()
+}
+
+# start_slowdisk [FLAGS...]: mounts slowdisk on $MNT and waits for its "mounted on" line.
+start_slowdisk() {
+    local out="$BATS_TEST_TMPDIR/slowdisk.out" i status
+    # 3>&- : bats waits for every process holding its fd 3.
+    "$BIN/slowdisk" "$@" "$MNT" >"$out" 2>>"$SD_LOG" 3>&- &
+    SD_PID=$!
+    for i in $(seq 200); do
+        grep -qx "mounted on $MNT" "$out" && return 0
+        if ! kill -0 "$SD_PID" 2>/dev/null; then
+            status=0
+            wait "$SD_PID" || status=$?
+            SD_PID=
+            [ "$status" -eq 69 ] && skip "$(tail -1 "$SD_LOG")"
+            echo "slowdisk exited $status before mounting:" >&2
+            cat "$SD_LOG" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+    echo "slowdisk printed no 'mounted on' line in 10 s" >&2
+    return 1
+}
+
+# stop_slowdisk: SIGTERM, up to 5 s for a clean exit, then SIGKILL. Returns its exit status.
+stop_slowdisk() {
+    [ -n "$SD_PID" ] || return 0
+    local pid=$SD_PID status=0 i
+    SD_PID=
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || status=$?
+    return $status
+}
+
+# read_in_background FILE: starts `cat FILE` and adds it to READERS; sets READER.
+read_in_background() {
+    cat "$1" >/dev/null 2>&1 3>&- &
+    READER=$!
+    READERS+=("$READER")
+}
+
+mounted() {
+    grep -q " $MNT fuse" /proc/self/mounts
+}
+
+teardown() {
+    local pid found=0
+    for pid in "${READERS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    stop_slowdisk || true
+    "$BIN/slowdisk" -u "$MNT" 2>/dev/null || true
+    if sanitizer_report "$SD_LOG"; then
+        found=1
+        cat "$SD_LOG" >&2
+    fi
+    if mounted; then
+        echo "a mount is left on $MNT" >&2
+        found=1
+    fi
+    [ "$found" -eq 0 ]
+}
+
+# timed CMD...: `run CMD...`, and sets ms to how long it took.
+timed() {
+    local t0
+    t0=$(date +%s%N)
+    run "$@"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+}
+
+# expected_content FILE: what slowdisk promises FILE holds: one 32-byte line per 32 bytes of its
+# size, "INODE_IN_HEX OFFSET\n".
+expected_content() {
+    local ino size
+    ino=$(printf '%016x' "$(stat -c %i "$1")")
+    size=$(stat -c %s "$1")
+    seq 0 32 $((size - 32)) | xargs printf "$ino %014d\n"
+}
+
+@test "slowdisk: cat MNT/300/a takes its 300 ms and holds the lines it promises" {
+    start_slowdisk
+    timed cat "$MNT/300/a"
+    [ "$status" -eq 0 ]
+    [ "$ms" -ge 300 ]
+    cat "$MNT/300/a" >"$BATS_TEST_TMPDIR/got"
+    expected_content "$MNT/300/a" >"$BATS_TEST_TMPDIR/want"
+    cmp "$BATS_TEST_TMPDIR/got" "$BATS_TEST_TMPDIR/want"
+    size=$(stat -c %s "$MNT/300/a")
+    [ "$size" -ge 1024 ] && [ "$size" -le 65536 ]
+    # Another path is another file: its own inode, so its own lines.
+    [ "$(stat -c %i "$MNT/300/b")" != "$(stat -c %i "$MNT/300/a")" ]
+    [ "$(stat -c %F "$MNT/300/dir.d")" = directory ]
+    [ "$(stat -c %F "$MNT/300/dir.d/c")" = "regular file" ]
+}
+
+@test "slowdisk: a read of another file is not delayed by a concurrent 3 s read" {
+    start_slowdisk
+    read_in_background "$MNT/3000/slow"
+    sleep 0.2
+    timed cat "$MNT/100/fast"
+    [ "$status" -eq 0 ]
+    [ "$ms" -lt 1500 ]
+    kill -0 "$READER" # the slow read was still going on: the two overlapped
+}
+
+@test "slowdisk: without -x the second read is a page-cache hit; with -x it pays again" {
+    start_slowdisk
+    timed cat "$MNT/600/c"
+    [ "$ms" -ge 600 ]
+    cached=$output
+    timed cat "$MNT/600/c"
+    [ "$ms" -lt 300 ] # a miss would take 600
+
+    stop_slowdisk
+    start_slowdisk -x
+    timed cat "$MNT/600/c"
+    [ "$ms" -ge 600 ]
+    timed cat "$MNT/600/c"
+    [ "$ms" -ge 600 ]
+    [ "$output" = "$cached" ] # the same bytes either way
+}
+
+@test "slowdisk: MNT/eio/x fails its read with EIO, at once" {
+    start_slowdisk
+    stat "$MNT/eio/x" >/dev/null # the file exists; its reads fail
+    timed cat "$MNT/eio/x"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Input/output error"* ]]
+    [ "$ms" -lt 1000 ]
+}
+
+@test "slowdisk: a delay that is not a number is ENOENT, an absurd one EINVAL, never a crash" {
+    start_slowdisk
+    run cat "$MNT/abc/a"
+    [[ "$output" == *"No such file or directory"* ]]
+    run cat "$MNT/-5/a"
+    [[ "$output" == *"No such file or directory"* ]]
+    run cat "$MNT/3600001/a"
+    [[ "$output" == *"Invalid argument"* ]]
+    run cat "$MNT/99999999999999999999/a"
+    [[ "$output" == *"Invalid argument"* ]]
+    stat "$MNT/3600000/a" >/dev/null # an hour is the longest allowed
+    run cat "$MNT/300/a/below-a-file"
+    [[ "$output" == *"Not a directory"* ]]
+    kill -0 "$SD_PID"
+    run cat "$MNT/0/a"
+    [ "$status" -eq 0 ]
+}
+
+@test "slowdisk: writes fail, the file system is read-only" {
+    start_slowdisk
+    run bash -c "echo x > '$MNT/300/a'"
+    [[ "$output" == *"Read-only file system"* ]]
+    run touch "$MNT/300/new"
+    [[ "$output" == *"Read-only file system"* ]]
+    run mv "$MNT/300/a" "$MNT/300/b"
+    [[ "$output" == *"Read-only file system"* ]]
+    run mkdir "$MNT/300/new.d" # every name exists already: the kernel says so before EROFS
+    [[ "$output" == *"File exists"* ]]
+    run rm "$MNT/300/a"
+    [[ "$output" == *"Read-only file system"* ]]
+}
+
+@test "slowdisk: during a read the reader waits in the kernel on FUSE, not in a sleep" {
+    start_slowdisk
+    read_in_background "$MNT/2000/w"
+    sleep 0.5
+    wchan=$(cat "/proc/$READER/wchan")
+    stack=$(cat "/proc/$READER/stack")
+    state=$(awk '/^State:/ { print $2 }' "/proc/$READER/status")
+    echo "# wchan: $wchan, state $state, stack: $(echo "$stack" | awk '{ print $2 }' | head -4 | tr '\n' ' ')" >&3
+    [ "$wchan" = request_wait_answer ]
+    [[ "$stack" == *fuse_readahead* ]]
+    [[ "$stack" != *nanosleep* ]]
+}
+
+@test "slowdisk: a reader killed mid-read goes at once (FUSE_INTERRUPT), not after its delay" {
+    start_slowdisk
+    read_in_background "$MNT/5000/k"
+    sleep 0.3
+    t0=$(date +%s%N)
+    kill -KILL "$READER"
+    wait "$READER" || true
+    [ $((($(date +%s%N) - t0) / 1000000)) -lt 2000 ]
+    kill -0 "$SD_PID"
+}
+
+@test "slowdisk: SIGTERM unmounts and exits 0, even with a read pending" {
+    start_slowdisk
+    read_in_background "$MNT/5000/p"
+    sleep 0.3
+    stop_slowdisk # fails the test unless it exits 0
+    ! mounted
+    wait "$READER" && false || true # the reader got an error, and did not wait 5 s for it
+}
+
+@test "slowdisk: after SIGKILL (of it and of a reader mid-read) the next start recovers the mount" {
+    start_slowdisk
+    read_in_background "$MNT/5000/k"
+    sleep 0.3
+    kill -KILL "$SD_PID" "$READER"
+    wait "$SD_PID" "$READER" || true
+    SD_PID=
+    run cat "$MNT/10/a"
+    [[ "$output" == *"Transport endpoint is not connected"* ]] # stale
+    mounted
+
+    start_slowdisk
+    grep -q "took down the stale slowdisk mount on $MNT" "$SD_LOG"
+    run cat "$MNT/10/a"
+    [ "$status" -eq 0 ]
+}
+
+@test "slowdisk: -u takes down a stale mount; a live one is not mounted over" {
+    start_slowdisk
+    run "$BIN/slowdisk" "$MNT"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"a running slowdisk serves it already"* ]]
+    kill -KILL "$SD_PID"
+    wait "$SD_PID" || true
+    SD_PID=
+    mounted
+    run "$BIN/slowdisk" -u "$MNT"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"unmounted $MNT"* ]]
+    ! mounted
+    [ -d "$MNT" ] && ls "$MNT" >/dev/null
+    run "$BIN/slowdisk" -u "$MNT" # nothing left: says so, still 0
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"no slowdisk mount"* ]]
+}
+
+@test "slowdisk: -m seed draws each read's delay from the seed's model, not from the path" {
+    start_slowdisk -m seed -s 3 -v
+    # Seed 3 draws 80, 302, 112 ms first; 5000 in the path means nothing here.
+    timed cat "$MNT/5000/a"
+    [ "$status" -eq 0 ]
+    [ "$ms" -lt 2000 ]
+    run cat "$MNT/any-name/b"
+    [ "$status" -eq 0 ]
+    run cat "$MNT/eio/c"
+    [[ "$output" == *"Input/output error"* ]]
+    # Every drawn delay is one the model allows: 75-400 ms, 6-20 s, or an EIO after 0.3-3 s.
+    run grep -o 'in [0-9]* ms' "$SD_LOG"
+    [ "${#lines[@]}" -ge 2 ]
+    for line in "${lines[@]}"; do
+        d=${line//[^0-9]/}
+        [ "$d" -eq 0 ] || { [ "$d" -ge 75 ] && [ "$d" -le 400 ]; } || [ "$d" -ge 6000 ]
+    done
+}
+
+@test "slowdisk: no /dev/fuse exits 69 with a one-line reason" {
+    unshare --mount --propagation private true 2>/dev/null || skip "unshare --mount is not allowed here"
+    run unshare --mount --propagation private \
+        sh -c "mount -t tmpfs none /dev && exec '$BIN/slowdisk' '$MNT'"
+    [ "$status" -eq 69 ]
+    [ "$output" = "slowdisk: FUSE unavailable: /dev/fuse: No such file or directory" ]
+}
+
+@test "slowdisk: bad flags print the usage and exit 2; --help exits 0" {
+    run "$BIN/slowdisk" -q "$MNT"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"usage: slowdisk"* ]]
+    run "$BIN/slowdisk"
+    [ "$status" -eq 2 ]
+    run "$BIN/slowdisk" -m dying "$MNT"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"unknown model"* ]]
+    run "$BIN/slowdisk" "$MNT" "$MNT"
+    [ "$status" -eq 2 ]
+    run "$BIN/slowdisk" --help
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"usage: slowdisk"* ]]
+    ! mounted
+}
