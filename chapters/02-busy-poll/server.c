@@ -15,13 +15,15 @@
 #include "utils.h"
 
 /* What a connection waits for next. Handlers return it; the loop acts on it. */
-enum want { WANT_READ, WANT_DISK, WANT_WRITE, WANT_CLOSE };
+enum want { WANT_READ, WANT_DISK, WANT_WRITE, WANT_LINGER, WANT_CLOSE };
 
 /* Everything the blocking server kept on its stack now lives here, between loop turns. */
 struct conn {
     int fd;
     enum want want;
-    int64_t deadline_ms; /* WANT_READ: give up on the request; WANT_DISK: the read is done */
+    /* WANT_READ: give up on the request; WANT_DISK: the read is done; WANT_WRITE, WANT_LINGER:
+     * give up on the client taking its reply. */
+    int64_t deadline_ms;
     char in[MAX_REQUEST];
     size_t in_len;
     char out[MAX_REPLY];
@@ -97,10 +99,18 @@ static enum want finish_read(struct conn *c, int64_t now) {
     return WANT_WRITE;
 }
 
+/* A deadline passed: a request too slow to arrive, a "disk" read that is done, or a reply not taken
+ * in time (lingering: a client that never closed; its reply is out). */
 static enum want on_timer(struct conn *c, int64_t now) {
-    if (c->want == WANT_READ)
-        return reply_bad(c, "request took too long to arrive");
-    return finish_read(c, now);
+    switch (c->want) {
+    case WANT_READ: return reply_bad(c, "request took too long to arrive");
+    case WANT_DISK: return finish_read(c, now);
+    case WANT_WRITE:
+        log_msg("reply to %s not taken within %d ms: closing",
+                c->job.req.path[0] ? c->job.req.path : "-", cfg.deadline_ms);
+        return WANT_CLOSE;
+    default: return WANT_CLOSE;
+    }
 }
 
 static enum want on_writable(struct conn *c) {
@@ -113,7 +123,11 @@ static enum want on_writable(struct conn *c) {
         return WANT_CLOSE;
     }
     c->out_pos += (size_t)n;
-    return c->out_pos < c->out_len ? WANT_WRITE : WANT_CLOSE;
+    if (c->out_pos < c->out_len)
+        return WANT_WRITE;
+    /* The reply is out. Closing now would reset a connection whose client sent more than its
+     * request (the reset can destroy the reply in flight): then wait for the client to close. */
+    return must_linger(c->fd) ? WANT_LINGER : WANT_CLOSE;
 }
 
 static void close_conn(struct conn *c) {
@@ -125,12 +139,16 @@ static void close_conn(struct conn *c) {
 /* Without a way to ask the kernel what is ready, the only way to find out is to try. */
 static void try_conn(struct conn *c, int64_t now) {
     enum want next = c->want;
-    if (c->want != WANT_WRITE && now >= c->deadline_ms)
+    if (now >= c->deadline_ms)
         next = on_timer(c, now);
     else if (c->want == WANT_READ)
         next = on_readable(c, now);
     else if (c->want == WANT_WRITE)
         next = on_writable(c);
+    else if (c->want == WANT_LINGER)
+        next = drain_input(c->fd) ? WANT_LINGER : WANT_CLOSE;
+    if (next == WANT_WRITE && c->want != WANT_WRITE) /* the reply has -T to be taken */
+        c->deadline_ms = now + cfg.deadline_ms;
     c->want = next;
     if (next == WANT_CLOSE)
         close_conn(c);

@@ -19,13 +19,15 @@
 #include "watchdog.h"
 
 /* What a connection waits for next. Handlers return it; the loop acts on it. */
-enum want { WANT_READ, WANT_DISK, WANT_WRITE, WANT_CLOSE };
+enum want { WANT_READ, WANT_DISK, WANT_WRITE, WANT_LINGER, WANT_CLOSE };
 
 /* Everything the blocking server kept on its stack now lives here, between loop turns. */
 struct conn {
     int fd;
     enum want want;
-    int64_t deadline_ms; /* WANT_READ: give up on the request; WANT_DISK: the read is done */
+    /* WANT_READ: give up on the request; WANT_DISK: the read is done; WANT_WRITE, WANT_LINGER:
+     * give up on the client taking its reply. */
+    int64_t deadline_ms;
     char in[MAX_REQUEST];
     size_t in_len;
     char out[MAX_REPLY];
@@ -106,10 +108,18 @@ static enum want finish_read(struct conn *c, int64_t now) {
     return WANT_WRITE;
 }
 
+/* A deadline passed: a request too slow to arrive, a "disk" read that is done, or a reply not taken
+ * in time (lingering: a client that never closed; its reply is out). */
 static enum want on_timer(struct conn *c, int64_t now) {
-    if (c->want == WANT_READ)
-        return reply_bad(c, "request took too long to arrive");
-    return finish_read(c, now);
+    switch (c->want) {
+    case WANT_READ: return reply_bad(c, "request took too long to arrive");
+    case WANT_DISK: return finish_read(c, now);
+    case WANT_WRITE:
+        log_msg("reply to %s not taken within %d ms: closing",
+                c->job.req.path[0] ? c->job.req.path : "-", cfg.deadline_ms);
+        return WANT_CLOSE;
+    default: return WANT_CLOSE;
+    }
 }
 
 static enum want on_writable(struct conn *c) {
@@ -122,7 +132,11 @@ static enum want on_writable(struct conn *c) {
         return WANT_CLOSE;
     }
     c->out_pos += (size_t)n;
-    return c->out_pos < c->out_len ? WANT_WRITE : WANT_CLOSE;
+    if (c->out_pos < c->out_len)
+        return WANT_WRITE;
+    /* The reply is out. Closing now would reset a connection whose client sent more than its
+     * request (the reset can destroy the reply in flight): then wait for the client to close. */
+    return must_linger(c->fd) ? WANT_LINGER : WANT_CLOSE;
 }
 
 static void close_conn(struct conn *c) {
@@ -136,21 +150,21 @@ static void close_conn(struct conn *c) {
 static void set_want(struct conn *c, enum want next) {
     if (next == WANT_CLOSE)
         return close_conn(c);
+    if (next == WANT_WRITE && c->want != WANT_WRITE) /* the reply has -T to be taken */
+        c->deadline_ms = now_ms() + cfg.deadline_ms;
     if (next != c->want) {
         /* While its "disk" works the socket is not watched at all: a pending read is a timer. */
         int op = c->want == WANT_DISK ? EPOLL_CTL_ADD
                  : next == WANT_DISK  ? EPOLL_CTL_DEL
                                       : EPOLL_CTL_MOD;
-        struct epoll_event ev = {.events = next == WANT_READ ? EPOLLIN : EPOLLOUT, .data.ptr = c};
+        struct epoll_event ev = {.events = next == WANT_WRITE ? EPOLLOUT : EPOLLIN, .data.ptr = c};
         if (epoll_ctl(epfd, op, c->fd, &ev) < 0) {
             log_msg("epoll_ctl: %s", strerror(errno));
             return close_conn(c);
         }
     }
     c->want = next;
-    if (next == WANT_WRITE)
-        heap_remove(&timers, &c->timer);
-    else if (!c->timer.slot || c->timer.deadline_ms != c->deadline_ms) {
+    if (!c->timer.slot || c->timer.deadline_ms != c->deadline_ms) {
         heap_remove(&timers, &c->timer);
         if (heap_add(&timers, &c->timer, c->deadline_ms) < 0) {
             log_msg("out of memory for a timer");
@@ -160,12 +174,15 @@ static void set_want(struct conn *c, enum want next) {
 }
 
 static void dispatch(struct conn *c, int64_t now, uint32_t events) {
-    bool ready =
-        events & (c->want == WANT_READ ? EPOLLIN | EPOLLHUP | EPOLLERR : EPOLLOUT | EPOLLERR);
-    if (c->want == WANT_READ && ready)
+    uint32_t wanted = c->want == WANT_WRITE ? EPOLLOUT | EPOLLERR : EPOLLIN | EPOLLHUP | EPOLLERR;
+    if (!(events & wanted))
+        return;
+    if (c->want == WANT_READ)
         set_want(c, on_readable(c, now));
-    else if (c->want == WANT_WRITE && ready)
+    else if (c->want == WANT_WRITE)
         set_want(c, on_writable(c));
+    else if (c->want == WANT_LINGER) /* read and drop what it sends until it closes */
+        set_want(c, drain_input(c->fd) ? WANT_LINGER : WANT_CLOSE);
 }
 
 /* Runs every timer that is due: a request too slow to arrive, or a "disk" read that is done. */
