@@ -12,5 +12,5 @@ docs-check:
 
 # The pasted output is the plain build's, whatever SAN says.
 docs:
-	@$(MAKE) --no-print-directory all SAN=
+	@$(MAKE) --no-print-directory all SAN= >/dev/null
 	@scripts/docs-update $(DOCS)
