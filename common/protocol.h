@@ -1,4 +1,5 @@
-/* The request protocol (DESIGN.md), the simulated disk and the seed's server-side deadline.
+/* The request protocol (README.md, "The protocol"), the simulated disk and the seed's server-side
+ * deadline.
  *
  *   request  DELAY_MS,PATH\n   | PATH\n (delay drawn from the seed's model) | RC,DELAY_MS,PATH\n
  *            | GET /DELAY_MS,PATH HTTP/1.1\r\n...\r\n\r\n

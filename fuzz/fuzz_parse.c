@@ -16,7 +16,7 @@
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "invariant broken: %s (line %d)\n", #cond, __LINE__);                \
+            fprintf(stderr, "invariant broken: %s (line %d)\n", #cond, __LINE__);                  \
             abort();                                                                               \
         }                                                                                          \
     } while (0)

@@ -1,5 +1,6 @@
-# make bench            measure every chapter side by side and write bench/REPORT.md (~5-10 min)
-# make bench BENCH_QUICK=1   a smoke run of a minute or two, into bench/REPORT-quick.md
+# make bench            measure every chapter side by side and write bench/REPORT.md (the latest
+#                       full run took 3 min 5 s: see bench/REPORT.md's opening line)
+# make bench BENCH_QUICK=1   fewer, shorter runs, into bench/REPORT-quick.md
 # Not part of `make test`: it measures speed, which tests never assert. nginx and wrk (Debian
 # packages) are installed here when missing; see bench/README.md.
 .PHONY: bench install-bench-deps

@@ -77,9 +77,11 @@ all_chapters() {
     done
 }
 
-# pool_flag CHAPTER N: "-w N" (at most MAX_WORKERS) if the chapter's server has a worker pool.
+# pool_flag CHAPTER N: "-w N" (at most MAX_WORKERS) if the chapter's -w sizes a pool of threads
+# doing its reads (not 08's processes, 09's tpool or 12's io-wq cap).
 pool_flag() {
-    "$BIN/$1" --help 2>&1 | grep -q -- '-w WORKERS' && echo "-w $(($2 < MAX_WORKERS ? $2 : MAX_WORKERS))"
+    "$BIN/$1" --help 2>&1 | grep -q -- '-w WORKERS *worker threads doing the blocking reads' &&
+        echo "-w $(($2 < MAX_WORKERS ? $2 : MAX_WORKERS))"
 }
 
 # start CHAPTER [FLAGS...] / stop: a chapter's server on port 0 (scripts/server.bash), noted in the

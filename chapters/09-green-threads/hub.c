@@ -44,14 +44,14 @@
 
 struct green {
     ucontext_t ctx;
-    char *map;                 /* the guard page, then the stack */
+    char *map; /* the guard page, then the stack */
     void (*fn)(void *);
     void *arg;
-    struct timer timer;        /* in the heap while parked with a deadline */
+    struct timer timer; /* in the heap while parked with a deadline */
     bool ready, timed_out, done;
-    struct green *next;        /* on the ready list, the tpool queue or its done list */
+    struct green *next; /* on the ready list, the tpool queue or its done list */
     struct green *prev_all, *next_all;
-    void (*job)(void *);       /* tpool_execute's call, run by a worker */
+    void (*job)(void *); /* tpool_execute's call, run by a worker */
     void *job_arg;
     void *asan_fake_stack;
     void *tsan_fiber;
@@ -60,14 +60,14 @@ struct green {
 static struct {
     int epfd;
     struct timer_heap timers;
-    ucontext_t ctx;            /* where the hub waits while a green thread runs */
+    ucontext_t ctx; /* where the hub waits while a green thread runs */
     struct green *current;
     struct green *ready_head, *ready_tail;
     struct green *all;
     void *asan_fake_stack;
-    const void *stack_bottom;  /* the hub's own stack, for ASan */
+    const void *stack_bottom; /* the hub's own stack, for ASan */
     size_t stack_size;
-    void *tsan_fiber;          /* the hub's own, for TSan */
+    void *tsan_fiber; /* the hub's own, for TSan */
 } hub = {.epfd = -1};
 
 /* ASan's fake stacks and TSan's shadow stack and clock follow the running stack: these tell them
@@ -149,7 +149,8 @@ static void free_green(struct green *g) {
 int green_spawn(void (*fn)(void *), void *arg) {
     struct green *g = calloc(1, sizeof *g);
     char *map = g ? mmap(NULL, GUARD + GREEN_STACK, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) : MAP_FAILED;
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+                  : MAP_FAILED;
     if (map == MAP_FAILED || mprotect(map, GUARD, PROT_NONE) < 0 || getcontext(&g->ctx) < 0) {
         if (map != MAP_FAILED)
             munmap(map, GUARD + GREEN_STACK);

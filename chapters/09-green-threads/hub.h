@@ -2,7 +2,8 @@
  * their own stacks (ucontext), run one at a time on one OS thread. A green thread that would
  * block parks itself on the hub (an epoll set and a timer heap, chapter 04's loop); the hub runs
  * the others and resumes it when its socket or timer is ready. Handlers call green_* instead of
- * the blocking calls and read like chapter 01. A call that is not green blocks every one of them. */
+ * the blocking calls and read like chapter 01. A call that is not green blocks every one of them.
+ */
 #ifndef HUB_H
 #define HUB_H
 

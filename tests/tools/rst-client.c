@@ -45,7 +45,8 @@ static size_t unescape(char *s) {
 }
 
 static int connect_to(int port) {
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)port),
                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
@@ -75,7 +76,8 @@ static void send_slowly(int fd, const char *text, size_t len, int ms) {
 
 int main(int argc, char **argv) {
     if (argc < 4 || (strcmp(argv[1], "slow") == 0 && argc < 5)) {
-        fprintf(stderr, "usage: rst-client reset PORT TEXT [MS] | half PORT TEXT | slow PORT TEXT MS\n");
+        fprintf(stderr,
+                "usage: rst-client reset PORT TEXT [MS] | half PORT TEXT | slow PORT TEXT MS\n");
         return 64;
     }
     size_t len = unescape(argv[3]);
