@@ -265,11 +265,20 @@ static void on_wake_signal(int sig) {
     (void)sig; /* its only job is to make a blocking call return EINTR */
 }
 
+static const int stop_signal_list[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR2, SIGALRM};
+
+void stop_signals(sigset_t *set) {
+    sigemptyset(set);
+    for (size_t i = 0; i < sizeof stop_signal_list / sizeof *stop_signal_list; i++)
+        sigaddset(set, stop_signal_list[i]);
+}
+
 void install_signal_handlers(void) {
     struct sigaction sa = {.sa_handler = on_stop_signal}; /* no SA_RESTART, on purpose */
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
-        perror_die("sigaction");
+    for (size_t i = 0; i < sizeof stop_signal_list / sizeof *stop_signal_list; i++)
+        if (sigaction(stop_signal_list[i], &sa, NULL) < 0)
+            perror_die("sigaction");
     sa.sa_handler = on_wake_signal;
     if (sigaction(SIGUSR1, &sa, NULL) < 0)
         perror_die("sigaction");
@@ -278,9 +287,7 @@ void install_signal_handlers(void) {
 
 void block_stop_signals(void) {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
+    stop_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 

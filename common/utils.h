@@ -88,14 +88,18 @@ int set_recv_timeout(int fd, int ms);
 /* Raises the soft RLIMIT_NOFILE to the hard limit and returns the new soft limit. */
 long raise_fd_limit(void);
 
-/* Set by SIGINT/SIGTERM; the loop checks it and shuts down. Atomic rather than the classic
+/* Set by a stop signal (see stop_signals); the loop checks it and shuts down. Atomic rather than the classic
  * volatile sig_atomic_t, because worker threads read it too (a lock-free atomic is also safe to
  * write from a signal handler). */
 extern atomic_int stop_requested;
 
-/* Installs SIGINT/SIGTERM handlers that set stop_requested (without SA_RESTART, so a blocked
- * accept/read/sleep returns EINTR and the loop notices) and ignores SIGPIPE, so a client that
- * vanishes makes write() fail with EPIPE instead of killing the server. */
+/* The signals that stop a server cleanly: SIGINT (Ctrl-C), SIGTERM, and SIGHUP, SIGUSR2 and
+ * SIGALRM, whose default action would kill it mid-request and leave its files behind. */
+void stop_signals(sigset_t *set);
+
+/* Installs handlers for the stop signals that set stop_requested (without SA_RESTART, so a
+ * blocked accept/read/sleep returns EINTR and the loop notices) and ignores SIGPIPE, so a client
+ * that vanishes makes write() fail with EPIPE instead of killing the server. */
 void install_signal_handlers(void);
 
 /* Accepts one pending connection: accept4 with SOCK_CLOEXEC | flags (SOCK_NONBLOCK for an event
@@ -106,7 +110,7 @@ void install_signal_handlers(void);
  * blocking server does not spin on an accept that fails at once. */
 int accept_client(int listen_fd, int flags);
 
-/* For worker threads: blocks SIGINT/SIGTERM in the calling thread, so they reach the loop
+/* For worker threads: blocks the stop signals in the calling thread, so they reach the loop
  * thread, and leaves SIGUSR1 to interrupt_thread(). */
 void block_stop_signals(void);
 

@@ -129,7 +129,7 @@ static void report_stuck(int64_t blocked_ms) {
 
 static void *watch(void *arg) {
     (void)arg;
-    block_stop_signals(); /* SIGINT/SIGTERM belong to the loop thread */
+    block_stop_signals(); /* they belong to the loop thread */
     int64_t reported = 0; /* the beat whose turn we reported stuck */
     pthread_mutex_lock(&lock);
     while (!stopping) {

@@ -7,8 +7,9 @@ load helpers
 # refuses RWF_NOWAIT or keeps the file in memory whatever we advise (tmpfs does both).
 start_cache_server() {
     start_server "$BIN/14-cache-aware" "$@"
-    DATA_FILE=$(sed -n 's/.*evicted: .* pages of \(.*\) in the page cache$/\1/p' "$SERVER_LOG")
-    [ -f "$DATA_FILE" ]
+    DATA_FILE=$(sed -n 's/.*evicted: .* pages of \(.*\) (unlinked) in the page cache$/\1/p' \
+        "$SERVER_LOG")
+    [ -n "$DATA_FILE" ] && [ ! -e "$DATA_FILE" ] # open, but already unlinked
     if grep -q 'RWF_NOWAIT unsupported' "$SERVER_LOG"; then
         skip "$(sed -n 's/.*\(RWF_NOWAIT unsupported.*\)/\1/p' "$SERVER_LOG") (set TMPDIR to a disk-backed directory)"
     fi
@@ -29,8 +30,10 @@ reply_shape() { echo "$1" | cut -d, -f1,2,4; }
     [ "$(grep -c 'hit: served on the loop /a$' "$SERVER_LOG")" -eq 1 ]
     # The miss waited for the (simulated) disk's 100 ms; the hit never touched the disk.
     [ "$(echo "$first" | cut -d, -f3)" -ge 100 ] && [ "$(echo "$second" | cut -d, -f3)" -lt 100 ]
-    # Evict again from outside (GNU dd drops the whole file's cache): the next read misses.
-    dd if="$DATA_FILE" iflag=nocache count=0 status=none
+    # Evict again from outside (GNU dd drops the whole file's cache), through the server's own
+    # descriptor, the file's only name left: the next read misses.
+    dd if="$(find /proc/"$SERVER_PID"/fd -lname "$DATA_FILE (deleted)" | head -1)" iflag=nocache \
+        count=0 status=none
     third=$(ask '100,/a\n')
     [ "$(reply_shape "$third")" = "0,65536,/a" ]
     [ "$(grep -c 'miss: offloaded /a$' "$SERVER_LOG")" -eq 2 ]
@@ -39,7 +42,6 @@ reply_shape() { echo "$1" | cut -d, -f1,2,4; }
     local resident
     resident=$(sed -n 's/.*at exit: \([0-9]*\) of .*/\1/p' "$SERVER_LOG")
     [ "$resident" -ge 16 ] && [ "$resident" -lt 4096 ]
-    [ ! -e "$DATA_FILE" ] && [ ! -e "$(dirname "$DATA_FILE")" ]   # removed at exit
 }
 
 @test "14: both modes give the same answers; always-offload sends every read to the pool" {
@@ -114,9 +116,10 @@ hits_behind_a_slow_miss() {
     survives_bad_input
 }
 
-@test "14: SIGTERM stops it cleanly mid-read, and the data file is gone" {
+@test "14: SIGTERM stops it cleanly mid-read; its data file was never left on disk" {
     start_cache_server
+    # The 16 MiB file is only reachable through the server's descriptor.
+    ls -l /proc/"$SERVER_PID"/fd | grep -q "$DATA_FILE (deleted)"
     stops_cleanly_mid_read
-    [ ! -e "$(dirname "$DATA_FILE")" ]
 }
 

@@ -68,11 +68,9 @@ static void *connection_main(void *arg) {
 static int spawn_connection_thread(int fd, const pthread_attr_t *attr) {
     /* The new thread inherits this mask: stop signals must reach main(), whose accept() they
      * interrupt, and never a connection thread, which would swallow them. */
-    sigset_t stop_signals, old;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, &old);
+    sigset_t stop, old;
+    stop_signals(&stop);
+    pthread_sigmask(SIG_BLOCK, &stop, &old);
     pthread_t t;
     atomic_fetch_add(&in_flight, 1);
     int err = pthread_create(&t, attr, connection_main, (void *)(intptr_t)fd);

@@ -167,10 +167,9 @@ int main(int argc, char **argv) {
 
     sigset_t mask, blocked;
     sigprocmask(SIG_SETMASK, NULL, &mask);
-    blocked = mask;
+    stop_signals(&blocked);
+    sigorset(&blocked, &blocked, &mask);
     sigaddset(&blocked, SIGCHLD);
-    sigaddset(&blocked, SIGINT);
-    sigaddset(&blocked, SIGTERM);
     if (fork_mode) {
         run_fork_per_connection(&mask);
     } else {

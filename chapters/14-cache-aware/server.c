@@ -25,7 +25,7 @@ static struct pool *pool;
 /* The data every request reads: a real file, made at start-up and removed at exit. */
 #define READ_SIZE (64 * 1024)       /* one request reads this much ... */
 #define FILE_SIZE (256 * READ_SIZE) /* ... at one of 256 offsets: a 16 MiB file */
-static char data_dir[4096], data_path[4096 + 8];
+static char data_path[4096];
 static int data_fd = -1;
 static bool try_nowait = true;           /* -m nowait (default); false: -m always-offload */
 static bool nowait_works = true;         /* false where the filesystem refuses RWF_NOWAIT */
@@ -121,25 +121,19 @@ static long resident_pages(long *pages) {
 
 static void log_residency(const char *when) {
     long pages, resident = resident_pages(&pages);
-    log_msg("%s: %ld of %ld pages of %s in the page cache", when, resident, pages, data_path);
+    log_msg("%s: %ld of %ld pages of %s (unlinked) in the page cache", when, resident, pages,
+            data_path);
 }
 
-static void remove_data_file(void) {
-    unlink(data_path);
-    rmdir(data_dir);
-}
-
-/* Writes the 16 MiB data file in a new directory under $TMPDIR (default /var/tmp, which is on
- * disk where /tmp may be tmpfs), then evicts it from the page cache: every block starts cold. */
+/* Writes the 16 MiB data file under $TMPDIR (default /var/tmp, which is on disk where /tmp may
+ * be tmpfs), then evicts it from the page cache: every block starts cold. It is unlinked as soon
+ * as it is open, so nothing is left behind, however the server ends (kill -9 included). */
 static void make_data_file(void) {
     const char *tmp = getenv("TMPDIR");
-    snprintf(data_dir, sizeof data_dir, "%s/cache-aware.XXXXXX", tmp && *tmp ? tmp : "/var/tmp");
-    if (!mkdtemp(data_dir))
-        perror_die(data_dir);
-    snprintf(data_path, sizeof data_path, "%s/data", data_dir);
-    atexit(remove_data_file);
-    if ((data_fd = open(data_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+    snprintf(data_path, sizeof data_path, "%s/cache-aware.XXXXXX", tmp && *tmp ? tmp : "/var/tmp");
+    if ((data_fd = mkostemp(data_path, O_CLOEXEC)) < 0)
         perror_die(data_path);
+    unlink(data_path);
     static char block[READ_SIZE];
     for (int k = 0; k < FILE_SIZE / READ_SIZE; k++) {
         memset(block, k % 251, sizeof block);
@@ -155,7 +149,7 @@ static void make_data_file(void) {
     struct iovec iov = {.iov_base = &byte, .iov_len = 1};
     if (try_nowait && preadv2(data_fd, &iov, 1, 0, RWF_NOWAIT) < 0 && errno == EOPNOTSUPP) {
         log_msg("RWF_NOWAIT unsupported on the filesystem of %s: every read goes to the pool",
-                data_dir);
+                data_path);
         try_nowait = nowait_works = false;
         offload_why = "no RWF_NOWAIT";
     }
