@@ -36,7 +36,7 @@ scenario() {
     echo "\$ $BIN/client -p $PORT $*"
     "$BIN/client" -p "$PORT" --timeline "$timeline" "$@"
     echo "(client exit status $?)"
-    scripts/timeline.sh "$timeline" 50
+    scripts/timeline.sh -e "${trace:-}" "$timeline" 50 # -e: the server's -E file, if it wrote one
     awk -v c0="$cpu0" -v c1="$(cpu_seconds "$SERVER_PID")" -v t0="$t0" -v t1="$(date +%s.%N)" \
         'BEGIN { printf "server CPU: %.2f s in %.2f s of wall time\n", c1 - c0, t1 - t0 }'
     sleep "${DRAIN_SECONDS:-0.5}" # let late replies reach the log (a demo.bash may set it)
