@@ -218,6 +218,7 @@ struct layout {
     double legend_y, plot_top, row_pitch, lanes_top, lane_pitch, bottom;
     long long axis_ms, step_ms;
     bool has_untraced, has_loop;
+    bool span_titles; /* few enough spans that each read gets a tooltip */
 };
 
 static double lx(const struct layout *g, double ms) {
@@ -276,11 +277,14 @@ static void layout_of(struct layout *g, const struct model *m, const struct figu
             longest = text_width(id);
         g->has_untraced |= !m->req[i].traced;
     }
+    size_t spans = 0;
     for (size_t i = 0; i < m->n_lanes; i++) {
+        spans += m->lanes[i].n_spans;
         if (text_width(m->lanes[i].name) > longest)
             longest = text_width(m->lanes[i].name);
         g->has_loop |= m->lanes[i].sleeps;
     }
+    g->span_titles = spans <= 300;
     g->left = 10 + (longest < 18 ? 18 : longest > 140 ? 140 : longest);
     g->plot_width = g->width - g->left - (8 + text_width("timeout"));
     if (fig->timeout_ms > 0 && one_start(tl) &&
@@ -302,9 +306,14 @@ static void layout_of(struct layout *g, const struct model *m, const struct figu
     g->height = ceil(g->bottom + 36);
 }
 
-/* Every how many rows of this pitch a label fits. */
+/* Every how many rows of this pitch a label fits: 1, 2 or 5 times a power of ten, so that the
+ * labels of a thousand rows read 0, 100, 200. */
 static size_t label_every(double pitch) {
-    return pitch >= LABEL_PITCH_MIN ? 1 : (size_t)ceil(LABEL_PITCH_MIN / pitch);
+    size_t need = pitch >= LABEL_PITCH_MIN ? 1 : (size_t)ceil(LABEL_PITCH_MIN / pitch);
+    for (size_t power = 1;; power *= 10)
+        for (size_t m = 1; m <= 5; m += m == 1 ? 1 : 3)
+            if (power * m >= need)
+                return power * m;
 }
 
 static const char *lane_name(const struct model *m, int lane) {
@@ -361,7 +370,7 @@ static void traced_rows(FILE *out, const struct model *m, const struct layout *g
                     "fill=\"%s\"/>\n",
                     PHASE_CLASS[s->phase], x0, y, x1 - x0, bar, PHASE_COLOUR[s->phase]);
         }
-        if (i % every == 0 && bar >= 1)
+        if (i % every == 0)
             fprintf(out,
                     "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%d</text>"
                     "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
@@ -372,12 +381,15 @@ static void traced_rows(FILE *out, const struct model *m, const struct layout *g
 }
 
 /* One rect: a run of merged spans, or one span (a read: with its request's id when it fits). */
-static void lane_rect(FILE *out, const struct model *m, double x0, double x1, double y, double h,
-                      enum lane_state state, const struct span *one) {
+static void lane_rect(FILE *out, const struct model *m, const struct layout *g, double x0,
+                      double x1, double y, double h, enum lane_state state,
+                      const struct span *one) {
     fprintf(out,
             "<rect class=\"%s\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"",
             LANE_CLASS[state], x0, y, x1 - x0 < 1 ? 1 : x1 - x0, h, LANE_COLOUR[state]);
-    if (one && state == LS_READ) {
+    if (one && state == LS_READ && !g->span_titles) {
+        fprintf(out, " data-req=\"%ld\"/>\n", one->req);
+    } else if (one && state == LS_READ) {
         fprintf(out, " data-req=\"%ld\"><title>", one->req);
         put_xml(out, lane_name(m, one->thread));
         if (one->to_ms >= SPAN_OPEN_MS)
@@ -386,14 +398,16 @@ static void lane_rect(FILE *out, const struct model *m, double x0, double x1, do
         else
             fprintf(out, " reads request %ld: %.1f-%.1f ms</title></rect>\n", one->req,
                     one->from_ms, one->to_ms);
+    } else {
+        fprintf(out, "/>\n");
+    }
+    if (one && state == LS_READ) {
         char id[24];
         snprintf(id, sizeof id, "%ld", one->req);
         if (one->req >= 0 && x1 - x0 >= text_width(id) + 4 && h >= 10)
             fprintf(out,
                     "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"white\">%s</text>\n",
                     (x0 + x1) / 2, y + h / 2 + 4.2, id);
-    } else {
-        fprintf(out, "/>\n");
     }
 }
 
@@ -414,7 +428,7 @@ static void lane_state_spans(FILE *out, const struct model *m, const struct layo
             continue;
         }
         if (x1 >= 0)
-            lane_rect(out, m, x0, x1, y, h, state, one);
+            lane_rect(out, m, g, x0, x1, y, h, state, one);
         if (s)
             x0 = a, x1 = b, one = s;
     }
