@@ -309,6 +309,8 @@ static void layout_of(struct layout *g, const struct model *m, const struct figu
 /* Every how many rows of this pitch a label fits: 1, 2 or 5 times a power of ten, so that the
  * labels of a thousand rows read 0, 100, 200. */
 static size_t label_every(double pitch) {
+    if (!(pitch > 0.001)) /* no rows at all */
+        return 1;
     size_t need = pitch >= LABEL_PITCH_MIN ? 1 : (size_t)ceil(LABEL_PITCH_MIN / pitch);
     for (size_t power = 1;; power *= 10)
         for (size_t m = 1; m <= 5; m += m == 1 ? 1 : 3)

@@ -400,7 +400,8 @@ static int lane_spans(struct builder *b, int lane, struct lane_view *l, size_t *
     if (read_since >= 0 &&
         add_span(l, cap, (struct span){read_since, end, LS_READ, read_req, lane}) < 0)
         return -1;
-    qsort(l->spans, l->n_spans, sizeof *l->spans, by_span);
+    if (l->n_spans > 1) /* qsort wants a pointer even for nothing */
+        qsort(l->spans, l->n_spans, sizeof *l->spans, by_span);
     return 0;
 }
 
@@ -550,7 +551,8 @@ static int build_lanes(struct builder *b) {
         if (lane_spans(b, (int)l, v, &cap) < 0)
             return -1;
     }
-    qsort(m->lanes, m->n_lanes, sizeof *m->lanes, by_lane_order);
+    if (m->n_lanes > 1)
+        qsort(m->lanes, m->n_lanes, sizeof *m->lanes, by_lane_order);
     return 0;
 }
 

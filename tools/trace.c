@@ -537,7 +537,8 @@ int trace_load(const char *buf, size_t len, const char *req_prefix, struct trace
             current = epochs[next_start++].mono_ms;
         e->t_ms = raw_t[i] + (epoch_of(epochs, n_epochs, e->pid, current) - tr->epoch_ms);
     }
-    qsort(tr->events, tr->n_events, sizeof *tr->events, by_time);
+    if (tr->n_events > 1) /* qsort wants a pointer even for nothing */
+        qsort(tr->events, tr->n_events, sizeof *tr->events, by_time);
     free(table.slot);
     free(epochs);
     free(raw_t);
