@@ -283,3 +283,20 @@ has_span() {
     run "$BIN/timeline-svg" --text -w 50 -e "$BATS_TEST_TMPDIR/trace" "$BATS_TEST_TMPDIR/tl"
     [ "$(grep -c '^thread-\* |' <<<"$output")" -eq 10 ]
 }
+
+@test "an event within the client's rounding before its start counts as at the start" {
+    # The client counts whole milliseconds: an accept 0.6 ms "before" the send is at the send.
+    printf '%s\n' '# mono_ms 1000.000' '0 0 400 ok 300 0' >"$BATS_TEST_TMPDIR/tl"
+    printf '%s\n' '{"t_ms":0,"thread":"main","event":"trace_start","mono_ms":1000}' \
+        '{"t_ms":-0.6,"thread":"loop","event":"accepted","fd":3}' \
+        '{"t_ms":1,"thread":"loop","event":"request","fd":3,"req":"/obj/0"}' \
+        '{"t_ms":1,"thread":"loop","event":"read_start","fd":3,"req":"/obj/0"}' >"$BATS_TEST_TMPDIR/trace"
+    run "$BIN/timeline-svg" -e "$BATS_TEST_TMPDIR/trace" "$BATS_TEST_TMPDIR/tl"
+    SPANS=$(spans)
+    ! grep -q 'ph-accept' <<<"$SPANS"
+    has_span "req 0 ph-wait-loop" 0 1
+    # Still being read when the trace ends: to the client's end, and on the loop's lane to the
+    # picture's.
+    has_span "req 0 ph-read" 1 400
+    has_span "lane loop ln-read" 1 500
+}

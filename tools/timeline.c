@@ -308,10 +308,13 @@ static void split_request(struct builder *b, size_t i) {
     struct point p[1 + sizeof CUTS / sizeof CUTS[0]];
     int n = 0;
     p[n++] = (struct point){(double)r->start_ms, 0, PH_ACCEPT, -1, false};
-    for (size_t k = 0; k < sizeof CUTS / sizeof CUTS[0]; k++)
-        if (v->has[CUTS[k].kind])
-            p[n++] = (struct point){v->t_ms[CUTS[k].kind], (int)k + 1, CUTS[k].phase,
-                                    v->lane[CUTS[k].kind], CUTS[k].wait};
+    for (size_t k = 0; k < sizeof CUTS / sizeof CUTS[0]; k++) {
+        if (!v->has[CUTS[k].kind])
+            continue;
+        /* An event up to SLACK_MS before the start is the client's rounding: at the start. */
+        double t = v->t_ms[CUTS[k].kind] > p[0].t_ms ? v->t_ms[CUTS[k].kind] : p[0].t_ms;
+        p[n++] = (struct point){t, (int)k + 1, CUTS[k].phase, v->lane[CUTS[k].kind], CUTS[k].wait};
+    }
     qsort(p, (size_t)n, sizeof *p, by_point);
     for (int k = 0; k < n; k++) {
         if (!p[k].wait)
@@ -326,8 +329,7 @@ static void split_request(struct builder *b, size_t i) {
     double end = (double)r->end_ms;
     v->n_seg = 0;
     for (int k = 0; k < n; k++) {
-        double from = p[k].t_ms > (double)r->start_ms ? p[k].t_ms : (double)r->start_ms;
-        double to = k + 1 < n && p[k + 1].t_ms < end ? p[k + 1].t_ms : end;
+        double from = p[k].t_ms, to = k + 1 < n && p[k + 1].t_ms < end ? p[k + 1].t_ms : end;
         if (to <= from)
             continue;
         struct segment *last = v->n_seg ? &v->seg[v->n_seg - 1] : NULL;
