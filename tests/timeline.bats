@@ -158,6 +158,7 @@ has_span() {
     has_span "req 0 ph-read" 2 302
     has_span "req 7 ph-none" 0 1508
     [ "$(grep -c 'ph-none' <<<"$SPANS")" -eq 9 ]
+    [ "$(grep -c '^req 7 ' <<<"$SPANS")" -eq 1 ] # the outline alone, no segment on it
     grep -q 'no server events' <<<"$output"
     # A trace with no events at all (a server that does not trace): the client's view.
     : >"$BATS_TEST_TMPDIR/empty"

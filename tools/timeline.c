@@ -295,6 +295,9 @@ static int by_point(const void *a, const void *b) {
 static void split_request(struct builder *b, size_t i) {
     const struct row *r = &b->tl->rows[i];
     struct request_view *v = &b->m->req[i];
+    v->n_seg = 0;
+    if (!v->traced) /* nothing to cut by: its bar stays whole, the client's view */
+        return;
     static const struct {
         enum trace_kind kind;
         enum phase phase;
@@ -327,7 +330,6 @@ static void split_request(struct builder *b, size_t i) {
         p[k].lane = next;
     }
     double end = (double)r->end_ms;
-    v->n_seg = 0;
     for (int k = 0; k < n; k++) {
         double from = p[k].t_ms, to = k + 1 < n && p[k + 1].t_ms < end ? p[k + 1].t_ms : end;
         if (to <= from)
