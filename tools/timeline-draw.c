@@ -189,7 +189,8 @@ static const char *const PHASE_LABEL[PHASES] = {"not yet accepted",     "waiting
 static const char *const PHASE_COLOUR[PHASES] = {"#bbbbbb", "#e69f00", "#cc79a7",
                                                  "#0072b2", "#d55e00", "#009e73"};
 static const char *const LANE_CLASS[] = {"ln-asleep", "ln-handler", "ln-read"};
-static const char *const LANE_LABEL[] = {"loop asleep", "loop running a handler", "a read"};
+/* A read on a lane is drawn as the request's "being read", so the legend needs no third entry. */
+static const char *const LANE_LABEL[] = {"loop asleep", "loop running a handler"};
 static const char *const LANE_COLOUR[] = {"#e4e4e4", "#56b4e9", "#0072b2"};
 static const char *const OUTCOME_SHORT[OUTCOMES] = {"ok", "RC 1", "timeout", "error"};
 
