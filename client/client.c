@@ -366,8 +366,9 @@ static void report(void) {
     FILE *tl = opt.timeline ? fopen(opt.timeline, "w") : NULL;
     if (opt.timeline && !tl)
         fprintf(stderr, "client: cannot write %s: %s\n", opt.timeline, strerror(errno));
-    if (tl)
-        fprintf(tl, "# id start_ms end_ms outcome delay_ms rc\n");
+    if (tl) /* t0 on CLOCK_MONOTONIC, so timeline-svg can line this file up with a server trace */
+        fprintf(tl, "# mono_ms %lld.000\n# id start_ms end_ms outcome delay_ms rc\n",
+                (long long)t0);
     for (int i = 0; i < opt.count; i++) {
         struct req *r = &reqs[i];
         count[r->outcome]++;

@@ -10,8 +10,9 @@
 # The SVG renderer is built with everything else, so the normal build keeps it compiling.
 all: $(BIN_DIR)/timeline-svg
 
-$(BIN_DIR)/timeline-svg: tools/timeline-svg.c $(FLAGS_STAMP)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+TIMELINE_SRC := tools/timeline-svg.c tools/timeline.c tools/timeline-draw.c tools/trace.c
+$(BIN_DIR)/timeline-svg: $(TIMELINE_SRC) tools/timeline.h tools/trace.h $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TIMELINE_SRC) -lm
 
 figures: all
 	@scripts/compare.sh --figures slides/figures

@@ -36,8 +36,8 @@ scenario() {
     echo "\$ $BIN/client -p $PORT $*"
     "$BIN/client" -p "$PORT" --timeline "$timeline" "$@"
     echo "(client exit status $?)"
-    scripts/timeline.sh "$timeline" 50
     cpu_window_end "$SERVER_PID"
+    scripts/timeline.sh -e "${trace:-}" "$timeline" 50 # -e: the server's -E file, if it wrote one
     echo "server CPU: $CPU_S s in $WALL_S s of wall time"
     sleep "${DRAIN_SECONDS:-0.5}" # let late replies reach the log (a demo.bash may set it)
     stop_server

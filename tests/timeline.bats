@@ -1,0 +1,303 @@
+#!/usr/bin/env bats
+# timeline-svg -e: the server's event trace cut into each request's bar, a lane per server
+# thread, and the same in the terminal (scripts/timeline.sh). Fast: one test starts a server.
+#
+# The traces in tests/timeline/ are written by hand to the -E format, with the server's epoch
+# 500 ms (05) and 1000 ms (06) before the client's, so every coordinate below also checks that
+# the two files are lined up by their mono_ms:
+#   05-like: the loop accepts all ten at 1 ms, then reads /obj/I itself from 2+300I to 302+300I
+#            ms; each reply is ready when its read ends but sent only at 3003 ms, when the loop
+#            is back in epoll_wait; every client gave up at 1508 ms.
+#   06-like: the loop hands the reads to four workers: worker-K reads K-1, K+3, K+7, from
+#            2.5 + 300.2 J + 0.1 (K-1) ms (J the round); each reply is sent within 0.5 ms.
+load helpers
+
+DATA="$ROOT/tests/timeline"
+
+# svg NAME [FLAGS...]: the figure of tests/timeline/NAME-like, into $output.
+svg() {
+    local name=$1
+    shift
+    run "$BIN/timeline-svg" -t "$name" -d 1500 -e "$DATA/$name-like.trace" "$@" \
+        "$DATA/$name-like.timeline"
+    [ "$status" -eq 0 ] || { echo "$output"; return 1; }
+}
+
+# spans: from the SVG in $output, one line per drawn segment, "KIND NAME CLASS FROM_MS TO_MS
+# REQ": KIND req (NAME its id) or lane (NAME the thread); milliseconds from the x axis' ticks.
+spans() {
+    awk '
+        function attr(name,    m) {
+            if (match($0, " " name "=\"[^\"]*\"")) {
+                m = substr($0, RSTART + length(name) + 3, RLENGTH - length(name) - 4)
+                return m
+            }
+            return ""
+        }
+        /<text class="tick"/ {
+            v = $0; sub(/.*">/, "", v); sub(/<.*/, "", v)
+            k = n_ticks++; tick_x[k] = attr("x"); tick_v[k] = v
+        }
+        /<g class="req"/ { kind = "req"; name = attr("data-id") }
+        /<g class="lane"/ { kind = "lane"; name = attr("data-name") }
+        /<\/g>/ { kind = "" }
+        kind != "" && /<rect class="(ph|ln)-/ {
+            line[n++] = kind " " name " " attr("class") " " attr("x") " " attr("width") " " \
+                (attr("data-req") == "" ? "-" : attr("data-req"))
+        }
+        END {
+            ms_per_px = (tick_v[1] - tick_v[0]) / (tick_x[1] - tick_x[0])
+            for (i = 0; i < n; i++) {
+                split(line[i], f, " ")
+                from = (f[4] - tick_x[0]) * ms_per_px
+                printf "%s %s %s %.1f %.1f %s\n", f[1], f[2], f[3], from, from + f[5] * ms_per_px, f[6]
+            }
+        }' <<<"$output"
+}
+
+# has_span "KIND NAME CLASS" FROM TO: such a span exists, from and to within 1 ms.
+has_span() {
+    grep "^$1 " <<<"$SPANS" | awk -v a="$2" -v b="$3" '
+        function near(x, y) { return x - y < 1 && y - x < 1 }
+        near($4, a) && near($5, b) { found = 1 }
+        END { exit !found }' || { echo "no span '$1' from $2 to $3 ms; spans of it:"; grep "^$1 " <<<"$SPANS"; false; }
+}
+
+@test "05: each request's bar is cut where the loop accepted, read and left its reply unsent" {
+    svg 05
+    SPANS=$(spans)
+    # Request 0: read at once (2-302 ms), then its reply waited, ready, until the client left.
+    has_span "req 0 ph-read" 2 302
+    has_span "req 0 ph-ready" 302 1508
+    # Request 3: waited for the loop behind three reads, was read, then waited to be sent.
+    has_span "req 3 ph-wait-loop" 1.2 902
+    has_span "req 3 ph-read" 902 1202
+    has_span "req 3 ph-ready" 1202 1508
+    # Request 5 was still being read when its client gave up; 9 never got the loop at all.
+    has_span "req 5 ph-read" 1502 1508
+    has_span "req 9 ph-wait-loop" 1.4 1508
+    ! grep -q '^req 9 ph-read' <<<"$SPANS"
+    # Waiting to be accepted: from the send to the accept, 1 ms plus 0.05 ms a connection.
+    has_span "req 4 ph-accept" 0 1.2
+    # Nothing else: 4 segments for requests 0-4, 3 for 5, 2 for 6-9; none waits for a worker.
+    [ "$(grep -c '^req ' <<<"$SPANS")" -eq 31 ]
+    ! grep -q 'ph-wait-worker' <<<"$SPANS"
+    # The timeout line sits at 1500 ms.
+    grep -q 'class="timeout"' <<<"$output"
+}
+
+@test "05: the loop's lane is blocked in one read after another, then sleeps" {
+    svg 05
+    SPANS=$(spans)
+    local i
+    for i in 0 1 2 3 4 5 6 7 8 9; do
+        grep -q "^lane loop ln-read .* $i\$" <<<"$SPANS" || { echo "no read of $i"; false; }
+        has_span "lane loop ln-read" $((2 + 300 * i)) $((302 + 300 * i))
+    done
+    # Asleep in epoll_wait once the replies are out, to the end of the picture (from 3002.1 ms:
+    # its 0.4 ms sleep there merges into it, as spans closer than half a pixel do).
+    has_span "lane loop ln-asleep" 3002.1 3500
+    # The loop is the only thread: no worker lanes.
+    [ "$(grep -c '<g class="lane"' <<<"$output")" -eq 1 ]
+    # Each read is labelled with its request's id.
+    grep -q '>9</text>' <<<"$output"
+}
+
+@test "06: four worker lanes read at once, and requests wait for a worker, not for the loop" {
+    svg 06
+    SPANS=$(spans)
+    local lanes
+    lanes=$(grep -o '<g class="lane" data-name="[^"]*"' <<<"$output" | sed 's/.*name="//;s/"//' | tr '\n' ' ')
+    [ "$lanes" = "loop worker-1 worker-2 worker-3 worker-4 " ] || { echo "lanes: $lanes"; false; }
+    has_span "lane worker-1 ln-read" 2.5 302.5
+    has_span "lane worker-1 ln-read" 302.7 602.7
+    has_span "lane worker-1 ln-read" 602.9 902.9
+    has_span "lane worker-4 ln-read" 2.8 302.8
+    # The four first reads overlap: the latest start is before the earliest end.
+    grep '^lane worker-' <<<"$SPANS" | awk '$6 <= 3 { if ($4 > s) s = $4; if (!e || $5 < e) e = $5; n++ }
+        END { exit !(n == 4 && s < e) }'
+    # Request 5 waited for a worker for a whole read, then was read by worker-2.
+    has_span "req 5 ph-wait-worker" 2.5 302.8
+    has_span "req 5 ph-read" 302.8 602.8
+    grep -q 'read by worker-2' <<<"$output"
+    # No reply waited 1 ms to be sent; the loop slept between its wakes, and from 903.8 ms on.
+    grep '^req .* ph-ready' <<<"$SPANS" | awk '{ n++ } $5 - $4 >= 1 { bad = 1 } END { exit bad || n != 10 }'
+    has_span "lane loop ln-asleep" 303.4 603.2
+    has_span "lane loop ln-asleep" 903.8 1600
+}
+
+@test "the legend names every segment and lane state, and the text is 12 px on a slide" {
+    local name w h min
+    for name in 05 06; do
+        svg "$name" -s 'a subtitle'
+        for label in 'not yet accepted' 'waiting for the loop' 'waiting for a worker' \
+            'being read' 'ready, not sent' '>sent<' 'loop asleep' 'loop running a handler'; do
+            grep -q "$label" <<<"$output" || { echo "$name: no legend entry $label"; false; }
+        done
+        # Half a 1280x720 slide: 640 px wide (the deck's .pair gives 586 px, and every figure
+        # at most 360 px tall). Each font-size (12 on the root, for text without one), scaled.
+        w=$(sed -n '1s/.*viewBox="0 0 \([0-9]*\) \([0-9]*\)".*/\1/p' <<<"$output")
+        h=$(sed -n '1s/.*viewBox="0 0 \([0-9]*\) \([0-9]*\)".*/\2/p' <<<"$output")
+        min=$(grep -o 'font-size="[0-9.]*"' <<<"$output" | tr -dc '0-9.\n' | sort -n | head -1)
+        echo "$name: ${w}x$h, smallest font $min"
+        [ "$(head -1 <<<"$output" | grep -o 'font-size="12"')" ]
+        awk -v w="$w" -v h="$h" -v f="$min" 'BEGIN {
+            pair = 586 / w; if (360 / h < pair) pair = 360 / h
+            printf "drawn 640 wide: %.1f px; in the deck pair: %.1f px\n", f * 640 / w, f * pair
+            exit !(f * 640 / w >= 12 && f * pair >= 12) }'
+        # Small: tens of KB at most.
+        [ "${#output}" -lt 40000 ]
+    done
+}
+
+@test "a request no event names keeps its whole bar, the client's view" {
+    grep -v '"/obj/[1-9]"' "$DATA/05-like.trace" >"$BATS_TEST_TMPDIR/trace"
+    run "$BIN/timeline-svg" -e "$BATS_TEST_TMPDIR/trace" "$DATA/05-like.timeline"
+    [ "$status" -eq 0 ]
+    SPANS=$(spans)
+    has_span "req 0 ph-read" 2 302
+    has_span "req 7 ph-none" 0 1508
+    [ "$(grep -c 'ph-none' <<<"$SPANS")" -eq 9 ]
+    [ "$(grep -c '^req 7 ' <<<"$SPANS")" -eq 1 ] # the outline alone, no segment on it
+    grep -q 'no server events' <<<"$output"
+    # A trace with no events at all (a server that does not trace): the client's view.
+    : >"$BATS_TEST_TMPDIR/empty"
+    run "$BIN/timeline-svg" -e "$BATS_TEST_TMPDIR/empty" "$DATA/05-like.timeline"
+    [ "$status" -eq 0 ]
+    [[ $output == *"empty: no events: the client's view only"* ]]
+    [[ $output == *'<title>request 0: 0 to 1508 ms, timeout</title>'* ]]
+}
+
+@test "a malformed trace line is refused with its file and line number" {
+    local t="$BATS_TEST_TMPDIR/trace" good='{"t_ms":1,"thread":"loop","event":"wait"}' bad
+    # Forward compatibility first: unknown events and keys (any JSON value) are read and ignored.
+    printf '%s\n' "$good" '{"t_ms":2e1,"thread":"loop","event":"gc_pause","x":[1,{"y":null}],"z":"\u00e9\"\n"}' \
+        '' '  {"thread":"loop","event":"wake","t_ms":-0.5}  ' >"$t"
+    run "$BIN/timeline-svg" -e "$t" "$DATA/05-like.timeline"
+    [ "$status" -eq 0 ]
+    for bad in '{"thread":"loop","event":"wait"}:no "t_ms"' \
+        '{"t_ms":1,"event":"wait"}:no "thread"' \
+        '{"t_ms":12.,"thread":"loop","event":"wait"}:a bad number' \
+        '{"t_ms":"12","thread":"loop","event":"wait"}:is not a number' \
+        '{"t_ms":1,"thread":"loop,"event":"wait"}:no '"'"','"'"' or' \
+        '{"t_ms":1,"thread":"loop","event":"wait:unterminated string' \
+        '{"t_ms":1,"thread":"loop","event":"wait"} trailing:text after' \
+        '{"t_ms":1,"thread":"loop","event":"wait","fd":1.5}:not an integer' \
+        '{"t_ms":1,"thread":"","event":"wait"}:"thread" is empty' \
+        '{"t_ms":1,"thread":"loop","event":"wait","t_ms":2}:appears twice' \
+        '{"t_ms":0,"thread":"main","event":"trace_start"}:without "mono_ms"' \
+        'garbage:not a JSON object' '[1,2]:not a JSON object' '{"t_ms":1:unterminated object'; do
+        printf '%s\n%s\n%s\n' "$good" "$good" "${bad%:*}" >"$t"
+        run "$BIN/timeline-svg" -e "$t" "$DATA/05-like.timeline"
+        echo "$bad -> $status $output"
+        [ "$status" -eq 1 ]
+        [[ $output == "timeline-svg: $t:3: "*"${bad##*:}"* ]]
+    done
+    # The text picture refuses it the same way; a NUL byte is refused too.
+    printf '%s\n\0\n' "$good" >"$t"
+    run "$BIN/timeline-svg" --text -e "$t" "$DATA/05-like.timeline"
+    [ "$status" -eq 1 ] && [[ $output == *"$t:2: a NUL byte"* ]]
+    run "$BIN/timeline-svg" -e "$BATS_TEST_TMPDIR/absent" "$DATA/05-like.timeline"
+    [ "$status" -eq 1 ]
+}
+
+@test "the terminal shows the segments and the loop's lane, with a legend" {
+    run "$ROOT/scripts/timeline.sh" -e "$DATA/05-like.trace" "$DATA/05-like.timeline" 50
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ ${lines[0]} == *'. accept'*'- loop'*'~ worker'*'= read'*'! ready, unsent'*'x gave up'* ]]
+    # 3004 ms in 50 columns: request 0 read in columns 0-4, then its reply waits, unsent, to
+    # 1508 ms (column 25), where its client gives up.
+    [[ ${lines[1]} == '   0 |=====!!!!!!!!!!!!!!!!!!!x                         |  1508 ms timeout' ]]
+    [[ ${lines[10]} == '   9 |------------------------x                         |  1508 ms timeout' ]]
+    [[ ${lines[11]} == *'_ asleep'*'h running a handler'* ]]
+    [[ ${lines[12]} == 'loop |0====1====2===='* ]]
+    # 06: the worker lanes, and requests 4-7 waiting for a worker.
+    run "$ROOT/scripts/timeline.sh" -e "$DATA/06-like.trace" "$DATA/06-like.timeline" 50
+    echo "$output"
+    [[ ${lines[5]} == *'|~~~~~~~~~~~~~~~~~================ '* ]]
+    [[ $output == *'worker-4 |3===============7======'* ]]
+    # Without a trace: what it always printed.
+    printf '# mono_ms 5.000\n0 0 300 ok 300 0\n1 0 600 timeout 300 0\n' >"$BATS_TEST_TMPDIR/t"
+    run "$ROOT/scripts/timeline.sh" "$BATS_TEST_TMPDIR/t" 10
+    [ "$output" = "$(printf '%s\n' '   0 |=====     |   300 ms ok' '   1 |xxxxxxxxxx|   600 ms timeout' \
+        '     0         600 ms')" ]
+}
+
+@test "the client's timeline opens with its CLOCK_MONOTONIC epoch; the rows are unchanged" {
+    start_server "$BIN/01-blocking"
+    local tl="$BATS_TEST_TMPDIR/tl" up_ms mono
+    up_ms=$(awk '{ printf "%d", $1 * 1000 }' /proc/uptime)
+    client -c 2 -n 2 -d 10 -t 2000 --timeline "$tl"
+    [ "$status" -eq 0 ]
+    head -1 "$tl" | grep -Eq '^# mono_ms [0-9]+\.[0-9]{3}$'
+    mono=$(head -1 "$tl" | cut -d' ' -f3)
+    # CLOCK_MONOTONIC counts from boot, as /proc/uptime does (both stop in a suspend).
+    awk -v m="$mono" -v u="$up_ms" 'BEGIN { exit !(m - u > -5000 && m - u < 5000) }'
+    [ "$(grep -c '^[0-9]* [0-9]* [0-9]* ok 10 0$' "$tl")" -eq 2 ]
+}
+
+@test "processes: a connection is linked to its own process's accept, or to its parent's" {
+    # 08 prefork: two children accept on their own fd 3; their request lines come in the other
+    # order. 08 fork per connection: the parent accepts fd 4, a child reads the request on it.
+    printf '%s\n' '# mono_ms 1000.000' '0 0 400 ok 300 0' '1 0 400 ok 300 0' '2 0 500 ok 300 0' \
+        >"$BATS_TEST_TMPDIR/tl"
+    printf '%s\n' \
+        '{"t_ms":0,"pid":100,"thread":"main","event":"trace_start","mono_ms":1000}' \
+        '{"t_ms":1,"pid":101,"thread":"proc-101","event":"accepted","fd":3}' \
+        '{"t_ms":50,"pid":102,"thread":"proc-102","event":"accepted","fd":3}' \
+        '{"t_ms":51,"pid":101,"thread":"proc-101","event":"request","fd":3,"req":"/obj/0"}' \
+        '{"t_ms":52,"pid":102,"thread":"proc-102","event":"request","fd":3,"req":"/obj/1"}' \
+        '{"t_ms":100,"pid":100,"thread":"main","event":"accepted","fd":4}' \
+        '{"t_ms":100.5,"pid":100,"thread":"main","event":"closed","fd":4}' \
+        '{"t_ms":101,"pid":103,"thread":"proc-103","event":"request","fd":4,"req":"/obj/2"}' \
+        '{"t_ms":102,"pid":103,"thread":"proc-103","event":"read_start","fd":4,"req":"/obj/2"}' \
+        '{"t_ms":402,"pid":103,"thread":"proc-103","event":"read_done","fd":4,"req":"/obj/2"}' \
+        >"$BATS_TEST_TMPDIR/trace"
+    run "$BIN/timeline-svg" -e "$BATS_TEST_TMPDIR/trace" "$BATS_TEST_TMPDIR/tl"
+    [ "$status" -eq 0 ]
+    SPANS=$(spans)
+    has_span "req 0 ph-accept" 0 1
+    has_span "req 1 ph-accept" 0 50
+    has_span "req 2 ph-accept" 0 100
+    # The child does the reads: request 2 waited for it (a worker process), not for a loop.
+    has_span "req 2 ph-wait-worker" 100 102
+    has_span "lane proc-103 ln-read" 102 402
+}
+
+@test "a thousand short threads fold into a few rows" {
+    # 07 with a thread per connection: 100 rounds of 10 threads, each reads 10 ms and exits.
+    awk 'BEGIN { print "# mono_ms 0.000"; for (i = 0; i < 1000; i++) print i, 0, 10 * int(i / 10) + 11, "ok", 10, 0 }' \
+        >"$BATS_TEST_TMPDIR/tl"
+    awk 'BEGIN {
+        print "{\"t_ms\":0,\"pid\":7,\"thread\":\"main\",\"event\":\"trace_start\",\"mono_ms\":0}"
+        for (i = 0; i < 1000; i++) {
+            t = 10 * int(i / 10) + 0.5
+            printf "{\"t_ms\":%.1f,\"pid\":7,\"thread\":\"thread-%d\",\"event\":\"read_start\",\"req\":\"/obj/%d\"}\n", t, 5000 + i, i
+            printf "{\"t_ms\":%.1f,\"pid\":7,\"thread\":\"thread-%d\",\"event\":\"read_done\",\"req\":\"/obj/%d\"}\n", t + 9, 5000 + i, i
+        } }' >"$BATS_TEST_TMPDIR/trace"
+    run "$BIN/timeline-svg" -e "$BATS_TEST_TMPDIR/trace" "$BATS_TEST_TMPDIR/tl"
+    [ "$status" -eq 0 ]
+    # Ten rows, since ten ran at once, each holding a hundred threads one after another.
+    [ "$(grep -c '<g class="lane" data-name="thread-\*"><title>100 threads, one at a time' <<<"$output")" -eq 10 ]
+    [ "$(grep -c 'class="ln-read"' <<<"$output")" -eq 1000 ]
+    run "$BIN/timeline-svg" --text -w 50 -e "$BATS_TEST_TMPDIR/trace" "$BATS_TEST_TMPDIR/tl"
+    [ "$(grep -c '^thread-\* |' <<<"$output")" -eq 10 ]
+}
+
+@test "an event within the client's rounding before its start counts as at the start" {
+    # The client counts whole milliseconds: an accept 0.6 ms "before" the send is at the send.
+    printf '%s\n' '# mono_ms 1000.000' '0 0 400 ok 300 0' >"$BATS_TEST_TMPDIR/tl"
+    printf '%s\n' '{"t_ms":0,"thread":"main","event":"trace_start","mono_ms":1000}' \
+        '{"t_ms":-0.6,"thread":"loop","event":"accepted","fd":3}' \
+        '{"t_ms":1,"thread":"loop","event":"request","fd":3,"req":"/obj/0"}' \
+        '{"t_ms":1,"thread":"loop","event":"read_start","fd":3,"req":"/obj/0"}' >"$BATS_TEST_TMPDIR/trace"
+    run "$BIN/timeline-svg" -e "$BATS_TEST_TMPDIR/trace" "$BATS_TEST_TMPDIR/tl"
+    SPANS=$(spans)
+    ! grep -q 'ph-accept' <<<"$SPANS"
+    has_span "req 0 ph-wait-loop" 0 1
+    # Still being read when the trace ends: to the client's end, and on the loop's lane to the
+    # picture's.
+    has_span "req 0 ph-read" 1 400
+    has_span "lane loop ln-read" 1 450 # the axis: 400 ms rounded up a tick
+}
