@@ -31,16 +31,17 @@ PROGRAMS   := $(SERVERS) $(BIN_DIR)/client $(BIN_DIR)/epoll-file
 # What each chapter is made of: its folder's server.c, then each part named here, found in the
 # chapter's own folder when it is that chapter's lesson (09's hub, 12's ring, 13's reuseport),
 # else in common/. `make -n -B bin/NN-name` prints the list.
-LOOP := loop ev heap watchdog protocol utils
-uses.01-blocking              := blocking protocol utils
-uses.02-busy-poll             := protocol utils
-uses.03-select                := protocol utils
-uses.04-epoll                 := heap watchdog protocol utils
-uses.05-blocking-in-loop      := heap watchdog protocol utils
-uses.06-worker-offload        := heap watchdog protocol utils
-uses.07-thread-per-connection := blocking protocol utils
-uses.08-prefork               := blocking protocol utils
-uses.09-green-threads         := hub blocking heap protocol utils
+BASE := flags disk trace protocol utils
+LOOP := loop ev heap watchdog $(BASE)
+uses.01-blocking              := blocking $(BASE)
+uses.02-busy-poll             := $(BASE)
+uses.03-select                := $(BASE)
+uses.04-epoll                 := heap watchdog $(BASE)
+uses.05-blocking-in-loop      := heap watchdog $(BASE)
+uses.06-worker-offload        := heap watchdog $(BASE)
+uses.07-thread-per-connection := blocking $(BASE)
+uses.08-prefork               := blocking $(BASE)
+uses.09-green-threads         := hub blocking heap $(BASE)
 uses.10-slow-clients          := pool $(LOOP)
 uses.11-dying-disk            := pool $(LOOP)
 uses.12-io-uring              := uring $(LOOP)
@@ -63,8 +64,8 @@ $(BIN_DIR)/%: $$(call chapter_src,%) $$(wildcard chapters/%/*.h) $(COMMON_HDR) $
 	$(if $(uses.$*),,$(error chapter $* has no uses.$* list in the Makefile))
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(call chapter_src,$*) $(LDLIBS)
 
-$(BIN_DIR)/client: client/client.c client/stats.c client/stats.h common/utils.c common/utils.h $(FLAGS_STAMP)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ client/client.c client/stats.c common/utils.c $(LDLIBS)
+$(BIN_DIR)/client: client/client.c client/stats.c client/stats.h common/utils.c common/trace.c $(COMMON_HDR) $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ client/client.c client/stats.c common/utils.c common/trace.c $(LDLIBS)
 
 $(BIN_DIR)/epoll-file: chapters/05-blocking-in-loop/epoll_file.c $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<

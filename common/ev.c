@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "trace.h"
 #include "utils.h"
 #include "watchdog.h"
 
@@ -98,7 +99,9 @@ void ev_run(struct ev *ev) {
         if (ev->before_wait)
             ev->before_wait(ev->before_wait_arg);
         /* Sleep until a descriptor is ready or the earliest deadline is due. */
+        trace_event("wait", -1, NULL);
         int n = epoll_wait(ev->epfd, events, MAX_EVENTS, heap_wait_ms(&ev->timers, now_ms()));
+        trace_event("wake", -1, NULL);
         if (n < 0 && errno != EINTR)
             perror_die("epoll_wait");
         for (int i = 0; i < n; i++) {

@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "trace.h"
+
 struct loop {
     struct loop_spec spec;
     struct ev *ev;
@@ -34,6 +36,7 @@ long loop_accepted(const struct loop *l) {
 }
 
 void loop_run(struct loop *l) {
+    trace_thread("loop");
     ev_run(l->ev);
 }
 
@@ -43,7 +46,7 @@ enum want conn_reply(struct conn *c, int64_t now) {
 }
 
 enum want conn_reply_bad(struct conn *c, const char *why) {
-    c->out_len = bad_request_reply(c->out, c->job.req.http, why);
+    c->out_len = bad_request_reply(&c->job, c->out, why);
     return WANT_WRITE;
 }
 
@@ -57,6 +60,7 @@ static const char *path_of(const struct conn *c) {
 
 static void conn_close(struct conn *c) {
     struct loop *l = c->loop;
+    trace_event("closed", c->fd, NULL);
     ev_timer_stop(l->ev, &c->timer);
     ev_unwatch(l->ev, c->fd);
     l->conns[c->fd] = NULL;
@@ -71,7 +75,10 @@ static void on_conn_event(struct ev *ev, int fd, uint32_t events, void *arg);
 void conn_set_want(struct conn *c, enum want next) {
     struct loop *l = c->loop;
     /* A reply is out: close now, unless the client may still be sending (see must_linger). */
-    if (next == WANT_CLOSE && c->want == WANT_WRITE && must_linger(c->fd))
+    bool sent = c->want == WANT_WRITE && next == WANT_CLOSE && c->out_pos == c->out_len;
+    if (sent)
+        trace_event("reply_sent", c->fd, c->job.req.path);
+    if (sent && must_linger(c->fd))
         next = WANT_LINGER;
     if (next == WANT_CLOSE)
         return conn_close(c);
@@ -103,6 +110,7 @@ static enum want parse(struct conn *c, bool at_eof, int64_t now) {
     default: break;
     }
     c->deadline_ms = 0; /* it arrived in time: what happens next is the chapter's to bound */
+    trace_event("request", c->fd, c->job.req.path);
     return c->loop->spec.on_request(c, now);
 }
 
@@ -183,7 +191,7 @@ static struct conn *conn_open(struct loop *l, int fd, int64_t now) {
         close(fd);
         return NULL;
     }
-    c->fd = fd;
+    c->fd = c->job.fd = fd;
     c->want = WANT_READ;
     c->job.arrived_ms = now;
     c->out = (char *)c + l->out_offset;

@@ -2,10 +2,14 @@
 #include "pool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+
+#include "disk.h"
+#include "trace.h"
 
 struct pool {
     struct pool_spec spec;
@@ -18,6 +22,7 @@ struct pool {
     bool stopping;
     int efd; /* the workers' doorbell: readable when done is not empty */
     pthread_t *workers;
+    atomic_int started; /* workers that have started: each takes the next number, for the trace */
 };
 
 /* One job, on a worker: unless it waited past its deadline, do the blocking read. */
@@ -25,16 +30,17 @@ static void run_job(struct pool *p, struct conn *c) {
     int64_t now = now_ms();
     if (job_expired_in_queue(&c->job, now, p->spec.deadline_ms))
         return;
-    c->job.started_ms = now;
+    job_start_read(&c->job, now);
     if (p->spec.read)
         p->spec.read(c);
     else
-        sleep_ms(c->job.disk.delay_ms); /* chapter 05's blocking call, off the loop */
+        disk_read(&c->job); /* chapter 05's blocking call, off the loop */
     job_finish(&c->job, now_ms(), p->spec.deadline_ms);
 }
 
 static void *worker_main(void *arg) {
     struct pool *p = arg;
+    trace_thread("worker-%d", atomic_fetch_add(&p->started, 1) + 1);
     block_stop_signals();
     pthread_mutex_lock(&p->lock);
     while (!p->stopping) {

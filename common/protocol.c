@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "trace.h"
 #include "utils.h"
 
 /* Parses a whole decimal number 0..max from s[0..len). Returns -1 if it is not one. */
@@ -171,12 +172,19 @@ bool job_expired_in_queue(struct job *job, int64_t now, int deadline_ms) {
         return false;
     log_msg("timeout (queue) %s waited %lld ms before its read could start", job->req.path,
             (long long)waited);
+    trace_event("expired", job->fd, job->req.path);
     job->rc = RC_TIMEOUT;
     return true;
 }
 
+void job_start_read(struct job *job, int64_t now) {
+    job->started_ms = now;
+    trace_event("read_start", job->fd, job->req.path);
+}
+
 int job_finish(struct job *job, int64_t now, int deadline_ms) {
     int64_t took = now - job->started_ms;
+    trace_event("read_done", job->fd, job->req.path);
     if (job->disk.io_fail) {
         log_msg("io fail %s after %lld ms", job->req.path, (long long)took);
         job->rc = RC_FAIL;
@@ -196,12 +204,14 @@ size_t job_reply(const struct job *job, char *out, int64_t now, bool verbose) {
     if (verbose)
         log_msg("reply ready: %d %s, %lld ms after it arrived", job->rc, job->req.path,
                 (long long)elapsed);
+    trace_reply(job->fd, job->req.path, job->rc);
     return format_reply(out, job->rc, bytes, elapsed, job->req.path, job->req.http);
 }
 
-size_t bad_request_reply(char *out, bool http, const char *why) {
+size_t bad_request_reply(const struct job *job, char *out, const char *why) {
     log_msg("bad request: %s", why);
-    return format_reply(out, RC_FAIL, 0, 0, NULL, http);
+    trace_event("refused", job->fd, NULL);
+    return format_reply(out, RC_FAIL, 0, 0, NULL, job->req.http);
 }
 
 void sleep_ms(int ms) {

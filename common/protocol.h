@@ -59,8 +59,10 @@ struct disk_read {
  * (0.1% I/O failures of 300-3000 ms, 10% slow reads of 6-20 s, the rest 75-400 ms). */
 struct disk_read plan_disk_read(const struct request *req, struct prng *rng);
 
-/* A request in the server, from the moment it was read whole to its reply. */
+/* A request in the server, from the moment its connection was accepted to its reply. The job_*
+ * functions below also write the request's events to the trace (-E, trace.h). */
 struct job {
+    int fd; /* the connection it came on, to name it in the trace */
     struct request req;
     struct disk_read disk;
     int64_t arrived_ms; /* when the connection was accepted: ELAPSED and the queue deadline count
@@ -73,6 +75,9 @@ struct job {
  * deadline_ms or more before its read could start at now. */
 bool job_expired_in_queue(struct job *job, int64_t now, int deadline_ms);
 
+/* Its read starts now (on whichever thread makes it). */
+void job_start_read(struct job *job, int64_t now);
+
 /* Decides the RC of a read that ended at now: "io fail" (RC 2) for a failed read,
  * "timeout (service)" (RC 1) for one that ran past deadline_ms, else RC 0. Logs the first two. */
 int job_finish(struct job *job, int64_t now, int deadline_ms);
@@ -81,8 +86,9 @@ int job_finish(struct job *job, int64_t now, int deadline_ms);
  * and logs it when verbose. Returns the length. */
 size_t job_reply(const struct job *job, char *out, int64_t now, bool verbose);
 
-/* Formats the reply to a bad request and logs "bad request: why". Returns the length. */
-size_t bad_request_reply(char *out, bool http, const char *why);
+/* Formats the reply to the job's bad request (req.http says in which form) and logs
+ * "bad request: why". Returns the length. */
+size_t bad_request_reply(const struct job *job, char *out, const char *why);
 
 /* Blocks the calling thread for ms milliseconds, the way a read from a dying disk does.
  * Returns early only when a stop signal arrives. */

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "flags.h" /* every server takes the same flags */
+
 /* Prints "fatal: <message>" to stderr and exits 1. Start-up and impossible states only. */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -19,46 +21,13 @@ void perror_die(const char *msg) __attribute__((noreturn));
 /* One line to stderr, stamped with milliseconds since the server started: "[  1.234] text". */
 void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Makes now the log's [0.000] (parse_server_flags calls it), and says when that was, on the
+ * now_ms() clock. */
+void log_start(void);
+int64_t log_epoch_ms(void);
+
 /* Milliseconds on CLOCK_MONOTONIC: immune to wall-clock jumps, only differences mean anything. */
 int64_t now_ms(void);
-
-/* Flags every server takes; a chapter opts in to its own extras (see struct chapter_flags). */
-struct server_config {
-    const char *host;      /* -h, default 127.0.0.1 */
-    int port;              /* -p, 0 = any free port */
-    int deadline_ms;       /* -T, default 4000: the seed's server-side deadline */
-    uint64_t seed;         /* -s, seeds the delay model used for a bare PATH */
-    bool verbose;          /* -v, log every reply, not only the notable ones */
-    int workers;           /* -w, worker threads (chapters with a pool), default 4 */
-    int watchdog_ms;       /* -W, loop-lag watchdog threshold, 0 = off */
-    int loops;             /* -j, event loops (one per core), default 1 */
-    int disks;             /* -d, simulated disks (chapter 11), default 1 */
-    int mode;              /* -m, index into chapter_flags.modes; 0, the first, by default */
-    const char *mode_name; /* its name, or NULL for a chapter without modes */
-};
-
-/* What a chapter adds to the flags every server takes. */
-struct chapter_flags {
-    const char *about;        /* what this chapter's server is, for the usage message */
-    const char *extra;        /* the chapter's own flags, any of "w:W:j:d:" (workers, watchdog,
-                                 loops, disks); -m comes with modes */
-    const char *const *modes; /* -m's values, NULL-terminated, the default first; NULL: no -m */
-    const char *workers;      /* what -w counts, when not "worker threads doing the blocking
-                                 reads" */
-};
-
-/* Fills cfg from argv. A bad flag or value prints one line saying which and why, then the
- * usage, and exits 2; --help prints the usage and exits 0. */
-void parse_server_flags(int argc, char **argv, struct server_config *cfg,
-                        const struct chapter_flags *chapter);
-
-/* After parse_server_flags: true when the flag was on the command line, not left at its
- * default. For checks across flags, such as a flag that a mode does not use. */
-bool flag_given(char letter);
-
-/* After parse_server_flags, for a chapter's own checks: prints the message as parse_server_flags
- * does a bad flag, then the usage, and exits 2. */
-void flag_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* listen_tcp's options. */
 enum {
@@ -82,15 +51,17 @@ void announce_listening(const char *host, int fd);
 /* Sets O_NONBLOCK on fd. Returns 0, or -1 with errno set. */
 int set_nonblocking(int fd);
 
-/* Bounds each blocking read on fd to ms milliseconds (SO_RCVTIMEO). Returns 0 or -1. */
+/* Bounds each blocking read (write) on fd to ms milliseconds: SO_RCVTIMEO (SO_SNDTIMEO).
+ * Returns 0 or -1. */
 int set_recv_timeout(int fd, int ms);
+int set_send_timeout(int fd, int ms);
 
 /* Raises the soft RLIMIT_NOFILE to the hard limit and returns the new soft limit. */
 long raise_fd_limit(void);
 
-/* Set by a stop signal (see stop_signals); the loop checks it and shuts down. Atomic rather than the classic
- * volatile sig_atomic_t, because worker threads read it too (a lock-free atomic is also safe to
- * write from a signal handler). */
+/* Set by a stop signal (see stop_signals); the loop checks it and shuts down. Atomic rather than
+ * the classic volatile sig_atomic_t, because worker threads read it too (a lock-free atomic is also
+ * safe to write from a signal handler). */
 extern atomic_int stop_requested;
 
 /* The signals that stop a server cleanly: SIGINT (Ctrl-C), SIGTERM, and SIGHUP, SIGUSR2 and

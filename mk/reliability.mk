@@ -7,8 +7,8 @@
 
 # tests/reliability.bats resets connections (SO_LINGER 0), half-closes and slowlorises with it.
 all: $(BIN_DIR)/rst-client
-$(BIN_DIR)/rst-client: tests/tools/rst-client.c common/utils.c common/utils.h $(FLAGS_STAMP)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tests/tools/rst-client.c common/utils.c $(LDLIBS)
+$(BIN_DIR)/rst-client: tests/tools/rst-client.c common/utils.c common/trace.c $(COMMON_HDR) $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tests/tools/rst-client.c common/utils.c common/trace.c $(LDLIBS)
 
 # Chapters that start threads, themselves or through common/pool.c or 09's hub.c (its
 # tpool): the ones TSan has something to say about.
@@ -26,7 +26,7 @@ CHECK_FUZZ_SECONDS ?= 30
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_DIR := bin/fuzz
-FUZZ_SRC := common/protocol.c common/utils.c
+FUZZ_SRC := common/protocol.c common/utils.c common/trace.c
 
 # libFuzzer ships with clang on Debian, its runtime in libclang-rt-N-dev for clang N.
 fuzz-deps:

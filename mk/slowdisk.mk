@@ -4,7 +4,7 @@
 #                             (default 20); make check runs it too
 .PHONY: fuzz-slowdisk
 
-SLOWDISK_SRC := tools/slowdisk.c common/heap.c common/protocol.c common/utils.c
+SLOWDISK_SRC := tools/slowdisk.c common/heap.c common/protocol.c common/utils.c common/trace.c
 
 all: $(BIN_DIR)/slowdisk
 $(BIN_DIR)/slowdisk: $(SLOWDISK_SRC) $(COMMON_HDR) $(FLAGS_STAMP)

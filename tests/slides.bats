@@ -69,17 +69,17 @@ figure_refs() {
 @test "the excerpt check catches edited, uncited and dangling excerpts" {
     local deck="$BATS_TEST_TMPDIR/deck.md"
     printf '%s\n' '<!-- from chapters/01-blocking/server.c -->' '```c' \
-        '        serve_connection(fd, &cfg, &rng);' '        close(fd);' '```' >"$deck"
+        '    log_msg("stopping");' '    close(listen_fd);' '```' >"$deck"
     run check_excerpts "$deck"
     [ "$status" -eq 0 ]
     # One changed character.
     printf '%s\n' '<!-- from chapters/01-blocking/server.c -->' '```c' \
-        '        serve_connection(fd, &cfg, &rng);' '        close(fd );' '```' >"$deck"
+        '    log_msg("stopping");' '    close(listen_fd );' '```' >"$deck"
     run check_excerpts "$deck"
     [ "$status" -ne 0 ] && [[ $output == *"not in chapters/01-blocking/server.c"* ]]
     # Two real lines, but not next to each other.
     printf '%s\n' '<!-- from chapters/01-blocking/server.c -->' '```c' \
-        '        close(fd);' '        serve_connection(fd, &cfg, &rng);' '```' >"$deck"
+        '    close(listen_fd);' '    log_msg("stopping");' '```' >"$deck"
     run check_excerpts "$deck"
     [ "$status" -ne 0 ]
     # C code with no citation, and a citation of a file that is not there.

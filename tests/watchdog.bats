@@ -99,7 +99,7 @@ stops_clean() {
 @test "watchdog: a bad -W value is refused with usage, exit 2" {
     run "$BIN/05-blocking-in-loop" -W 0
     [ "$status" -eq 2 ]
-    [[ $output == *"bad watchdog"* ]]
+    [[ $output == *"bad -W '0'"* ]]
     run "$BIN/06-worker-offload" -W soon
     [ "$status" -eq 2 ]
 }

@@ -9,34 +9,34 @@
 #include <unistd.h>
 
 #include "blocking.h"
+#include "disk.h"
 #include "protocol.h"
 #include "utils.h"
 
 static void serve_connection(int fd, const struct server_config *cfg, struct prng *rng) {
     char in[MAX_REQUEST], out[MAX_REPLY];
     size_t in_len, out_len;
-    struct job job = {.arrived_ms = now_ms()}; /* accepted just now */
+    struct job job = {.fd = fd, .arrived_ms = now_ms()}; /* accepted just now */
     const char *why;
 
     enum parse_status status =
         read_request(fd, in, &in_len, cfg->deadline_ms, &job.req, &why, read_until);
     if (status == PARSE_INCOMPLETE) {
         log_msg("client closed without a request");
-        return;
+        return close_connection(fd);
     }
     if (status == PARSE_BAD) {
-        out_len = bad_request_reply(out, job.req.http, why);
+        out_len = bad_request_reply(&job, out, why);
     } else {
-        job.started_ms = now_ms();
         job.disk = plan_disk_read(&job.req, rng);
-        sleep_ms(job.disk.delay_ms); /* the disk read: nothing else happens meanwhile */
+        job_start_read(&job, now_ms());
+        disk_read(&job); /* the disk read: nothing else happens meanwhile */
         if (stop_requested)
-            return; /* shutting down mid-read: no reply rather than a false one */
+            return close_connection(fd); /* stopping mid-read: no reply, not a false one */
         job_finish(&job, now_ms(), cfg->deadline_ms);
         out_len = job_reply(&job, out, now_ms(), cfg->verbose);
     }
-    if (write_all(fd, out, out_len) < 0)
-        log_msg("reply to %s lost: %s", job.req.path[0] ? job.req.path : "-", strerror(errno));
+    reply_and_close(&job, out, out_len, cfg->deadline_ms, write_until, read_until);
 }
 
 int main(int argc, char **argv) {
@@ -49,11 +49,9 @@ int main(int argc, char **argv) {
     struct prng rng = {cfg.seed};
 
     while (!stop_requested) {
-        int fd = accept_client(listen_fd, 0);
-        if (fd < 0)
-            continue; /* a signal, or an error accept_client has logged */
-        serve_connection(fd, &cfg, &rng);
-        close(fd);
+        int fd = accept_client(listen_fd, 0); /* -1: a signal, or an error it logged */
+        if (fd >= 0)
+            serve_connection(fd, &cfg, &rng); /* serves it and closes it */
     }
     log_msg("stopping");
     close(listen_fd);

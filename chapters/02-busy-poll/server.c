@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "protocol.h"
+#include "trace.h"
 #include "utils.h"
 
 /* What a connection waits for next. Handlers return it; the loop acts on it. */
@@ -37,7 +38,7 @@ static struct conn **conns; /* indexed by fd: descriptors are small integers, re
 static int conns_cap, max_fd;
 
 static enum want reply_bad(struct conn *c, const char *why) {
-    c->out_len = bad_request_reply(c->out, c->job.req.http, why);
+    c->out_len = bad_request_reply(&c->job, c->out, why);
     return WANT_WRITE;
 }
 
@@ -47,7 +48,7 @@ static enum want start_read(struct conn *c, int64_t now) {
         c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
         return WANT_WRITE;
     }
-    c->job.started_ms = now;
+    job_start_read(&c->job, now);
     c->job.disk = plan_disk_read(&c->job.req, &rng);
     /* A read longer than the deadline is cut off at the deadline and answered RC 1. */
     int wait = c->job.disk.delay_ms <= cfg.deadline_ms ? c->job.disk.delay_ms : cfg.deadline_ms + 1;
@@ -62,7 +63,7 @@ static void on_accept(int fd, int64_t now) {
         close(fd);
         return;
     }
-    c->fd = fd;
+    c->fd = c->job.fd = fd;
     c->want = WANT_READ;
     c->deadline_ms = now + cfg.deadline_ms; /* a slow sender may not hold its slot forever */
     c->job.arrived_ms = now;
@@ -88,8 +89,10 @@ static enum want on_readable(struct conn *c, int64_t now) {
     switch (parse_request(c->in, c->in_len, n == 0, &c->job.req, &why)) {
     case PARSE_INCOMPLETE: return WANT_READ;
     case PARSE_BAD: return reply_bad(c, why);
-    default: return start_read(c, now);
+    default: break;
     }
+    trace_event("request", c->fd, c->job.req.path);
+    return start_read(c, now);
 }
 
 /* The "disk" is done: decide the RC and format the reply. */
@@ -125,12 +128,14 @@ static enum want on_writable(struct conn *c) {
     c->out_pos += (size_t)n;
     if (c->out_pos < c->out_len)
         return WANT_WRITE;
+    trace_event("reply_sent", c->fd, c->job.req.path);
     /* The reply is out. Closing now would reset a connection whose client sent more than its
      * request (the reset can destroy the reply in flight): then wait for the client to close. */
     return must_linger(c->fd) ? WANT_LINGER : WANT_CLOSE;
 }
 
 static void close_conn(struct conn *c) {
+    trace_event("closed", c->fd, NULL);
     conns[c->fd] = NULL;
     close(c->fd);
     free(c);
@@ -159,7 +164,11 @@ int main(int argc, char **argv) {
         argc, argv, &cfg,
         &(struct chapter_flags){
             .about = "Chapter 02: non-blocking sockets in a busy loop; burns a core."});
+    if (cfg.disk_dir) /* the lesson of chapter 05, ahead of time */
+        flag_error("-D: this chapter waits for its disk on a timer; a real read would block its "
+                   "loop (chapter 05 does that)");
     install_signal_handlers();
+    trace_thread("loop");
     rng.state = cfg.seed;
     conns_cap = (int)raise_fd_limit();
     if (conns_cap <= 0 || !(conns = calloc((size_t)conns_cap, sizeof *conns)))

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "protocol.h"
+#include "trace.h"
 #include "utils.h"
 
 /* What a connection waits for next. Handlers return it; the loop acts on it. */
@@ -38,7 +39,7 @@ static struct conn **conns; /* indexed by fd: descriptors are small integers, re
 static int conns_cap, max_fd;
 
 static enum want reply_bad(struct conn *c, const char *why) {
-    c->out_len = bad_request_reply(c->out, c->job.req.http, why);
+    c->out_len = bad_request_reply(&c->job, c->out, why);
     return WANT_WRITE;
 }
 
@@ -48,7 +49,7 @@ static enum want start_read(struct conn *c, int64_t now) {
         c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
         return WANT_WRITE;
     }
-    c->job.started_ms = now;
+    job_start_read(&c->job, now);
     c->job.disk = plan_disk_read(&c->job.req, &rng);
     /* A read longer than the deadline is cut off at the deadline and answered RC 1. */
     int wait = c->job.disk.delay_ms <= cfg.deadline_ms ? c->job.disk.delay_ms : cfg.deadline_ms + 1;
@@ -69,7 +70,7 @@ static void on_accept(int fd, int64_t now) {
         close(fd);
         return;
     }
-    c->fd = fd;
+    c->fd = c->job.fd = fd;
     c->want = WANT_READ;
     c->deadline_ms = now + cfg.deadline_ms; /* a slow sender may not hold its slot forever */
     c->job.arrived_ms = now;
@@ -95,8 +96,10 @@ static enum want on_readable(struct conn *c, int64_t now) {
     switch (parse_request(c->in, c->in_len, n == 0, &c->job.req, &why)) {
     case PARSE_INCOMPLETE: return WANT_READ;
     case PARSE_BAD: return reply_bad(c, why);
-    default: return start_read(c, now);
+    default: break;
     }
+    trace_event("request", c->fd, c->job.req.path);
+    return start_read(c, now);
 }
 
 /* The "disk" is done: decide the RC and format the reply. */
@@ -132,12 +135,14 @@ static enum want on_writable(struct conn *c) {
     c->out_pos += (size_t)n;
     if (c->out_pos < c->out_len)
         return WANT_WRITE;
+    trace_event("reply_sent", c->fd, c->job.req.path);
     /* The reply is out. Closing now would reset a connection whose client sent more than its
      * request (the reset can destroy the reply in flight): then wait for the client to close. */
     return must_linger(c->fd) ? WANT_LINGER : WANT_CLOSE;
 }
 
 static void close_conn(struct conn *c) {
+    trace_event("closed", c->fd, NULL);
     conns[c->fd] = NULL;
     close(c->fd);
     free(c);
@@ -166,7 +171,11 @@ int main(int argc, char **argv) {
         argc, argv, &cfg,
         &(struct chapter_flags){
             .about = "Chapter 03: a select() loop; sleeps until a socket or a deadline is ready."});
+    if (cfg.disk_dir) /* the lesson of chapter 05, ahead of time */
+        flag_error("-D: this chapter waits for its disk on a timer; a real read would block its "
+                   "loop (chapter 05 does that)");
     install_signal_handlers();
+    trace_thread("loop");
     rng.state = cfg.seed;
     conns_cap = (int)raise_fd_limit();
     if (conns_cap <= 0 || !(conns = calloc((size_t)conns_cap, sizeof *conns)))
@@ -200,7 +209,10 @@ int main(int argc, char **argv) {
             tv = (struct timeval){.tv_sec = wait / 1000, .tv_usec = (wait % 1000) * 1000};
             timeout = &tv;
         }
-        if (select(top + 1, &readable, &writable, NULL, timeout) < 0) {
+        trace_event("wait", -1, NULL);
+        int ready = select(top + 1, &readable, &writable, NULL, timeout);
+        trace_event("wake", -1, NULL);
+        if (ready < 0) {
             if (errno != EINTR)
                 perror_die("select");
             continue;

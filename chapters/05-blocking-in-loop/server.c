@@ -14,8 +14,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "disk.h"
 #include "heap.h"
 #include "protocol.h"
+#include "trace.h"
 #include "utils.h"
 #include "watchdog.h"
 
@@ -44,7 +46,7 @@ static int conns_cap, max_fd, epfd;
 static struct timer_heap timers;
 
 static enum want reply_bad(struct conn *c, const char *why) {
-    c->out_len = bad_request_reply(c->out, c->job.req.http, why);
+    c->out_len = bad_request_reply(&c->job, c->out, why);
     return WANT_WRITE;
 }
 
@@ -59,11 +61,11 @@ static enum want start_read(struct conn *c, int64_t now) {
         c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
         return WANT_WRITE;
     }
-    c->job.started_ms = now;
+    job_start_read(&c->job, now);
     c->job.disk = plan_disk_read(&c->job.req, &rng);
     /* THE BUG. The loop's only thread sleeps in the kernel for the whole read; epoll cannot
      * help, because nothing returns to epoll_wait until this call does. */
-    sleep_ms(c->job.disk.delay_ms);
+    disk_read(&c->job);
     if (stop_requested)
         return WANT_CLOSE; /* shutting down mid-read: no reply rather than a false one */
     return finish_read(c, now_ms());
@@ -79,7 +81,7 @@ static void on_accept(int fd, int64_t now) {
         close(fd);
         return;
     }
-    c->fd = fd;
+    c->fd = c->job.fd = fd;
     c->want = WANT_READ;
     c->deadline_ms = now + cfg.deadline_ms; /* a slow sender may not hold its slot forever */
     c->job.arrived_ms = now;
@@ -105,8 +107,10 @@ static enum want on_readable(struct conn *c, int64_t now) {
     switch (parse_request(c->in, c->in_len, n == 0, &c->job.req, &why)) {
     case PARSE_INCOMPLETE: return WANT_READ;
     case PARSE_BAD: return reply_bad(c, why);
-    default: return start_read(c, now);
+    default: break;
     }
+    trace_event("request", c->fd, c->job.req.path);
+    return start_read(c, now);
 }
 
 /* The "disk" is done: decide the RC and format the reply. */
@@ -142,12 +146,14 @@ static enum want on_writable(struct conn *c) {
     c->out_pos += (size_t)n;
     if (c->out_pos < c->out_len)
         return WANT_WRITE;
+    trace_event("reply_sent", c->fd, c->job.req.path);
     /* The reply is out. Closing now would reset a connection whose client sent more than its
      * request (the reset can destroy the reply in flight): then wait for the client to close. */
     return must_linger(c->fd) ? WANT_LINGER : WANT_CLOSE;
 }
 
 static void close_conn(struct conn *c) {
+    trace_event("closed", c->fd, NULL);
     heap_remove(&timers, &c->timer);
     conns[c->fd] = NULL; /* close() also drops the fd from the epoll set */
     close(c->fd);
@@ -210,6 +216,7 @@ int main(int argc, char **argv) {
                                          "inside the loop (the eventlet bug).",
                                 .extra = "W:"});
     install_signal_handlers();
+    trace_thread("loop");
     rng.state = cfg.seed;
     conns_cap = (int)raise_fd_limit();
     if (conns_cap <= 0 || !(conns = calloc((size_t)conns_cap, sizeof *conns)))
@@ -228,7 +235,9 @@ int main(int argc, char **argv) {
     while (!stop_requested) {
         watchdog_beat();
         /* Sleep until a socket is ready or the earliest deadline is due. */
+        trace_event("wait", -1, NULL);
         int n = epoll_wait(epfd, events, 256, heap_wait_ms(&timers, now_ms()));
+        trace_event("wake", -1, NULL);
         if (n < 0 && errno != EINTR)
             perror_die("epoll_wait");
         int64_t now = now_ms();

@@ -16,8 +16,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "disk.h"
 #include "heap.h"
 #include "protocol.h"
+#include "trace.h"
 #include "utils.h"
 #include "watchdog.h"
 
@@ -47,7 +49,7 @@ static int conns_cap, max_fd, epfd;
 static struct timer_heap timers;
 
 static enum want reply_bad(struct conn *c, const char *why) {
-    c->out_len = bad_request_reply(c->out, c->job.req.http, why);
+    c->out_len = bad_request_reply(&c->job, c->out, why);
     return WANT_WRITE;
 }
 
@@ -70,7 +72,7 @@ static struct {
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .not_empty = PTHREAD_COND_INITIALIZER};
 
 static void *worker_main(void *arg) {
-    (void)arg;
+    trace_thread("worker-%d", (int)(intptr_t)arg);
     block_stop_signals();
     pthread_mutex_lock(&pool.lock);
     while (!pool.stopping) {
@@ -85,8 +87,8 @@ static void *worker_main(void *arg) {
 
         int64_t now = now_ms();
         if (!job_expired_in_queue(&c->job, now, cfg.deadline_ms)) {
-            c->job.started_ms = now;
-            sleep_ms(c->job.disk.delay_ms); /* chapter 05's blocking call, now off the loop */
+            job_start_read(&c->job, now);
+            disk_read(&c->job); /* chapter 05's blocking call, now off the loop */
             job_finish(&c->job, now_ms(), cfg.deadline_ms);
         }
         pthread_mutex_lock(&pool.lock);
@@ -104,7 +106,8 @@ static pthread_t *start_workers(int count) {
         perror_die("eventfd");
     pthread_t *workers = calloc((size_t)count, sizeof *workers);
     for (int i = 0; i < count; i++)
-        if (!workers || pthread_create(&workers[i], NULL, worker_main, NULL) != 0)
+        if (!workers ||
+            pthread_create(&workers[i], NULL, worker_main, (void *)(intptr_t)(i + 1)) != 0)
             die("cannot start worker %d of %d", i + 1, count);
     return workers;
 }
@@ -148,7 +151,7 @@ static void on_accept(int fd, int64_t now) {
         close(fd);
         return;
     }
-    c->fd = fd;
+    c->fd = c->job.fd = fd;
     c->want = WANT_READ;
     c->deadline_ms = now + cfg.deadline_ms; /* a slow sender may not hold its slot forever */
     c->job.arrived_ms = now;
@@ -174,8 +177,10 @@ static enum want on_readable(struct conn *c, int64_t now) {
     switch (parse_request(c->in, c->in_len, n == 0, &c->job.req, &why)) {
     case PARSE_INCOMPLETE: return WANT_READ;
     case PARSE_BAD: return reply_bad(c, why);
-    default: return start_read(c, now);
+    default: break;
     }
+    trace_event("request", c->fd, c->job.req.path);
+    return start_read(c, now);
 }
 
 /* A worker finished c's read (job_finish has set its RC): format the reply. */
@@ -209,12 +214,14 @@ static enum want on_writable(struct conn *c) {
     c->out_pos += (size_t)n;
     if (c->out_pos < c->out_len)
         return WANT_WRITE;
+    trace_event("reply_sent", c->fd, c->job.req.path);
     /* The reply is out. Closing now would reset a connection whose client sent more than its
      * request (the reset can destroy the reply in flight): then wait for the client to close. */
     return must_linger(c->fd) ? WANT_LINGER : WANT_CLOSE;
 }
 
 static void close_conn(struct conn *c) {
+    trace_event("closed", c->fd, NULL);
     heap_remove(&timers, &c->timer);
     conns[c->fd] = NULL; /* close() also drops the fd from the epoll set */
     close(c->fd);
@@ -294,6 +301,7 @@ int main(int argc, char **argv) {
             .about = "Chapter 06: the epoll loop hands blocking reads to worker threads.",
             .extra = "w:W:"});
     install_signal_handlers();
+    trace_thread("loop");
     rng.state = cfg.seed;
     conns_cap = (int)raise_fd_limit();
     if (conns_cap <= 0 || !(conns = calloc((size_t)conns_cap, sizeof *conns)))
@@ -316,7 +324,9 @@ int main(int argc, char **argv) {
     while (!stop_requested) {
         watchdog_beat();
         /* Sleep until a socket is ready or the earliest deadline is due. */
+        trace_event("wait", -1, NULL);
         int n = epoll_wait(epfd, events, 256, heap_wait_ms(&timers, now_ms()));
+        trace_event("wake", -1, NULL);
         if (n < 0 && errno != EINTR)
             perror_die("epoll_wait");
         int64_t now = now_ms();

@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "blocking.h"
+#include "disk.h"
 #include "protocol.h"
+#include "trace.h"
 #include "utils.h"
 
 /* A thread needs ~8 KiB here (two buffers, a job, log_msg's line); the default 8 MiB stack
@@ -31,34 +33,33 @@ static atomic_int in_flight; /* connection threads running: only for the log at 
 static void serve_connection(int fd) {
     char in[MAX_REQUEST], out[MAX_REPLY];
     size_t in_len, out_len;
-    struct job job = {.arrived_ms = now_ms()}; /* accepted just now */
+    struct job job = {.fd = fd, .arrived_ms = now_ms()}; /* accepted just now */
     const char *why;
 
     enum parse_status status =
         read_request(fd, in, &in_len, cfg.deadline_ms, &job.req, &why, read_until);
     if (status == PARSE_INCOMPLETE) {
         log_msg("client closed without a request");
-        return;
+        return close_connection(fd);
     }
     if (status == PARSE_BAD) {
-        out_len = bad_request_reply(out, job.req.http, why);
+        out_len = bad_request_reply(&job, out, why);
     } else {
-        job.started_ms = now_ms();
         pthread_mutex_lock(&rng_lock);
         job.disk = plan_disk_read(&job.req, &rng);
         pthread_mutex_unlock(&rng_lock);
-        sleep_ms(job.disk.delay_ms); /* the disk read: only this thread waits */
+        job_start_read(&job, now_ms());
+        disk_read(&job); /* the disk read: only this thread waits */
         job_finish(&job, now_ms(), cfg.deadline_ms);
         out_len = job_reply(&job, out, now_ms(), cfg.verbose);
     }
-    if (write_all(fd, out, out_len) < 0)
-        log_msg("reply to %s lost: %s", job.req.path[0] ? job.req.path : "-", strerror(errno));
+    reply_and_close(&job, out, out_len, cfg.deadline_ms, write_until, read_until);
 }
 
 static void *connection_main(void *arg) {
     int fd = (int)(intptr_t)arg;
-    serve_connection(fd);
-    close(fd);
+    trace_thread("thread-%d", (int)gettid());
+    serve_connection(fd); /* and closes it */
     atomic_fetch_sub(&in_flight, 1);
     return NULL;
 }
@@ -84,6 +85,7 @@ int main(int argc, char **argv) {
     parse_server_flags(argc, argv, &cfg,
                        &(struct chapter_flags){.about = "Chapter 07: one thread per connection."});
     install_signal_handlers();
+    trace_thread("accept");
     rng.state = cfg.seed;
     raise_fd_limit();
     int listen_fd = listen_tcp(cfg.host, cfg.port, 0);

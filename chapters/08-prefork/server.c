@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "blocking.h"
+#include "disk.h"
 #include "protocol.h"
+#include "trace.h"
 #include "utils.h"
 
 #define MAX_CHILDREN 4096 /* fork mode: beyond this many at once, refuse rather than fork */
@@ -28,28 +30,27 @@ static int listen_fd;
 static void serve_connection(int fd) {
     char in[MAX_REQUEST], out[MAX_REPLY];
     size_t in_len, out_len;
-    struct job job = {.arrived_ms = now_ms()}; /* accepted just now */
+    struct job job = {.fd = fd, .arrived_ms = now_ms()}; /* accepted just now */
     const char *why;
 
     enum parse_status status =
         read_request(fd, in, &in_len, cfg.deadline_ms, &job.req, &why, read_until);
     if (status == PARSE_INCOMPLETE) {
         log_msg("client closed without a request");
-        return;
+        return close_connection(fd);
     }
     if (status == PARSE_BAD) {
-        out_len = bad_request_reply(out, job.req.http, why);
+        out_len = bad_request_reply(&job, out, why);
     } else {
-        job.started_ms = now_ms();
         job.disk = plan_disk_read(&job.req, &rng);
-        sleep_ms(job.disk.delay_ms); /* the disk read: only this process waits */
+        job_start_read(&job, now_ms());
+        disk_read(&job); /* the disk read: only this process waits */
         if (stop_requested)
-            return; /* shutting down mid-read: no reply rather than a false one */
+            return close_connection(fd); /* stopping mid-read: no reply, not a false one */
         job_finish(&job, now_ms(), cfg.deadline_ms);
         out_len = job_reply(&job, out, now_ms(), cfg.verbose);
     }
-    if (write_all(fd, out, out_len) < 0)
-        log_msg("reply to %s lost: %s", job.req.path[0] ? job.req.path : "-", strerror(errno));
+    reply_and_close(&job, out, out_len, cfg.deadline_ms, write_until, read_until);
 }
 
 /* A prefork child: chapter 01's main loop. Every child sleeps in accept() on the same socket;
@@ -57,11 +58,9 @@ static void serve_connection(int fd) {
 static void prefork_child(int unused) {
     (void)unused;
     while (!stop_requested) {
-        int fd = accept_client(listen_fd, 0);
-        if (fd < 0)
-            continue; /* a signal, or an error accept_client has logged */
-        serve_connection(fd);
-        close(fd);
+        int fd = accept_client(listen_fd, 0); /* -1: a signal, or an error it logged */
+        if (fd >= 0)
+            serve_connection(fd); /* serves it and closes it */
     }
 }
 
@@ -85,6 +84,7 @@ static pid_t spawn(void (*fn)(int), int arg_fd, const sigset_t *child_mask) {
         sigprocmask(SIG_SETMASK, child_mask, NULL);
         signal(SIGCHLD, SIG_DFL);
         rng.state ^= (uint64_t)getpid() << 32; /* a copied PRNG would draw the same delays */
+        trace_process("proc-%d", (int)getpid());
         fn(arg_fd);
         _exit(0); /* not exit(): the parent's stdio buffers and atexit handlers are not ours */
     }
@@ -117,9 +117,8 @@ static void stop_children(void) {
 }
 
 static void serve_and_close(int fd) {
-    close(listen_fd); /* this child serves one connection and accepts none */
-    serve_connection(fd);
-    close(fd);
+    close(listen_fd);     /* this child serves one connection and accepts none */
+    serve_connection(fd); /* and closes it */
 }
 
 static void run_fork_per_connection(const sigset_t *mask) {

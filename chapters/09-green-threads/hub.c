@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "heap.h"
+#include "trace.h"
 #include "utils.h"
 
 /* A handler needs ~12 KiB (two buffers, a job, a log line). Like a thread's, the stack is only
@@ -219,7 +220,7 @@ ssize_t green_read(int fd, void *buf, size_t len, int64_t deadline_ms) {
     }
 }
 
-int green_write(int fd, const void *buf, size_t len) {
+int green_write(int fd, const void *buf, size_t len, int64_t deadline_ms) {
     const char *p = buf;
     while (len > 0) {
         ssize_t n = write(fd, p, len);
@@ -227,7 +228,7 @@ int green_write(int fd, const void *buf, size_t len) {
             p += n, len -= (size_t)n;
         } else if (errno != EAGAIN && errno != EINTR) {
             return -1;
-        } else if (park(fd, EPOLLOUT, -1) < 0) {
+        } else if (park(fd, EPOLLOUT, deadline_ms) < 0) {
             return -1;
         }
     }
@@ -250,8 +251,8 @@ static struct {
     pthread_t *threads;
 } tpool = {.lock = PTHREAD_MUTEX_INITIALIZER, .not_empty = PTHREAD_COND_INITIALIZER, .efd = -1};
 
-static void *tpool_worker(void *unused) {
-    (void)unused;
+static void *tpool_worker(void *number) {
+    trace_thread("tpool-%d", (int)(intptr_t)number);
     block_stop_signals();
     pthread_mutex_lock(&tpool.lock);
     while (!tpool.stopping) {
@@ -322,7 +323,8 @@ void hub_init(int tpool_threads) {
     if (!(tpool.threads = calloc((size_t)tpool_threads, sizeof *tpool.threads)))
         die("out of memory");
     for (; tpool.count < tpool_threads; tpool.count++)
-        if (pthread_create(&tpool.threads[tpool.count], NULL, tpool_worker, NULL) != 0)
+        if (pthread_create(&tpool.threads[tpool.count], NULL, tpool_worker,
+                           (void *)(intptr_t)(tpool.count + 1)) != 0)
             die("cannot start tpool thread %d", tpool.count + 1);
 }
 
@@ -341,6 +343,7 @@ static void run_ready(void) {
 }
 
 void hub_run(void) {
+    trace_thread("hub");
     struct epoll_event events[256];
     for (;;) {
         run_ready();
@@ -348,7 +351,9 @@ void hub_run(void) {
             break;
         /* Sleep until a socket is ready or the earliest timer is due, unless someone is ready. */
         int timeout = hub.ready_head ? 0 : heap_wait_ms(&hub.timers, now_ms());
+        trace_event("wait", -1, NULL);
         int n = epoll_wait(hub.epfd, events, 256, timeout);
+        trace_event("wake", -1, NULL);
         if (n < 0 && errno != EINTR)
             perror_die("epoll_wait");
         for (int i = 0; i < n; i++) {

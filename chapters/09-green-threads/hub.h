@@ -36,8 +36,8 @@ int green_accept(int listen_fd);
 ssize_t green_read(int fd, void *buf, size_t len, int64_t deadline_ms);
 
 /* In a green thread: writes all of buf to non-blocking fd, parking while the socket buffer is
- * full. Returns 0, or -1 with errno set. */
-int green_write(int fd, const void *buf, size_t len);
+ * full, until deadline_ms at most. Returns 0, or -1 with errno set (ETIMEDOUT at the deadline). */
+int green_write(int fd, const void *buf, size_t len, int64_t deadline_ms);
 
 /* In a green thread: sleeps ms milliseconds on the hub's timer heap; the others run meanwhile. */
 void green_sleep(int ms);

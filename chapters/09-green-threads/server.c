@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "blocking.h"
+#include "disk.h"
 #include "hub.h"
 #include "protocol.h"
 #include "utils.h"
@@ -37,8 +38,8 @@ static void blocking_disk_read(void *arg) {
     struct job *job = arg;
     if (job_expired_in_queue(job, now_ms(), cfg.deadline_ms))
         return;
-    job->started_ms = now_ms();
-    sleep_ms(job->disk.delay_ms);
+    job_start_read(job, now_ms());
+    disk_read(job);
     job_finish(job, now_ms(), cfg.deadline_ms);
 }
 
@@ -46,7 +47,7 @@ static void blocking_disk_read(void *arg) {
 static void read_disk(struct job *job) {
     switch (mode) {
     case MODE_GREEN: /* the read is a timer on the hub; one past the deadline is cut off there */
-        job->started_ms = now_ms();
+        job_start_read(job, now_ms());
         green_sleep(job->disk.delay_ms <= cfg.deadline_ms ? job->disk.delay_ms
                                                           : cfg.deadline_ms + 1);
         job_finish(job, now_ms(), cfg.deadline_ms);
@@ -65,30 +66,25 @@ static void handle_connection(void *arg) {
     int fd = (int)(intptr_t)arg;
     char in[MAX_REQUEST], out[MAX_REPLY];
     size_t in_len, out_len;
-    struct job job = {.arrived_ms = accepted_ms[fd]};
+    struct job job = {.fd = fd, .arrived_ms = accepted_ms[fd]};
     const char *why;
 
     enum parse_status status =
         read_request(fd, in, &in_len, cfg.deadline_ms, &job.req, &why, green_read);
     if (status == PARSE_INCOMPLETE) {
         log_msg("client closed without a request");
-        close(fd);
-        return;
+        return close_connection(fd);
     }
     if (status == PARSE_BAD) {
-        out_len = bad_request_reply(out, job.req.http, why);
+        out_len = bad_request_reply(&job, out, why);
     } else {
         job.disk = plan_disk_read(&job.req, &rng); /* one OS thread: no lock needed */
         read_disk(&job);
-        if (stop_requested) {
-            close(fd); /* shutting down mid-read: no reply rather than a false one */
-            return;
-        }
+        if (stop_requested) /* shutting down mid-read: no reply rather than a false one */
+            return close_connection(fd);
         out_len = job_reply(&job, out, now_ms(), cfg.verbose);
     }
-    if (green_write(fd, out, out_len) < 0)
-        log_msg("reply to %s lost: %s", job.req.path[0] ? job.req.path : "-", strerror(errno));
-    close(fd);
+    reply_and_close(&job, out, out_len, cfg.deadline_ms, green_write, green_read);
 }
 
 /* Chapter 01's main loop as a green thread: accept, and start a green thread per connection. */
@@ -118,6 +114,10 @@ int main(int argc, char **argv) {
                                 .modes = mode_names,
                                 .workers = "tpool threads doing the blocking reads (-m tpool)"});
     mode = (enum mode)cfg.mode;
+    if (mode == MODE_GREEN && cfg.disk_dir) /* eventlet cannot green a file read either */
+        flag_error("-D: -m green reads with green_sleep, a timer; no green thread can wait for a "
+                   "real file read without blocking the hub (-m unpatched does, -m tpool "
+                   "does not)");
     if (mode != MODE_TPOOL && flag_given('w'))
         flag_error("-w sizes tpool's threads; -m %s starts none", cfg.mode_name);
     install_signal_handlers();

@@ -18,6 +18,7 @@
 
 #include "loop.h"
 #include "pool.h"
+#include "trace.h"
 
 enum mode { SHARED, PER_DISK, PER_PROCESS, DEADLINE };
 static const char *const mode_name[] = {"shared", "per-disk", "per-process", "deadline", NULL};
@@ -164,6 +165,7 @@ static pid_t *fork_disk_processes(int listen_fd) {
             close(pair[0]);
             close(listen_fd);
             from_parent = pair[1];
+            trace_process("disk-%d", k);
             log_msg("disk %d: process %d", k, (int)getpid());
             return NULL;
         }

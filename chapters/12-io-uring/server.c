@@ -133,7 +133,7 @@ static enum want start_read(struct conn *c, int64_t now) {
     }
     if (mode == COLD || mode == ASYNC) /* make this read a page-cache miss */
         posix_fadvise(data_fd, offset, (off_t)len, POSIX_FADV_DONTNEED);
-    c->job.started_ms = now;
+    job_start_read(&c->job, now);
     r->disk_time = ms_to_ts(c->job.disk.delay_ms);
     r->limit = ms_to_ts(cfg.deadline_ms - (now - c->job.arrived_ms));
 

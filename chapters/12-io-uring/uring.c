@@ -15,14 +15,14 @@
 static int sys_setup(unsigned entries, struct io_uring_params *p) {
     return (int)syscall(__NR_io_uring_setup, entries, p);
 }
-static int sys_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags,
-                     void *arg, size_t argsz) {
+static int sys_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags, void *arg,
+                     size_t argsz) {
     return (int)syscall(__NR_io_uring_enter, fd, to_submit, min_complete, flags, arg, argsz);
 }
 
 /* The kernel reads our SQ tail and writes its CQ tail from another CPU: an acquire load pairs
  * with the other side's release store, so the entries behind an index are seen before it. */
-#define load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define load_acquire(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
 int uring_init(struct uring *r, unsigned entries) {
@@ -41,8 +41,8 @@ int uring_init(struct uring *r, unsigned entries) {
     /* Since 5.4 both rings live in one mapping (IORING_FEAT_SINGLE_MMAP). */
     if (p.features & IORING_FEAT_SINGLE_MMAP && r->cq_map_len > r->sq_map_len)
         r->sq_map_len = r->cq_map_len;
-    r->sq_map = mmap(NULL, r->sq_map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-                     r->fd, IORING_OFF_SQ_RING);
+    r->sq_map = mmap(NULL, r->sq_map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd,
+                     IORING_OFF_SQ_RING);
     r->cq_map = p.features & IORING_FEAT_SINGLE_MMAP
                     ? r->sq_map
                     : mmap(NULL, r->cq_map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
@@ -158,16 +158,19 @@ const char *uring_refusal(int err, char *buf, size_t len) {
         fclose(f);
     }
     if (err == -ENOSYS)
-        snprintf(buf, len, "this kernel has no io_uring (too old, built without CONFIG_IO_URING, "
-                           "or a sandbox that hides the system call)");
+        snprintf(buf, len,
+                 "this kernel has no io_uring (too old, built without CONFIG_IO_URING, "
+                 "or a sandbox that hides the system call)");
     else if (err == -EPERM && disabled == 2)
         snprintf(buf, len, "io_uring is switched off for everyone (kernel.io_uring_disabled = 2)");
     else if (err == -EPERM && disabled == 1)
-        snprintf(buf, len, "io_uring is switched off outside kernel.io_uring_group "
-                           "(kernel.io_uring_disabled = 1)");
+        snprintf(buf, len,
+                 "io_uring is switched off outside kernel.io_uring_group "
+                 "(kernel.io_uring_disabled = 1)");
     else if (err == -EPERM)
-        snprintf(buf, len, "io_uring_setup was refused (EPERM): most likely a seccomp filter, as "
-                           "in the default profiles of Docker and other container runtimes");
+        snprintf(buf, len,
+                 "io_uring_setup was refused (EPERM): most likely a seccomp filter, as "
+                 "in the default profiles of Docker and other container runtimes");
     else
         snprintf(buf, len, "io_uring_setup failed: %s", strerror(-err));
     return buf;

@@ -13,9 +13,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "disk.h"
 #include "loop.h"
 #include "pool.h"
 #include "reuseport.h"
+#include "trace.h"
 #include "watchdog.h"
 
 static struct server_config cfg;
@@ -28,8 +30,8 @@ static int loop_id;       /* 0 is the parent process, 1..N-1 the children it for
 static enum want read_on_loop(struct conn *c, int64_t now) {
     if (c->job.disk.delay_ms > 0)
         log_msg("loop %d blocked for %d ms by %s", loop_id, c->job.disk.delay_ms, c->job.req.path);
-    c->job.started_ms = now;
-    sleep_ms(c->job.disk.delay_ms);
+    job_start_read(&c->job, now);
+    disk_read(&c->job);
     job_finish(&c->job, now_ms(), cfg.deadline_ms);
     return conn_reply(c, now_ms());
 }
@@ -71,6 +73,7 @@ static void fork_loops(int *listen_fds, bool exclusive, pid_t *pids) {
         if (pids[i] > 0)
             continue;
         loop_id = i;
+        trace_process("loop-%d", i + 1);
         rng.state = cfg.seed + (uint64_t)i;
         prctl(PR_SET_PDEATHSIG, SIGTERM); /* the parent died, even by SIGKILL: stop too */
         if (getppid() != parent)

@@ -90,7 +90,7 @@ static enum want start_read(struct conn *c, int64_t now) {
     static char buf[READ_SIZE];
     if (try_nowait && read_if_cached(c, buf)) { /* a hit: a memory copy, answered now */
         hits++;
-        c->job.started_ms = now;
+        job_start_read(&c->job, now);
         job_finish(&c->job, now, cfg.deadline_ms);
         if (cfg.verbose)
             log_msg("hit: served on the loop %s", c->job.req.path);
