@@ -15,21 +15,25 @@
 static int sys_setup(unsigned entries, struct io_uring_params *p) {
     return (int)syscall(__NR_io_uring_setup, entries, p);
 }
-static int sys_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags,
-                     void *arg, size_t argsz) {
+static int sys_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags, void *arg,
+                     size_t argsz) {
     return (int)syscall(__NR_io_uring_enter, fd, to_submit, min_complete, flags, arg, argsz);
 }
 
 /* The kernel reads our SQ tail and writes its CQ tail from another CPU: an acquire load pairs
  * with the other side's release store, so the entries behind an index are seen before it. */
-#define load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define load_acquire(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
-int uring_init(struct uring *r, unsigned entries) {
+int uring_init(struct uring *r, unsigned sq_entries, unsigned cq_entries) {
     struct io_uring_params p;
     memset(&p, 0, sizeof p);
     memset(r, 0, sizeof *r);
-    r->fd = sys_setup(entries, &p);
+    /* CQSIZE: our CQ size, not twice the SQ's. SUBMIT_ALL: an SQE that fails does not stop the
+     * kernel taking the ones after it, so no linked chain is ever left half in the SQ. */
+    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
+    p.cq_entries = cq_entries;
+    r->fd = sys_setup(sq_entries, &p);
     if (r->fd < 0)
         return -errno;
     r->features = p.features;
@@ -41,8 +45,8 @@ int uring_init(struct uring *r, unsigned entries) {
     /* Since 5.4 both rings live in one mapping (IORING_FEAT_SINGLE_MMAP). */
     if (p.features & IORING_FEAT_SINGLE_MMAP && r->cq_map_len > r->sq_map_len)
         r->sq_map_len = r->cq_map_len;
-    r->sq_map = mmap(NULL, r->sq_map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-                     r->fd, IORING_OFF_SQ_RING);
+    r->sq_map = mmap(NULL, r->sq_map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd,
+                     IORING_OFF_SQ_RING);
     r->cq_map = p.features & IORING_FEAT_SINGLE_MMAP
                     ? r->sq_map
                     : mmap(NULL, r->cq_map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
@@ -59,6 +63,7 @@ int uring_init(struct uring *r, unsigned entries) {
     r->sq_tail = (unsigned *)(sq + p.sq_off.tail);
     r->sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
     r->sq_array = (unsigned *)(sq + p.sq_off.array);
+    r->sq_flags = (unsigned *)(sq + p.sq_off.flags);
     r->cq_head = (unsigned *)(cq + p.cq_off.head);
     r->cq_tail = (unsigned *)(cq + p.cq_off.tail);
     r->cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
@@ -131,6 +136,15 @@ void uring_cqe_seen(struct uring *r) {
     store_release(r->cq_head, *r->cq_head + 1); /* the kernel may now reuse that slot */
 }
 
+bool uring_cq_overflowed(const struct uring *r) {
+    return load_acquire(r->sq_flags) & IORING_SQ_CQ_OVERFLOW;
+}
+
+int uring_get_events(struct uring *r) {
+    int n = enter(r, 0, IORING_ENTER_GETEVENTS, NULL, 0);
+    return n < 0 ? n : 0;
+}
+
 int uring_register(struct uring *r, unsigned opcode, void *arg, unsigned nr_args) {
     int n = (int)syscall(__NR_io_uring_register, r->fd, opcode, arg, nr_args);
     return n < 0 ? -errno : n;
@@ -158,16 +172,23 @@ const char *uring_refusal(int err, char *buf, size_t len) {
         fclose(f);
     }
     if (err == -ENOSYS)
-        snprintf(buf, len, "this kernel has no io_uring (too old, built without CONFIG_IO_URING, "
-                           "or a sandbox that hides the system call)");
+        snprintf(buf, len,
+                 "this kernel has no io_uring (too old, built without CONFIG_IO_URING, "
+                 "or a sandbox that hides the system call)");
     else if (err == -EPERM && disabled == 2)
         snprintf(buf, len, "io_uring is switched off for everyone (kernel.io_uring_disabled = 2)");
     else if (err == -EPERM && disabled == 1)
-        snprintf(buf, len, "io_uring is switched off outside kernel.io_uring_group "
-                           "(kernel.io_uring_disabled = 1)");
+        snprintf(buf, len,
+                 "io_uring is switched off outside kernel.io_uring_group "
+                 "(kernel.io_uring_disabled = 1)");
+    else if (err == -EINVAL)
+        snprintf(buf, len,
+                 "io_uring_setup refused CQSIZE, CLAMP or SUBMIT_ALL: this kernel is "
+                 "older than 5.18");
     else if (err == -EPERM)
-        snprintf(buf, len, "io_uring_setup was refused (EPERM): most likely a seccomp filter, as "
-                           "in the default profiles of Docker and other container runtimes");
+        snprintf(buf, len,
+                 "io_uring_setup was refused (EPERM): most likely a seccomp filter, as "
+                 "in the default profiles of Docker and other container runtimes");
     else
         snprintf(buf, len, "io_uring_setup failed: %s", strerror(-err));
     return buf;
