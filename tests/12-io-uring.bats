@@ -16,6 +16,18 @@ start_uring_server() {
 
 setup() { start_uring_server; }
 
+# restart_uring_server FLAGS...: a new server in place of the running one, whose log and output
+# go too (teardown removes only the last server's), once checked for a sanitizer's report.
+restart_uring_server() {
+    stop_server
+    if sanitizer_report "$SERVER_LOG"; then
+        cat "$SERVER_LOG" >&2
+        return 1
+    fi
+    rm -f "$SERVER_OUT" "$SERVER_LOG"
+    start_uring_server "$@"
+}
+
 # iou_workers: how many io-wq worker threads (named iou-wrk-PID) the server has now.
 iou_workers() {
     cat /proc/"$SERVER_PID"/task/*/comm 2>/dev/null | grep -c '^iou-wrk' || true
@@ -77,8 +89,7 @@ fd_count() {
 }
 
 @test "12: past the room in its CQ it sheds reads with RC 1 at once, and never wedges" {
-    stop_server
-    URING_CQ_ENTRIES=64 start_uring_server # room for (64 - 1) / 3 = 21 reads in flight
+    URING_CQ_ENTRIES=64 restart_uring_server # room for (64 - 1) / 3 = 21 reads in flight
     grep -q 'io_uring: 64 SQEs, 64 CQEs (21 reads in flight)' "$SERVER_LOG"
     client -c 200 -n 200 -d 300 -t 3000
     local ok=$(field ok) shed=$(field server_timeouts)
@@ -95,8 +106,7 @@ fd_count() {
 }
 
 @test "12: a read past the deadline is cancelled by its linked timeout and answered RC 1 on time" {
-    stop_server
-    start_uring_server -T 1000
+    restart_uring_server -T 1000
     reply=$(ask '5000,/slow\n')
     [[ $reply =~ ^1,0,([0-9]+),/slow$ ]]
     [ "${BASH_REMATCH[1]}" -ge 950 ] && [ "${BASH_REMATCH[1]}" -lt 2000 ]   # at 1 s, not 5 s
@@ -112,22 +122,19 @@ fd_count() {
     esac
     local m
     for m in buffered cold direct; do
-        stop_server
-        start_uring_server -m "$m"
+        restart_uring_server -m "$m"
         burst 0
         [ "$(iou_workers)" -eq 0 ] || { echo "-m $m: $(iou_workers) iou-wrk threads" >&2; return 1; }
     done
 }
 
 @test "12: reads forced onto io-wq start iou-wrk threads, and -w caps them" {
-    stop_server
-    start_uring_server -m async -w 64
+    restart_uring_server -m async -w 64
     burst 2
     local loose=$(iou_workers)
     echo "# -w 64: $loose iou-wrk threads" >&3
     [ "$loose" -gt 2 ]                      # without a tight cap the kernel starts more
-    stop_server
-    start_uring_server -m async -w 2
+    restart_uring_server -m async -w 2
     burst 2
     local capped=$(iou_workers)
     echo "# -w 2: $capped iou-wrk threads" >&3
