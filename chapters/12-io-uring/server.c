@@ -25,6 +25,16 @@
 #define BLOCK         4096       /* O_DIRECT reads whole blocks into block-aligned memory */
 #define EXIT_NO_URING 69         /* EX_UNAVAILABLE: the kernel refuses io_uring */
 
+/* The CQ must hold every CQE the reads in flight may post before the loop reaps: a read posts its
+ * three together, and reads that end together post theirs in one run of the kernel's task work.
+ * This chapter once took the kernel's default, twice 256 SQEs: 512 CQEs, 170 reads. Past that the
+ * kernel parks CQEs on an overflow list, and every later one behind them to keep their order,
+ * until an io_uring_enter(GETEVENTS); the loop never made one, and the eventfd rings only when
+ * the ring's tail moves: one burst wedged it for good. Now start_read sheds a read the CQ has no
+ * room for, and reap() flushes an overflow anyway, should a kernel ever make one. */
+#define SQ_ENTRIES 1024  /* a loop turn's reads: 256 epoll events (loop.c) x 3 SQEs, rounded up */
+#define CQ_ENTRIES 65536 /* the kernel's most (IORING_MAX_CQ_ENTRIES), 1 MiB: 21,845 reads */
+
 /* A read is three linked SQEs: the disk's time, the deadline on it, the read itself. The step
  * rides in the low bits of each SQE's user_data, beside the conn pointer (16-byte aligned). */
 enum step { STEP_DISK_TIME, STEP_DEADLINE, STEP_READ, STEPS };
@@ -46,7 +56,7 @@ struct ring_read {
 static struct server_config cfg;
 static struct prng rng;
 static struct uring ring;
-static int doorbell, data_fd, reads_in_flight;
+static int doorbell, data_fd, reads_in_flight, max_reads_in_flight;
 static enum mode mode;
 
 /* The disk: a real 16 MiB file, unlinked as soon as it is open, so nothing is left behind even
@@ -78,7 +88,12 @@ static void open_data_file(void) {
  * registered on every CQE it posts, and epoll watches that eventfd like any socket. */
 static void setup_ring(void) {
     char why[256];
-    int err = uring_init(&ring, 256);
+    /* URING_CQ_ENTRIES: a smaller CQ, to watch start_read shed past it (a test does). */
+    const char *cq_env = getenv("URING_CQ_ENTRIES");
+    unsigned cq = cq_env ? (unsigned)strtoul(cq_env, NULL, 10) : CQ_ENTRIES;
+    if (cq <= STEPS)
+        die("URING_CQ_ENTRIES=%s: one read needs %d CQEs, and drain_ring one more", cq_env, STEPS);
+    int err = uring_init(&ring, cq < SQ_ENTRIES ? cq : SQ_ENTRIES, cq);
     if (err < 0) {
         log_msg("io_uring unavailable: %s", uring_refusal(err, why, sizeof why));
         exit(EXIT_NO_URING);
@@ -97,8 +112,11 @@ static void setup_ring(void) {
      * (measured, see the README), so -w caps both, as chapter 06 sized its pool. */
     unsigned limits[2] = {0, 0}; /* 0 = leave as is: reports the kernel's defaults */
     uring_register(&ring, IORING_REGISTER_IOWQ_MAX_WORKERS, limits, 2);
-    log_msg("io_uring: %u SQEs; io-wq limits %u bounded, %u unbounded; capping both at %d",
-            ring.sq_entries, limits[0], limits[1], cfg.workers);
+    max_reads_in_flight = (int)(ring.cq_entries - 1) / STEPS; /* 1: drain_ring's cancel */
+    log_msg("io_uring: %u SQEs, %u CQEs (%d reads in flight); io-wq limits %u bounded, "
+            "%u unbounded; capping both at %d",
+            ring.sq_entries, ring.cq_entries, max_reads_in_flight, limits[0], limits[1],
+            cfg.workers);
     limits[0] = limits[1] = (unsigned)cfg.workers;
     if (uring_register(&ring, IORING_REGISTER_IOWQ_MAX_WORKERS, limits, 2) < 0)
         die("IORING_REGISTER_IOWQ_MAX_WORKERS refused (needs Linux 5.15+)");
@@ -126,7 +144,8 @@ static enum want start_read(struct conn *c, int64_t now) {
     off_t offset = (off_t)(c->job.disk.bytes % (FILE_SIZE / SLOT)) * SLOT;
     if (uring_sq_space(&ring) < STEPS)
         uring_submit(&ring); /* a chain must reach the kernel whole, in one submission */
-    if (uring_sq_space(&ring) < STEPS || !(r->buf = aligned_alloc(BLOCK, len))) {
+    if (reads_in_flight >= max_reads_in_flight || uring_sq_space(&ring) < STEPS ||
+        !(r->buf = aligned_alloc(BLOCK, len))) {
         log_msg("no room for a read: shedding %s", c->job.req.path);
         c->job.rc = RC_TIMEOUT;
         return conn_reply(c, now);
@@ -202,15 +221,29 @@ static void on_cqe(uint64_t user_data, int res, int64_t now) {
     }
 }
 
+/* The kernel kept CQEs the full ring had no room for, and keeps every later one behind them: have
+ * it move them into the ring, which reap has just emptied. False when there is nothing to move. */
+static bool flush_overflow(void) {
+    if (!uring_cq_overflowed(&ring))
+        return false;
+    log_msg("the completion queue overflowed: flushing the kernel's overflow list");
+    int err = uring_get_events(&ring);
+    if (err < 0 && err != -EBUSY) /* EBUSY: it filled up again (older kernels): reap, retry */
+        log_msg("io_uring_enter(GETEVENTS): %s", strerror(-err));
+    return err == 0 || err == -EBUSY;
+}
+
 /* Takes every CQE the kernel has posted: reads done since the last look, or done at once. */
 static void reap(int64_t now) {
     struct io_uring_cqe *cqe;
-    while ((cqe = uring_peek_cqe(&ring))) {
-        uint64_t user_data = cqe->user_data;
-        int res = cqe->res;
-        uring_cqe_seen(&ring); /* give the slot back before handling, which may queue more */
-        on_cqe(user_data, res, now);
-    }
+    do {
+        while ((cqe = uring_peek_cqe(&ring))) {
+            uint64_t user_data = cqe->user_data;
+            int res = cqe->res;
+            uring_cqe_seen(&ring); /* give the slot back before handling, which may queue more */
+            on_cqe(user_data, res, now);
+        }
+    } while (flush_overflow());
 }
 
 /* Stopping: cancel everything in flight and collect its CQEs, so no buffer is freed while the

@@ -25,11 +25,15 @@ static int sys_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned
 #define load_acquire(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
-int uring_init(struct uring *r, unsigned entries) {
+int uring_init(struct uring *r, unsigned sq_entries, unsigned cq_entries) {
     struct io_uring_params p;
     memset(&p, 0, sizeof p);
     memset(r, 0, sizeof *r);
-    r->fd = sys_setup(entries, &p);
+    /* CQSIZE: our CQ size, not twice the SQ's. SUBMIT_ALL: an SQE that fails does not stop the
+     * kernel taking the ones after it, so no linked chain is ever left half in the SQ. */
+    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
+    p.cq_entries = cq_entries;
+    r->fd = sys_setup(sq_entries, &p);
     if (r->fd < 0)
         return -errno;
     r->features = p.features;
@@ -59,6 +63,7 @@ int uring_init(struct uring *r, unsigned entries) {
     r->sq_tail = (unsigned *)(sq + p.sq_off.tail);
     r->sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
     r->sq_array = (unsigned *)(sq + p.sq_off.array);
+    r->sq_flags = (unsigned *)(sq + p.sq_off.flags);
     r->cq_head = (unsigned *)(cq + p.cq_off.head);
     r->cq_tail = (unsigned *)(cq + p.cq_off.tail);
     r->cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
@@ -131,6 +136,15 @@ void uring_cqe_seen(struct uring *r) {
     store_release(r->cq_head, *r->cq_head + 1); /* the kernel may now reuse that slot */
 }
 
+bool uring_cq_overflowed(const struct uring *r) {
+    return load_acquire(r->sq_flags) & IORING_SQ_CQ_OVERFLOW;
+}
+
+int uring_get_events(struct uring *r) {
+    int n = enter(r, 0, IORING_ENTER_GETEVENTS, NULL, 0);
+    return n < 0 ? n : 0;
+}
+
 int uring_register(struct uring *r, unsigned opcode, void *arg, unsigned nr_args) {
     int n = (int)syscall(__NR_io_uring_register, r->fd, opcode, arg, nr_args);
     return n < 0 ? -errno : n;
@@ -167,6 +181,10 @@ const char *uring_refusal(int err, char *buf, size_t len) {
         snprintf(buf, len,
                  "io_uring is switched off outside kernel.io_uring_group "
                  "(kernel.io_uring_disabled = 1)");
+    else if (err == -EINVAL)
+        snprintf(buf, len,
+                 "io_uring_setup refused CQSIZE, CLAMP or SUBMIT_ALL: this kernel is "
+                 "older than 5.18");
     else if (err == -EPERM)
         snprintf(buf, len,
                  "io_uring_setup was refused (EPERM): most likely a seccomp filter, as "

@@ -7,6 +7,7 @@
 #define URING_H
 
 #include <linux/io_uring.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct uring {
@@ -14,6 +15,7 @@ struct uring {
     unsigned features; /* IORING_FEAT_* the kernel reported */
     unsigned sq_entries, cq_entries;
     unsigned *sq_head, *sq_tail, *sq_mask, *sq_array;
+    unsigned *sq_flags; /* the kernel's IORING_SQ_* flags: IORING_SQ_CQ_OVERFLOW */
     unsigned *cq_head, *cq_tail, *cq_mask;
     struct io_uring_sqe *sqes;
     struct io_uring_cqe *cqes;
@@ -22,10 +24,12 @@ struct uring {
     size_t sq_map_len, cq_map_len, sqes_len;
 };
 
-/* Sets up a ring with room for `entries` SQEs (the kernel rounds it up to a power of two) and
- * maps it. Returns 0, or -errno: -ENOSYS (no io_uring in this kernel), -EPERM (refused: the
- * kernel.io_uring_disabled sysctl, a seccomp filter, a container's profile), -ENOMEM... */
-int uring_init(struct uring *r, unsigned entries);
+/* Sets up a ring with room for sq_entries SQEs and cq_entries CQEs (at least sq_entries; the
+ * kernel rounds both up to a power of two and clamps them to its maximum: read r->sq_entries and
+ * r->cq_entries) and maps it. Returns 0, or -errno: -ENOSYS (no io_uring in this kernel), -EPERM
+ * (refused: the kernel.io_uring_disabled sysctl, a seccomp filter, a container's profile),
+ * -EINVAL (a kernel older than 5.18), -ENOMEM... */
+int uring_init(struct uring *r, unsigned sq_entries, unsigned cq_entries);
 
 /* Unmaps and closes the ring. The kernel cancels whatever is still in flight. */
 void uring_exit(struct uring *r);
@@ -48,6 +52,15 @@ int uring_wait(struct uring *r, int timeout_ms);
  * call uring_cqe_seen: after that the kernel may reuse the slot. */
 struct io_uring_cqe *uring_peek_cqe(struct uring *r);
 void uring_cqe_seen(struct uring *r);
+
+/* True when the CQ ring overflowed: the kernel holds CQEs it had no room for on its own list,
+ * and posts every later CQE there too, until uring_get_events moves them into the ring. */
+bool uring_cq_overflowed(const struct uring *r);
+
+/* Publishes pending SQEs and has the kernel move its overflowed CQEs into the CQ ring, as far as
+ * there is room, without waiting (io_uring_enter with GETEVENTS, the only call that does). Returns
+ * 0, or -errno: -EBUSY (older kernels: the ring is full again, reap and call again)... */
+int uring_get_events(struct uring *r);
 
 /* io_uring_register(2). Returns its result (>= 0), or -errno. */
 int uring_register(struct uring *r, unsigned opcode, void *arg, unsigned nr_args);
