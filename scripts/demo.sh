@@ -17,6 +17,7 @@ if [ -z "$chapter" ] || [ ! -x "$BIN/$chapter" ]; then
 fi
 trap stop_server EXIT
 timeline=$(mktemp "${TMPDIR:-/tmp}/timeline.XXXXXX")
+trace=$(mktemp "${TMPDIR:-/tmp}/trace.XXXXXX") # the server's -E event trace
 
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold= plain=; fi
 say() { printf '\n%s%s%s\n' "$bold" "$*" "$plain"; }
@@ -29,7 +30,8 @@ scenario() {
     local title=$1
     shift
     say "$title"
-    start_server "$BIN/$chapter" -v "${SERVER_FLAGS[@]}" || exit 1
+    : >"$trace" # each scenario draws its own run only
+    start_server "$BIN/$chapter" -v -E "$trace" "${SERVER_FLAGS[@]}" || exit 1
     echo "\$ $BIN/$chapter -p 0 -v${SERVER_FLAGS[*]:+ ${SERVER_FLAGS[*]}}"
     cat "$SERVER_OUT"
     cpu_window_start "$SERVER_PID"
@@ -37,10 +39,12 @@ scenario() {
     "$BIN/client" -p "$PORT" --timeline "$timeline" "$@"
     echo "(client exit status $?)"
     cpu_window_end "$SERVER_PID"
-    scripts/timeline.sh -e "${trace:-}" "$timeline" 50 # -e: the server's -E file, if it wrote one
     echo "server CPU: $CPU_S s in $WALL_S s of wall time"
-    sleep "${DRAIN_SECONDS:-0.5}" # let late replies reach the log (a demo.bash may set it)
+    sleep "${DRAIN_SECONDS:-0.5}" # let late replies reach the log and the trace
     stop_server
+    # Each request as the client saw it, cut where the server's trace says what it waited for,
+    # and a lane for each server thread.
+    scripts/timeline.sh -e "$trace" "$timeline" 50
     echo "server log (stderr):"
     cat "$SERVER_LOG"
     rm -f "$SERVER_OUT" "$SERVER_LOG"
@@ -57,5 +61,5 @@ named_scenario() {
 say "=== Chapter ${chapter}: $(sed -n '1s/^# //p' "chapters/$chapter/README.md" 2>/dev/null) ==="
 named_scenario shared
 [ -f "chapters/$chapter/demo.bash" ] && source "chapters/$chapter/demo.bash"
-rm -f "$timeline"
+rm -f "$timeline" "$trace"
 exit 0
