@@ -68,6 +68,27 @@ slow_reader_beside_fast_ones() {
     check 'below 0.1 "$(awk -v a="$cpu0" -v b="$cpu1" "BEGIN { print b - a }")"' # it sleeps
 }
 
+@test "10: a reply not taken within -T is cut off: 50 clients that never read let go in time" {
+    stop_server
+    start_server "$BIN/10-slow-clients" -T 1000
+    local fds=() fd i before
+    ask '0,/warm-up\n' >/dev/null # the first accept opens accept_client's spare descriptor
+    before=$(ls /proc/"$SERVER_PID"/fd | wc -l)
+    for i in $(seq 50); do
+        exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
+        printf '0,/16M/never-%d\n' "$i" >&"$fd"
+        fds+=("$fd")
+    done
+    sleep 0.5
+    local held=$(($(ls /proc/"$SERVER_PID"/fd | wc -l) - before))
+    sleep 1.5 # the deadline is 1 s after each reply was ready
+    local left=$(($(ls /proc/"$SERVER_PID"/fd | wc -l) - before))
+    for fd in "${fds[@]}"; do exec {fd}>&-; done
+    echo "# descriptors held for the 50 non-readers: $held at 0.5 s, $left at 2 s" >&3
+    [ "$held" -ge 50 ] && [ "$left" -eq 0 ]
+    [ "$(grep -c 'not taken within 1000 ms: closing' "$SERVER_LOG")" -eq 50 ]
+}
+
 @test "10: bad input gets RC 2 or a close, and the server keeps serving" {
     survives_bad_input
 }

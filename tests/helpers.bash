@@ -7,7 +7,7 @@ source "$ROOT/scripts/scenarios.bash"
 # Every test file gets this teardown: the server stops even when the test failed.
 # sanitizer_report LOG: true when a sanitizer (ASan, LSan, TSan, UBSan) reported in LOG.
 sanitizer_report() {
-    [ -n "${1:-}" ] && grep -qE 'Sanitizer|runtime error:' "$1"
+    [ -n "${1:-}" ] && [ -f "$1" ] && grep -qE 'Sanitizer|runtime error:' "$1"
 }
 
 # Under SAN=... a sanitizer's report in the server's log (a leak found at exit, say) fails the

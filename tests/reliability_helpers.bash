@@ -6,13 +6,15 @@ RST="$BIN/rst-client"
 
 # The chapters, found from chapters/NN-name/server.c, so a new chapter joins the battery by
 # existing. RELIABILITY_CHAPTERS="06 07" narrows the run (make check uses it for TSan).
-# The whole battery takes about 20 s a chapter, so `make test` runs it on the three shapes of
+# The first battery takes about 20 s a chapter, so `make test` runs it on the three shapes of
 # server (serial 01, event loop 04, loop plus pool 06; 02-05 share their handlers); the other
-# chapters' own files run the shorter survives_bad_input. RELIABILITY_CHAPTERS=all runs every one
-# (make check does).
+# chapters' own files run the shorter survives_bad_input. The second battery's checks are short
+# and run on every chapter (EVERY_CHAPTER=1 for_each ...). RELIABILITY_CHAPTERS=all runs every
+# check on every chapter (make check does).
 chapters() {
     local dir name
-    local wanted=${RELIABILITY_CHAPTERS:-01 04 06}
+    local wanted=${RELIABILITY_CHAPTERS:-${EVERY_CHAPTER:+all}}
+    wanted=${wanted:-01 04 06}
     [ "$wanted" = all ] && wanted=
     for dir in "$ROOT"/chapters/[0-9]*/server.c; do
         name=$(basename "$(dirname "$dir")")
@@ -68,6 +70,18 @@ run_one() {
     stops_clean "$name" || status=1
     rm -f "$SERVER_OUT" "$SERVER_LOG"
     return $status
+}
+
+# restart BINARY FLAGS...: stops the running server (a sanitizer report in its log fails the
+# check), removes its files, starts BINARY with FLAGS.
+restart() {
+    stop_server || true
+    if sanitizer_report "${SERVER_LOG:-}"; then
+        cat "$SERVER_LOG" >&2
+        return 1
+    fi
+    rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
+    start_server "$@"
 }
 
 # stops_clean NAME: SIGTERM, exit status 0 and no sanitizer report in the log (teardown checks

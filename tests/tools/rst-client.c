@@ -6,6 +6,13 @@
  *                                    and prints the whole answer.
  *   rst-client slow PORT TEXT MS     slowloris: sends TEXT one byte every MS ms, stops once the
  *                                    server answers or closes, prints the answer.
+ *   rst-client more PORT TEXT MS MORE  sends TEXT, MS ms later sends MORE (a second request, a
+ *                                    stray byte) while the server is busy with the first, then
+ *                                    reads the whole answer, shutting down its sending side
+ *                                    only once the answer has ended. Prints the answer, and on
+ *                                    stderr "ended fin" when the server closed cleanly or "ended
+ *                                    reset" when it reset the connection (which can destroy a
+ *                                    reply in flight: clients such as nc then show nothing).
  * TEXT takes the escapes \n \r \\ and \xHH. Prints "elapsed_ms N" on stderr; exits 0, or 1 when
  * a system call fails (the error on stderr), 64 on bad usage. Connects to 127.0.0.1 only. */
 #include <arpa/inet.h>
@@ -63,6 +70,20 @@ static void print_answer(int fd) {
             fwrite(buf, 1, (size_t)n, stdout);
 }
 
+/* Like print_answer, but says how the answer ended: 0 at a clean close (FIN), -1 at a reset. */
+static int print_answer_until_end(int fd) {
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n > 0)
+            fwrite(buf, 1, (size_t)n, stdout);
+        else if (n == 0)
+            return 0;
+        else if (errno != EINTR)
+            return errno == ECONNRESET ? -1 : (perror_die("read"), -1);
+    }
+}
+
 /* One byte every ms; stops early when the server has something to say (an answer or a close). */
 static void send_slowly(int fd, const char *text, size_t len, int ms) {
     for (size_t i = 0; i < len; i++) {
@@ -75,9 +96,10 @@ static void send_slowly(int fd, const char *text, size_t len, int ms) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 4 || (strcmp(argv[1], "slow") == 0 && argc < 5)) {
-        fprintf(stderr,
-                "usage: rst-client reset PORT TEXT [MS] | half PORT TEXT | slow PORT TEXT MS\n");
+    if (argc < 4 || (strcmp(argv[1], "slow") == 0 && argc < 5) ||
+        (strcmp(argv[1], "more") == 0 && argc < 6)) {
+        fprintf(stderr, "usage: rst-client reset PORT TEXT [MS] | half PORT TEXT | slow PORT TEXT "
+                        "MS | more PORT TEXT MS MORE\n");
         return 64;
     }
     size_t len = unescape(argv[3]);
@@ -95,6 +117,17 @@ int main(int argc, char **argv) {
         if (write_all(fd, argv[3], len) < 0 || shutdown(fd, SHUT_WR) < 0)
             perror_die("write");
         print_answer(fd);
+    } else if (strcmp(argv[1], "more") == 0) {
+        size_t more_len = unescape(argv[5]);
+        if (write_all(fd, argv[3], len) < 0)
+            perror_die("write");
+        poll(NULL, 0, atoi(argv[4]));
+        if (write_all(fd, argv[5], more_len) < 0)
+            perror_die("write more");
+        int end = print_answer_until_end(fd);
+        fflush(stdout);
+        fprintf(stderr, "ended %s\n", end == 0 ? "fin" : "reset");
+        shutdown(fd, SHUT_WR); /* the answer is over: now we go too */
     } else if (strcmp(argv[1], "slow") == 0) {
         send_slowly(fd, argv[3], len, atoi(argv[4]));
         print_answer(fd);
