@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -23,6 +24,7 @@ struct pool {
     int efd; /* the workers' doorbell: readable when done is not empty */
     pthread_t *workers;
     atomic_int started; /* workers that have started: each takes the next number, for the trace */
+    char name[24];      /* spec.name, copied: the caller's may be gone when a worker starts */
 };
 
 /* One job, on a worker: unless it waited past its deadline, do the blocking read. */
@@ -40,7 +42,7 @@ static void run_job(struct pool *p, struct conn *c) {
 
 static void *worker_main(void *arg) {
     struct pool *p = arg;
-    trace_thread("worker-%d", atomic_fetch_add(&p->started, 1) + 1);
+    trace_thread("%s-%d", p->name, atomic_fetch_add(&p->started, 1) + 1);
     block_stop_signals();
     pthread_mutex_lock(&p->lock);
     while (!p->stopping) {
@@ -88,6 +90,7 @@ struct pool *pool_start(struct loop *l, const struct pool_spec *spec) {
     if (!p)
         die("out of memory for a pool");
     p->spec = *spec;
+    snprintf(p->name, sizeof p->name, "%s", spec->name ? spec->name : "worker");
     if (!p->spec.queue_cap)
         p->spec.queue_cap = POOL_QUEUE_CAP;
     p->loop = l;

@@ -19,6 +19,7 @@ struct pool;
 
 struct pool_spec {
     int workers;
+    const char *name; /* its threads' lane in the trace: NAME-1, NAME-2...; NULL: "worker" */
     size_t queue_cap; /* 0: POOL_QUEUE_CAP */
     int deadline_ms;  /* a job that waited this long for a worker is answered RC 1, unread */
     /* The blocking read, on a worker thread; job_finish follows it. NULL: the simulated disk,

@@ -42,11 +42,15 @@ static void start_pools(struct loop *loop) {
     pool_count = mode == PER_DISK ? cfg.disks : 1;
     if (!(pools = calloc((size_t)pool_count, sizeof *pools)))
         die("out of memory for %d pools", pool_count);
-    for (int k = 0; k < pool_count; k++)
+    for (int k = 0; k < pool_count; k++) {
+        char name[24]; /* per-disk pools show in the trace as d0-worker-1, d1-worker-1, ... */
+        snprintf(name, sizeof name, "d%d-worker", k);
         pools[k] = pool_start(
             loop, &(struct pool_spec){.workers = split ? cfg.workers : cfg.workers * cfg.disks,
+                                      .name = mode == PER_DISK ? name : NULL,
                                       .queue_cap = QUEUE_CAP,
                                       .deadline_ms = cfg.deadline_ms});
+    }
 }
 
 static void stop_pools(void) {

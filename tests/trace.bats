@@ -1,0 +1,145 @@
+#!/usr/bin/env bats
+# The event trace (-E FILE, common/trace.c) and what the pictures draw from it must be true: these
+# tests read the trace of a real run and check the mechanism each chapter claims, so a timeline
+# that showed a free loop where it was blocked (or the other way round) would fail here.
+load helpers
+
+TRACE=
+
+teardown() {
+    stop_server || true
+    local found=0
+    if sanitizer_report "${SERVER_LOG:-}"; then
+        found=1
+        cat "$SERVER_LOG" >&2
+    fi
+    rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
+    [ "$found" -eq 0 ]
+}
+
+# traced BINARY FLAGS...: starts the server with -E into a fresh trace file.
+traced() {
+    TRACE=$BATS_TEST_TMPDIR/trace
+    : >"$TRACE"
+    start_server "$@" -E "$TRACE"
+}
+
+# events [EVENT...]: "T_MS THREAD EVENT REQ" for every line of the trace with one of the events
+# (all when none is named), in time order.
+events() {
+    awk -v want=" $* " '
+        { t = $0; sub(/.*"t_ms":/, "", t); sub(/,.*/, "", t)
+          th = $0; sub(/.*"thread":"/, "", th); sub(/".*/, "", th)
+          ev = $0; sub(/.*"event":"/, "", ev); sub(/".*/, "", ev)
+          rq = "-"; if ($0 ~ /"req":"/) { rq = $0; sub(/.*"req":"/, "", rq); sub(/".*/, "", rq) }
+          if (want == "  " || index(want, " " ev " ")) print t, th, ev, rq }' "$TRACE" | sort -g
+}
+
+# spans THREAD START END: the length in ms of each START..END span on THREAD's lane.
+spans() {
+    events "$2" "$3" | awk -v th="$1" -v s="$2" -v e="$3" '
+        $2 == th && $3 == s { open = $1 }
+        $2 == th && $3 == e && open != "" { printf "%.1f\n", $1 - open; open = "" }'
+}
+
+@test "trace: one JSON object a line, trace_start first, every line well-formed" {
+    traced "$BIN/04-epoll"
+    shared_scenario
+    stop_server
+    head -1 "$TRACE" | grep -q '"event":"trace_start","mono_ms":'
+    # Every line is an object with t_ms, pid, thread and event, in that order.
+    ! grep -vE '^\{"t_ms":[0-9]+\.[0-9]{3},"pid":[0-9]+,"thread":"[^"]+","event":"[a-z_]+"' "$TRACE"
+    # Each of the ten requests has its whole story, in order, on the loop's lane.
+    local id story
+    for id in $(seq 0 9); do
+        story=$(events | awk -v r="/obj/$id" '$4 == r { printf "%s ", $3 }')
+        [ "$story" = "request read_start read_done reply_ready reply_sent " ] ||
+            { echo "/obj/$id: $story" >&2; false; }
+    done
+    [ "$(events accepted | wc -l)" -eq 10 ] && [ "$(events closed | wc -l)" -eq 10 ]
+}
+
+@test "trace: a trace file that cannot be opened is refused at start-up" {
+    run "$BIN/04-epoll" -p 0 -E /no/such/dir/trace
+    [ "$status" -eq 2 ]
+    [[ $output == *"bad -E '/no/such/dir/trace': cannot append to it"* ]]
+}
+
+@test "trace 05: the loop reads one request after another: each read starts after the last ends" {
+    traced "$BIN/05-blocking-in-loop"
+    shared_scenario
+    sleep 2 # the loop is still reading what the clients gave up on
+    stop_server
+    local lanes
+    lanes=$(events read_start read_done | awk '{ print $2 }' | sort -u)
+    [ "$lanes" = loop ]
+    # Strictly alternating start, done, start, done: never two reads at once on the loop.
+    events read_start read_done | awk '
+        $3 == "read_start" { if (busy) { print "read_start at " $1 " while reading"; bad = 1 } busy = 1 }
+        $3 == "read_done" { busy = 0; n++ }
+        END { if (n != 10) { print n " reads done, want 10"; bad = 1 } exit bad }'
+    # And a reply is ready long before the loop gets round to sending it.
+    events reply_ready reply_sent | awk '
+        $3 == "reply_ready" { ready[$4] = $1 } $3 == "reply_sent" { if ($1 - ready[$4] > 250) late++ }
+        END { exit !(late >= 1) }'
+}
+
+@test "trace 06: four reads overlap on four workers while the loop's turns stay short" {
+    traced "$BIN/06-worker-offload"
+    shared_scenario
+    stop_server
+    # The most reads in flight at once, and on how many distinct threads.
+    events read_start read_done | awk '
+        $3 == "read_start" { n++; if (n > most) most = n; lanes[$2] = 1 }
+        $3 == "read_done" { n-- }
+        END { k = 0; for (l in lanes) { k++; if (l !~ /^worker-[0-9]+$/) bad = 1 }
+              print "# at most " most " reads at once on " k " workers" > "/dev/stderr"
+              exit !(most == 4 && k == 4 && !bad) }'
+    # The loop: every turn, from waking to sleeping again, under 5 ms.
+    local longest
+    longest=$(spans loop wake wait | sort -g | tail -1)
+    echo "# longest loop turn: $longest ms" >&3
+    below 5 "$longest"
+}
+
+@test "trace 09: an unpatched read blocks the hub, a green one never does" {
+    traced "$BIN/09-green-threads" -m green
+    shared_scenario
+    stop_server
+    local green unpatched
+    green=$(spans hub wake wait | sort -g | tail -1)
+    traced "$BIN/09-green-threads" -m unpatched
+    shared_scenario
+    sleep 1.5
+    stop_server
+    unpatched=$(spans hub wake wait | sort -g | tail -1)
+    echo "# the hub's longest turn: green $green ms, unpatched $unpatched ms" >&3
+    below 5 "$green" && above 290 "$unpatched"
+    # Unpatched, the reads ran on the hub itself; green, the hub only armed their timers.
+    [ "$(events read_start | awk '{ print $2 }' | sort -u)" = hub ]
+}
+
+@test "trace 11: per-disk pools: the healthy disk's reads never wait for the dying disk's workers" {
+    load part3_helpers
+    local design waits
+    for design in shared per-disk; do
+        traced "$BIN/11-dying-disk" -d 2 -w 2 -T 1000 -m "$design"
+        dying_disk_beside_healthy
+        sleep 0.5
+        stop_server
+        # Time each healthy (/d1/) request waited between arriving and its read starting.
+        waits=$(events request read_start | awk '
+            $4 ~ /^\/d1\// && $3 == "request" { t[$4] = $1 }
+            $4 ~ /^\/d1\// && $3 == "read_start" && ($4 in t) { w = $1 - t[$4]; if (w > m) m = w }
+            END { printf "%.0f", m }')
+        echo "# $design: the longest a healthy read waited for a worker: $waits ms" >&3
+        if [ "$design" = per-disk ]; then
+            below 200 "$waits" # its own two workers, busy with its own 50 ms reads at most
+            # And no thread that read for the dying disk ever read for the healthy one.
+            ! events read_start | awk '$4 ~ /^\/d0\// { d0[$2] = 1 } $4 ~ /^\/d1\// { d1[$2] = 1 }
+                END { for (l in d1) if (l in d0) { print "shared lane " l; found = 1 } exit !found }'
+        else
+            above 500 "$waits" # the shared pool: they queued behind the dying reads
+        fi
+    done
+}
