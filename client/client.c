@@ -21,8 +21,8 @@ static const char *outcome_name[] = {"pending", "ok", "timeout", "late", "error"
 
 enum { EXIT_ALL_OK = 0, EXIT_TIMEOUTS = 1, EXIT_ERRORS = 2, EXIT_USAGE = 64 };
 
-#define SLOW_READ_BYTES 1024  /* a slow reader takes this much ... */
-#define SLOW_READ_PAUSE_MS 100 /* ... then pauses this long: 10 KiB/s */
+#define SLOW_READ_BYTES    1024 /* a slow reader takes this much ... */
+#define SLOW_READ_PAUSE_MS 100  /* ... then pauses this long: 10 KiB/s */
 
 struct req {
     int fd;
@@ -45,9 +45,24 @@ static struct {
     int slow_readers;
     double rate;
     bool http, json, quiet;
-    const char *timeline, *path_prefix;
-} opt = {.host = "127.0.0.1", .port = -1, .concurrency = 10, .count = -1, .delay_ms = 300,
-         .slow_ms = -1, .slow_count = 1, .lead_ms = 100, .timeout_ms = 5000, .path_prefix = "/obj/"};
+    const char *timeline, *path_prefix, *slow_path_prefix;
+} opt = {.host = "127.0.0.1",
+         .port = -1,
+         .concurrency = 10,
+         .count = -1,
+         .delay_ms = 300,
+         .slow_ms = -1,
+         .slow_count = 1,
+         .lead_ms = 100,
+         .timeout_ms = 5000,
+         .path_prefix = "/obj/"};
+
+/* Request id's path prefix: --slow-path's for the slow requests of the dying-disk mix, so that
+ * they can go to another disk (chapter 11's /d0/), else --path's. */
+static const char *path_of(int id) {
+    bool slow = opt.slow_ms >= 0 && id < opt.slow_count;
+    return slow && opt.slow_path_prefix ? opt.slow_path_prefix : opt.path_prefix;
+}
 
 static struct req *reqs;
 static struct sockaddr_in server_addr;
@@ -60,7 +75,8 @@ __attribute__((noreturn)) static void usage(int status) {
     fprintf(status ? stderr : stdout,
             "usage: client -p PORT [-h HOST] [-c CONCURRENCY] [-n REQUESTS] [-d DELAY_MS|rand]\n"
             "              [--slow MS [--slow-count K] [--lead MS]] [--rate R] [-t TIMEOUT_MS]\n"
-            "              [--path PREFIX] [--slow-readers K] [--http] [--json]\n"
+            "              [--path PREFIX [--slow-path PREFIX]] [--slow-readers K] [--http]\n"
+            "              [--json]\n"
             "              [--timeline FILE] [-q]\n"
             "       client --percentiles < numbers\n"
             "  -c N            requests in flight at once (default 10)\n"
@@ -75,6 +91,7 @@ __attribute__((noreturn)) static void usage(int status) {
             "                  from its scheduled start, so a stalled server cannot hide it\n"
             "  -t MS           give up on a reply after MS (default 5000, as make_requests.py)\n"
             "  --path PREFIX   request paths are PREFIX<id> (default /obj/)\n"
+            "  --slow-path PREFIX  the --slow requests' paths are PREFIX<id> instead\n"
             "  --slow-readers K  the first K requests read their reply at 10 KiB/s\n"
             "  --http          speak HTTP (GET /DELAY_MS,PATH) instead of the line protocol\n"
             "  --json          print one JSON summary line on stdout (notes go to stderr)\n"
@@ -116,21 +133,33 @@ static int percentiles_from_stdin(void) {
 }
 
 static void parse_args(int argc, char **argv) {
-    enum { SLOW = 256, LEAD, SLOW_COUNT, HTTP, JSON, TIMELINE, HELP, PERCENTILES, RATE, PATH,
-           SLOW_READERS };
-    static const struct option longs[] = {
-        {"slow", required_argument, NULL, SLOW},
-        {"lead", required_argument, NULL, LEAD},
-        {"slow-count", required_argument, NULL, SLOW_COUNT},
-        {"http", no_argument, NULL, HTTP},
-        {"json", no_argument, NULL, JSON},
-        {"timeline", required_argument, NULL, TIMELINE},
-        {"help", no_argument, NULL, HELP},
-        {"percentiles", no_argument, NULL, PERCENTILES},
-        {"rate", required_argument, NULL, RATE},
-        {"path", required_argument, NULL, PATH},
-        {"slow-readers", required_argument, NULL, SLOW_READERS},
-        {0, 0, 0, 0}};
+    enum {
+        SLOW = 256,
+        LEAD,
+        SLOW_COUNT,
+        HTTP,
+        JSON,
+        TIMELINE,
+        HELP,
+        PERCENTILES,
+        RATE,
+        PATH,
+        SLOW_READERS,
+        SLOW_PATH
+    };
+    static const struct option longs[] = {{"slow", required_argument, NULL, SLOW},
+                                          {"lead", required_argument, NULL, LEAD},
+                                          {"slow-count", required_argument, NULL, SLOW_COUNT},
+                                          {"http", no_argument, NULL, HTTP},
+                                          {"json", no_argument, NULL, JSON},
+                                          {"timeline", required_argument, NULL, TIMELINE},
+                                          {"help", no_argument, NULL, HELP},
+                                          {"percentiles", no_argument, NULL, PERCENTILES},
+                                          {"rate", required_argument, NULL, RATE},
+                                          {"path", required_argument, NULL, PATH},
+                                          {"slow-readers", required_argument, NULL, SLOW_READERS},
+                                          {"slow-path", required_argument, NULL, SLOW_PATH},
+                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h:p:c:n:d:t:q", longs, NULL)) != -1) {
         switch (c) {
@@ -153,7 +182,8 @@ static void parse_args(int argc, char **argv) {
         case HELP: usage(0);
         case RATE: opt.rate = number_arg(optarg, 1, "rate"); break;
         case PATH:
-            opt.path_prefix = optarg;
+        case SLOW_PATH:
+            *(c == PATH ? &opt.path_prefix : &opt.slow_path_prefix) = optarg;
             if (strlen(optarg) > 900 || strpbrk(optarg, " ,\r\n")) {
                 fprintf(stderr, "client: bad path prefix '%s'\n", optarg);
                 usage(2);
@@ -193,11 +223,11 @@ static void finish(struct req *r, int id, enum outcome outcome, const char *why)
     if (opt.quiet)
         return;
     if (outcome == TIMEOUT)
-        fprintf(notes, "***client timeout %d (%s%d: no reply after %lld ms)\n", id,
-                opt.path_prefix, id, (long long)(r->end_ms - r->start_ms));
+        fprintf(notes, "***client timeout %d (%s%d: no reply after %lld ms)\n", id, path_of(id), id,
+                (long long)(r->end_ms - r->start_ms));
     else if (outcome != OK)
-        fprintf(notes, "***client %s %d (%s%d: %s)\n", outcome_name[outcome], id, opt.path_prefix,
-                id, why);
+        fprintf(notes, "***client %s %d (%s%d: %s)\n", outcome_name[outcome], id, path_of(id), id,
+                why);
 }
 
 static void start_request(int id, int64_t scheduled_ms) {
@@ -206,10 +236,11 @@ static void start_request(int id, int64_t scheduled_ms) {
     r->slow_reader = id < opt.slow_readers;
     in_flight++;
     char target[1000];
+    const char *prefix = path_of(id);
     if (r->delay_ms < 0)
-        snprintf(target, sizeof target, "%s%d", opt.path_prefix, id);
+        snprintf(target, sizeof target, "%s%d", prefix, id);
     else
-        snprintf(target, sizeof target, "%d,%s%d", r->delay_ms, opt.path_prefix, id);
+        snprintf(target, sizeof target, "%d,%s%d", r->delay_ms, prefix, id);
     if (opt.http)
         r->out_len = (size_t)snprintf(r->out, sizeof r->out, "GET /%s HTTP/1.1\r\nHost: %s\r\n\r\n",
                                       target, opt.host);

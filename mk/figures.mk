@@ -1,6 +1,7 @@
 # Pictures, the comparison table and the talk (issue 6). Nothing here is part of `make test`:
 # every target below starts real servers and takes a minute or more.
-#   make figures   slides/figures/NN-SCENARIO[-VARIANT].svg for every chapter, from fresh runs
+#   make figures   slides/figures/NN-SCENARIO[-VARIANT].svg for every chapter, and the figures
+#                  of a chapter's own lesson (chapters/NN-name/figures.conf), from fresh runs
 #   make compare   every chapter under the shared and the dying-disk scenarios: bench/compare.md
 #   make slides    slides/deck.html, the talk as one self-contained offline file
 #   make figures-png  PNG copies of the figures in $(BIN_DIR)/figures-png/, for a quick look
@@ -16,6 +17,7 @@ $(BIN_DIR)/timeline-svg: $(TIMELINE_SRC) tools/timeline.h tools/trace.h $(FLAGS_
 
 figures: all
 	@scripts/compare.sh --figures slides/figures
+	@scripts/figures.sh slides/figures
 
 compare: all
 	@scripts/compare.sh --markdown bench/compare.md

@@ -80,12 +80,25 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# quiet FILE: waits until FILE has not grown for 0.5 s, 4 s at most: the server's trace of the
+# reads the clients stopped waiting for, so the figure shows the whole story.
+quiet() {
+    local size=-1 now i
+    for i in $(seq 40); do
+        now=$(stat -c %s "$1")
+        [ "$now" = "$size" ] && [ $((i % 5)) -eq 0 ] && return 0
+        [ $((i % 5)) -eq 0 ] && size=$now
+        sleep 0.1
+    done
+}
+
 # measure CHAPTER LABEL SCENARIO FLAGS...: one fresh server, one client run. Sets JSON, CPU,
 # THREADS, HWM_KIB; writes the figure when --figures was given. Returns 1 if the server failed.
 measure() {
     local ch=$1 label=$2 sc=$3
     shift 3
-    start_server "$BIN/$ch" "$@" || { stop_server; return 1; }
+    : >"$work/trace"
+    start_server "$BIN/$ch" -E "$work/trace" "$@" || { stop_server; return 1; }
     sample_threads "$SERVER_PID" "$work/threads" &
     sampler=$!
     cpu_window_start "$SERVER_PID"
@@ -98,6 +111,7 @@ measure() {
     wait "$sampler" 2>/dev/null
     sampler=
     THREADS=$(cat "$work/threads")
+    [ -n "$figures" ] && quiet "$work/trace" # the server may still be busy with what clients left
     stop_server
     rm -f "$SERVER_OUT" "$SERVER_LOG"
     if [ -n "$figures" ]; then
@@ -105,7 +119,7 @@ measure() {
         name=$(figure_name "$ch" "$sc" "$label")
         title="${ch/-/ }${label:+ ($label)}: ${SCENARIO_TITLE[$sc],}"
         "$BIN/timeline-svg" -t "$title" -s "${SCENARIO_DETAIL[$sc]}" -d "$TIMEOUT_MS" \
-            "$work/timeline" >"$figures/$name" &&
+            -e "$work/trace" "$work/timeline" >"$figures/$name" &&
             echo "wrote $figures/$name" >&2
     fi
 }

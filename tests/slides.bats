@@ -91,9 +91,23 @@ figure_refs() {
     [ "$status" -ne 0 ] && [[ $output == *"does not exist"* ]]
 }
 
+@test "every chapter README shows at least one figure, each one make figures draws" {
+    local list readme figs f
+    list=$("$ROOT/scripts/compare.sh" --list-figures; "$ROOT/scripts/figures.sh" --list)
+    for readme in "$ROOT"/chapters/[0-9]*/README.md; do
+        figs=$(grep -o '](../../slides/figures/[A-Za-z0-9._-]*\.svg)' "$readme" |
+            sed 's|^](../../slides/figures/||;s|)$||')
+        [ -n "$figs" ] || { echo "$readme shows no figure"; false; }
+        for f in $figs; do
+            grep -qx "$f" <<<"$list" || { echo "$readme shows $f, which make figures does not draw"; false; }
+            [ -f "$ROOT/slides/figures/$f" ] || { echo "$readme shows $f, which is not committed"; false; }
+        done
+    done
+}
+
 @test "every figure the deck shows is one make figures draws, and each drawn one is an SVG" {
     local list refs missing f
-    list=$("$ROOT/scripts/compare.sh" --list-figures)
+    list=$("$ROOT/scripts/compare.sh" --list-figures; "$ROOT/scripts/figures.sh" --list)
     refs=$(figure_refs "$DECK")
     [ -n "$refs" ]
     missing=$(comm -23 <(echo "$refs") <(echo "$list" | sort -u))

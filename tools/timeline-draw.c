@@ -276,7 +276,7 @@ static void layout_of(struct layout *g, const struct model *m, const struct figu
         snprintf(id, sizeof id, "%d", tl->rows[i].id);
         if (text_width(id) > longest)
             longest = text_width(id);
-        g->has_untraced |= !m->req[i].traced;
+        g->has_untraced |= !m->req[i].traced && !m->req[i].n_seg;
     }
     size_t spans = 0;
     for (size_t i = 0; i < m->n_lanes; i++) {
@@ -340,7 +340,7 @@ static void request_title(FILE *out, const struct model *m, size_t i) {
     }
     if (v->has[EV_REPLY_SENT] && v->t_ms[EV_REPLY_SENT] > (double)r->end_ms)
         fprintf(out, "; reply sent at %.1f ms, after the client's end", v->t_ms[EV_REPLY_SENT]);
-    if (!v->traced)
+    if (!v->traced && !v->n_seg)
         fprintf(out, "%lld-%lld ms, no server events", r->start_ms, r->end_ms);
     fprintf(out, "</title>");
 }
@@ -358,7 +358,7 @@ static void traced_rows(FILE *out, const struct model *m, const struct layout *g
         if (titles)
             request_title(out, m, i);
         fputc('\n', out);
-        if (!v->traced) {
+        if (!v->traced && !v->n_seg) {
             double x0 = lx(g, (double)r->start_ms), x1 = lx(g, (double)r->end_ms);
             fprintf(out,
                     "<rect class=\"ph-none\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "

@@ -161,6 +161,9 @@ struct builder {
     struct lane_info *info;
     size_t *by_lane; /* event indices, grouped by lane, each group in time order */
     bool reads_on_workers;
+    bool linked;           /* some event names some request: the trace covers this run */
+    size_t orphan_accepts; /* accepted connections no request was linked to */
+    double trace_end_ms;   /* the last event, on the client's clock */
 };
 
 /* The trace's events on the client's clock: offset from the two epochs, else a guess. */
@@ -238,6 +241,8 @@ static int link_events(struct builder *b) {
             }
             if (at == n_pending)
                 n_pending++;
+            else
+                b->orphan_accepts++; /* that descriptor's last connection never had a request */
             pending[at] = (struct pending){e->pid, e->fd, e->lane, e->t_ms};
             continue;
         }
@@ -271,6 +276,7 @@ static int link_events(struct builder *b) {
         }
         record(v, e->kind, t, e->lane);
     }
+    b->orphan_accepts += n_pending;
     free(index);
     free(pending);
     return 0;
@@ -296,6 +302,14 @@ static void split_request(struct builder *b, size_t i) {
     const struct row *r = &b->tl->rows[i];
     struct request_view *v = &b->m->req[i];
     v->n_seg = 0;
+    /* No event names it, though the server traced this run until after the client gave up and
+     * every connection it accepted is accounted for: it was never accepted (a loop blocked with
+     * it in its accept queue, say). */
+    if (!v->traced && b->linked && !b->orphan_accepts && b->trace_end_ms >= (double)r->end_ms) {
+        v->seg[v->n_seg++] =
+            (struct segment){(double)r->start_ms, (double)r->end_ms, PH_ACCEPT, -1};
+        return;
+    }
     if (!v->traced) /* nothing to cut by: its bar stays whole, the client's view */
         return;
     static const struct {
@@ -611,7 +625,10 @@ int model_build(const struct timeline *tl, const struct trace *tr, struct model 
         double t = tr->events[i].t_ms + b.offset_ms;
         if (tr->events[i].kind <= EV_REFUSED && t > m->end_ms)
             m->end_ms = t;
+        if (t > b.trace_end_ms)
+            b.trace_end_ms = t;
     }
+    b.linked = linked;
     if (!linked && !note[0])
         snprintf(note, note_len,
                  "no event of the trace names a request of the timeline (was the client run "

@@ -384,10 +384,20 @@ const char *trace_parse_line(const char *s, size_t len, struct trace_line *out) 
     return NULL;
 }
 
-/* The id in req when it is prefix followed by decimal digits only; else -1. */
-static long request_id(const char *req, const char *prefix) {
-    size_t n = strlen(prefix);
-    if (strncmp(req, prefix, n) != 0 || req[n] == '\0')
+/* The id in req when it is one of the comma-separated prefixes followed by decimal digits only;
+ * else -1. */
+static long request_id(const char *req, const char *prefixes) {
+    size_t n = 0;
+    for (const char *p = prefixes; *p; p += n + (p[n] == ',')) {
+        n = strcspn(p, ",");
+        if (n > 0 && strncmp(req, p, n) == 0 && req[n] != '\0' && req[n] >= '0' && req[n] <= '9')
+            break;
+        if (!p[n]) {
+            n = 0;
+            break;
+        }
+    }
+    if (n == 0)
         return -1;
     long id = 0;
     for (const char *s = req + n; *s; s++) {

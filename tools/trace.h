@@ -63,7 +63,8 @@ struct trace {
 };
 
 /* Reads every line of buf[0..len) into *tr (zeroed first), linking req to an id through
- * req_prefix (the client's --path, "/obj/" by default). Blank lines are skipped. Returns 0, or
+ * req_prefix (the client's --path, "/obj/" by default; several, comma-separated, for a client run
+ * with --slow-path too). Blank lines are skipped. Returns 0, or
  * -1 with "LINE: what is wrong" (or "out of memory") in err and nothing to free. */
 int trace_load(const char *buf, size_t len, const char *req_prefix, struct trace *tr, char *err,
                size_t err_len);

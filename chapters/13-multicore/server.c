@@ -73,7 +73,7 @@ static void fork_loops(int *listen_fds, bool exclusive, pid_t *pids) {
         if (pids[i] > 0)
             continue;
         loop_id = i;
-        trace_process("loop-%d", i + 1);
+        trace_process("core-%d", i + 1); /* its lanes: core-2/loop, core-2/worker-1, ... */
         rng.state = cfg.seed + (uint64_t)i;
         prctl(PR_SET_PDEATHSIG, SIGTERM); /* the parent died, even by SIGKILL: stop too */
         if (getppid() != parent)
@@ -110,6 +110,8 @@ int main(int argc, char **argv) {
     for (int i = 1; i < cfg.loops && !exclusive; i++)
         close(listen_fds[i]);
 
+    if (cfg.loops > 1)
+        trace_process("core-1");
     run_loop(listen_fds[0], exclusive);
     for (int i = 1; i < cfg.loops; i++) /* Ctrl-C reached them too; SIGTERM may not have */
         kill(pids[i], SIGTERM);
