@@ -22,8 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define RESTART_INTERVAL_MS 100 /* starts per disk: one per 100 ms at most (systemd's RestartSec)  \
-                                 */
+/* A process per disk is started at most once per this many ms (systemd's RestartSec). */
+#define RESTART_INTERVAL_MS 100
 
 struct disk_process {
     int disk;
@@ -209,8 +209,11 @@ void disk_processes_stop(void) {
     struct ev *ev = loop_ev(parent_loop);
     for (int k = 0; k < cfg->disks; k++)
         if (procs[k].pid > 0) {
+            /* A stopped process acts on SIGTERM only once resumed. SIGCONT first: sent after,
+             * it can cancel the SIGSTOP that LeakSanitizer's tracer sends the process as it
+             * exits, and leave the two waiting for each other (seen once). */
+            kill(procs[k].pid, SIGCONT);
             kill(procs[k].pid, SIGTERM);
-            kill(procs[k].pid, SIGCONT); /* a stopped process acts on SIGTERM once resumed */
         }
     for (int k = 0; k < cfg->disks; k++) {
         struct disk_process *d = &procs[k];

@@ -66,7 +66,8 @@ static enum want on_request(struct conn *c, int64_t now) {
     int disk = disk_of(c->job.req.path);
     if (disk < 0)
         return conn_reply_bad(c, "no such disk");
-    /* Handed off, it may have waited for a disk's process past its deadline: answer, unread. */
+    /* Handed off (or taken back by the parent), it may have waited past its deadline for a
+     * disk's process: answer RC 1, unread. */
     if (mode == PER_PROCESS && job_expired_in_queue(&c->job, now, cfg.deadline_ms))
         return conn_reply(c, now);
     if (routing) {
