@@ -6,8 +6,11 @@ load part3_helpers
 
 # Two disks, 2 workers per disk (the shared pool gets 4), a 1 s server deadline.
 setup() { start_server "$BIN/11-dying-disk" -d 2 -w 2 -T 1000 -m "${MODE:-shared}"; }
+# setup_again: the same with MODE set; the first server's files go (teardown sees only the last).
 setup_again() {
     stop_server
+    ! sanitizer_report "$SERVER_LOG" || { cat "$SERVER_LOG" >&2; return 1; }
+    rm -f "$SERVER_OUT" "$SERVER_LOG"
     setup
 }
 
