@@ -26,6 +26,10 @@ bool trace_enabled(void) {
     return trace_fd >= 0;
 }
 
+int trace_descriptor(void) {
+    return trace_fd;
+}
+
 void trace_thread(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

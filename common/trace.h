@@ -18,6 +18,10 @@ int trace_open(const char *path);
 /* True when -E is on: to skip work done only for the trace. */
 bool trace_enabled(void);
 
+/* The trace file's descriptor, -1 when off: a process that closes what it inherited must keep
+ * it. */
+int trace_descriptor(void);
+
 /* Names the calling thread's lane in the trace ("loop", "worker-3"); a thread that never calls it
  * is "main". A forked process names its own with trace_process ("disk-1", "proc-4243"): its
  * threads then show as "disk-1/loop", "disk-1/worker-3". */

@@ -237,3 +237,14 @@ bool drain_input(int fd) {
     }
     return true;
 }
+
+void close_all_but(int keep, int also) {
+    int lo = keep < also ? keep : also, hi = keep < also ? also : keep;
+    if (lo < 3) /* also is -1: only keep */
+        lo = hi;
+    if (lo > 3)
+        close_range(3, (unsigned)lo - 1, 0);
+    if (hi > lo + 1)
+        close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+    close_range((unsigned)hi + 1, ~0U, 0);
+}

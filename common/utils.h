@@ -105,6 +105,10 @@ bool must_linger(int fd);
  * quiet (EAGAIN): wait for more; false at EOF or an error: close fd now. */
 bool drain_input(int fd);
 
+/* In a forked child: closes every descriptor above stderr except keep and also (-1: none), so the
+ * child holds nothing of its parent's it does not use (clients, the listening socket). */
+void close_all_but(int keep, int also);
+
 /* Writes all of buf to a blocking fd, retrying short writes and EINTR. Returns 0 or -1. */
 int write_all(int fd, const char *buf, size_t len);
 

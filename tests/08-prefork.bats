@@ -9,6 +9,38 @@ children_of() {
     ps -o pid= --ppid "$1" | tr -d ' '
 }
 
+# alive PID...: those of the PIDs still running. A zombie has exited; it only waits for whoever
+# adopted it to collect it.
+alive() {
+    local pid state
+    for pid in "$@"; do
+        state=$(ps -o stat= -p "$pid" 2>/dev/null) || continue
+        [[ $state == Z* ]] || echo "$pid"
+    done
+}
+
+# killed_parent_leaves_nothing KIDS...: kill -9 the server; within 1 s none of its KIDS may be
+# running, and a new server must bind the same port. Kills what it finds left before failing, so
+# that nothing outlives the test.
+killed_parent_leaves_nothing() {
+    local port=$PORT left i
+    kill -KILL "$SERVER_PID"
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+    for i in $(seq 20); do
+        left=$(alive "$@" | xargs)
+        [ -z "$left" ] && break
+        sleep 0.05
+    done
+    # shellcheck disable=SC2086 # one pid a word
+    [ -z "$left" ] || kill -KILL $left
+    check '[ -z "$left" ]' || { echo "still running 1 s after the parent was killed: $left" >&2; return 1; }
+    # The children are gone, their last words in the log: a sanitizer's report fails the test.
+    ! sanitizer_report "$SERVER_LOG" || { cat "$SERVER_LOG" >&2; return 1; }
+    rm -f "$SERVER_OUT" "$SERVER_LOG"
+    start_server "$BIN/08-prefork" -p "$port" # fails on "bind: Address already in use"
+}
+
 @test "08: fork per connection: the shared scenario has no timeouts, and every child is reaped" {
     start_server "$BIN/08-prefork" -m fork
     shared_scenario
@@ -71,6 +103,45 @@ children_of() {
     grep -q 'child [0-9]* died' "$SERVER_LOG"
     reply=$(ask '10,/after\n')
     [[ $reply =~ ^0,[0-9]+,[0-9]+,/after$ ]]
+}
+
+@test "08: prefork: every child killed is replaced within a second; -w reads are served at once" {
+    start_server "$BIN/08-prefork" -w 4
+    local old new i
+    old=$(children_of "$SERVER_PID")
+    [ "$(echo "$old" | wc -l)" -eq 4 ]
+    # shellcheck disable=SC2086 # one pid a word
+    kill -KILL $old
+    for i in $(seq 20); do
+        new=$(children_of "$SERVER_PID" | grep -vxF "$old" || true)
+        [ "$(echo "$new" | grep -c .)" -eq 4 ] && break
+        sleep 0.05
+    done
+    check '[ "$(echo "$new" | grep -c .)" -eq 4 ]' # four new children, none of the old
+    [ "$(grep -c 'child [0-9]* died' "$SERVER_LOG")" -eq 4 ]
+    client -c 4 -n 4 -d 500 -t 3000
+    check '[ "$(field ok)" -eq 4 ] && [ "$(field max_ms)" -lt 900 ]' # one round of 500 ms, not two
+}
+
+@test "08: prefork: kill -9 of the parent takes every child with it, and the port binds again" {
+    start_server "$BIN/08-prefork"
+    local kids
+    kids=$(children_of "$SERVER_PID")
+    [ "$(echo "$kids" | wc -l)" -eq 4 ]
+    # shellcheck disable=SC2086
+    killed_parent_leaves_nothing $kids
+    [[ $(ask '10,/again\n') =~ ^0,[0-9]+,[0-9]+,/again$ ]]
+}
+
+@test "08: fork per connection: kill -9 of the parent ends the child serving a read" {
+    start_server "$BIN/08-prefork" -m fork
+    ask '5000,/long\n' >/dev/null 3>&- &
+    local asker=$! kid
+    sleep 0.3
+    kid=$(children_of "$SERVER_PID")
+    [ -n "$kid" ]
+    killed_parent_leaves_nothing "$kid"
+    wait "$asker" # the client saw its connection end, 4.7 s before the read would have
 }
 
 @test "08: bad input gets RC 2 or a close, and the server keeps serving" {

@@ -6,8 +6,11 @@ load part3_helpers
 
 # Two disks, 2 workers per disk (the shared pool gets 4), a 1 s server deadline.
 setup() { start_server "$BIN/11-dying-disk" -d 2 -w 2 -T 1000 -m "${MODE:-shared}"; }
+# setup_again: the same with MODE set; the first server's files go (teardown sees only the last).
 setup_again() {
     stop_server
+    ! sanitizer_report "$SERVER_LOG" || { cat "$SERVER_LOG" >&2; return 1; }
+    rm -f "$SERVER_OUT" "$SERVER_LOG"
     setup
 }
 
@@ -63,6 +66,125 @@ within_bound() {
     children=$(pgrep -P "$SERVER_PID" | tr '\n' ' ')
     stops_cleanly_mid_read
     for pid in $children; do ! kill -0 "$pid" 2>/dev/null; done
+}
+
+# alive PID...: those of the PIDs still running (a zombie has exited: it only waits to be collected).
+alive() {
+    local pid state
+    for pid in "$@"; do
+        state=$(ps -o stat= -p "$pid" 2>/dev/null) || continue
+        [[ $state == Z* ]] || echo "$pid"
+    done
+}
+
+# disk_pid K: the pid of disk K's newest process, from its "disk K: process PID" line (waits up
+# to 2 s for the first one: the parent prints "listening on" before it forks them).
+disk_pid() {
+    local i pid
+    for i in $(seq 40); do
+        pid=$(sed -n "s/.*disk $1: process \([0-9]*\)$/\1/p" "$SERVER_LOG" | tail -1)
+        [ -n "$pid" ] && { echo "$pid"; return; }
+        sleep 0.05
+    done
+}
+
+# replaced_within_1s K OLD: waits up to 1 s for disk K's process OLD to have a successor; prints
+# its pid.
+replaced_within_1s() {
+    local i pid
+    for i in $(seq 20); do
+        pid=$(disk_pid "$1")
+        [ "$pid" != "$2" ] && break
+        sleep 0.05
+    done
+    echo "$pid"
+}
+
+@test "11: per-process: a disk process killed with -9 is replaced within 1 s; what waited is served" {
+    MODE=per-process setup_again
+    local old new
+    old=$(disk_pid 0)
+    kill -STOP "$old" # so that the reads below wait for it in the hand-off, unread
+    client_in_background "$BATS_TEST_TMPDIR/waiting.json" -c 20 -n 20 -d 10 -t 3000 --path /d0/
+    sleep 0.3
+    kill -KILL "$old"
+    new=$(replaced_within_1s 0 "$old")
+    check '[ "$new" != "$old" ]'
+    grep -q "disk 0: process $old died" "$SERVER_LOG"
+    wait "$BG_PID" || true
+    output=$(cat "$BATS_TEST_TMPDIR/waiting.json")
+    check '[ "$(field ok)" -eq 20 ]' # the new process served what waited for the dead one
+    [[ $(ask '10,/d0/after\n') =~ ^0,[0-9]+,[0-9]+,/d0/after$ ]]
+    [ "$(pgrep -c -P "$SERVER_PID")" -eq 2 ] # the dead one collected, not a zombie
+}
+
+@test "11: per-process: a stopped disk process's reads are answered RC 1 at their deadline" {
+    MODE=per-process setup_again
+    local pid
+    pid=$(disk_pid 0)
+    kill -STOP "$pid"
+    (sleep 2; kill -CONT "$pid") 3>&- &
+    local resume=$!
+    sleep 0.2
+    client -c 50 -n 50 -d 0 -t 4000 --path /d0/
+    wait "$resume"
+    # Every one RC 1 by -T 1000 (and a little), while the process was still stopped: not read late.
+    check '[ "$(field server_timeouts)" -eq 50 ] && [ "$(field max_ms)" -lt 1500 ]'
+    grep -q 'timeout (queue) /d0/' "$SERVER_LOG"
+    [[ $(ask '10,/d0/after\n') =~ ^0,[0-9]+,[0-9]+,/d0/after$ ]] # resumed, it serves again
+}
+
+@test "11: per-process: 5,000 zero-delay reads are all answered, even with a disk 300 ms behind" {
+    needs_fds 2048
+    MODE=per-process setup_again
+    client -c 200 -n 5000 -d 0
+    check '[ "$(field ok)" -eq 5000 ]'
+    local pid
+    pid=$(disk_pid 0)
+    kill -STOP "$pid" # more hand-offs wait for it than the default socket buffer holds (278)
+    client_in_background "$BATS_TEST_TMPDIR/burst.json" -c 400 -n 5000 -d 0
+    sleep 0.3
+    kill -CONT "$pid"
+    wait "$BG_PID" || true
+    output=$(cat "$BATS_TEST_TMPDIR/burst.json")
+    check '[ "$(field ok)" -eq 5000 ]'
+    ! grep -q 'not keeping up' "$SERVER_LOG"
+}
+
+@test "11: per-process: kill -9 of the parent leaves no disk process, not even a restarted one" {
+    MODE=per-process setup_again
+    local old new port=$PORT kids left i
+    old=$(disk_pid 0)
+    kill -KILL "$old"
+    new=$(replaced_within_1s 0 "$old")
+    check '[ "$new" != "$old" ]'
+    kids=$(pgrep -P "$SERVER_PID")
+    kill -KILL "$SERVER_PID"
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+    for i in $(seq 20); do
+        # shellcheck disable=SC2086 # one pid a word
+        left=$(alive $kids | xargs)
+        [ -z "$left" ] && break
+        sleep 0.05
+    done
+    # shellcheck disable=SC2086
+    [ -z "$left" ] || kill -KILL $left # nothing may outlive the test, even when it fails
+    check '[ -z "$left" ]'
+    # The children are gone, their last words in the log: a sanitizer's report fails the test.
+    ! sanitizer_report "$SERVER_LOG" || { cat "$SERVER_LOG" >&2; return 1; }
+    rm -f "$SERVER_OUT" "$SERVER_LOG"
+    start_server "$BIN/11-dying-disk" -p "$port" -d 2 -m per-process # the port is free
+}
+
+@test "11: per-process: SIGTERM stops the server even while a disk process is stopped" {
+    MODE=per-process setup_again
+    local pid status=0
+    pid=$(disk_pid 0)
+    kill -STOP "$pid"
+    stops_cleanly_mid_read || status=$?
+    kill -CONT "$pid" 2>/dev/null || true # if the server could not stop it, nothing is left stopped
+    [ "$status" -eq 0 ]
 }
 
 @test "11: -m accepts only the four designs" {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@ static struct server_config cfg;
 static struct prng rng;
 static pid_t children[MAX_CHILDREN]; /* live children; 0 = free slot */
 static int listen_fd;
+static pid_t parent_pid;
 
 /* Chapter 01's handler, line for line: it blocks only the process it runs in. */
 static void serve_connection(int fd) {
@@ -39,6 +41,8 @@ static void serve_connection(int fd) {
         log_msg("client closed without a request");
         return close_connection(fd);
     }
+    if (stop_requested)
+        return; /* interrupted by the stop: no reply rather than a false "bad request" */
     if (status == PARSE_BAD) {
         out_len = bad_request_reply(&job, out, why);
     } else {
@@ -81,6 +85,11 @@ static pid_t spawn(void (*fn)(int), int arg_fd, const sigset_t *child_mask) {
         return -1;
     }
     if (pid == 0) {
+        /* When the parent dies, even by SIGKILL, stop too: an orphan would go on serving the
+         * port, unreplaced when it dies, and keep a restarted server from binding it. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent_pid)
+            _exit(0); /* it died before prctl */
         sigprocmask(SIG_SETMASK, child_mask, NULL);
         signal(SIGCHLD, SIG_DFL);
         rng.state ^= (uint64_t)getpid() << 32; /* a copied PRNG would draw the same delays */
@@ -162,6 +171,7 @@ int main(int argc, char **argv) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGCHLD, &sa, NULL);
     rng.state = cfg.seed;
+    parent_pid = getpid();
     listen_fd = listen_tcp(cfg.host, cfg.port, 0);
 
     sigset_t mask, blocked;

@@ -2,20 +2,15 @@
  * (common/pool.c), with -d disks; a request names its disk in its path (/d2/obj). -m picks how
  * reads reach the disks, as production has: shared (one pool for all, libuv's), per-disk (a small
  * pool each: nginx, Swift's threads_per_disk), per-process (a process each: Swift's
- * servers_per_port), deadline (the shared pool, but a job still queued at its deadline is answered
- * RC 1 at once). What breaks: shared lets one slow disk take every worker; deadline answers the
- * healthy disks' requests fast, but with RC 1. */
-#include <errno.h>
-#include <signal.h>
+ * servers_per_port, in disk_process.c), deadline (the shared pool, but a job still queued at its
+ * deadline is answered RC 1 at once). What breaks: shared lets one slow disk take every worker;
+ * deadline answers the healthy disks' requests fast, but with RC 1. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "disk_process.h"
 #include "loop.h"
 #include "pool.h"
 #include "trace.h"
@@ -33,12 +28,11 @@ static struct prng rng;
 static struct pool **pools;
 static int pool_count;
 
-/* -m per-process: the parent keeps one end of a socket pair per disk process. */
-static int *to_disk;         /* in the parent: to_disk[k] reaches disk k's process */
-static int from_parent = -1; /* in a disk's process: where connections arrive */
+static struct loop *loop; /* this process's */
+static bool routing;      /* -m per-process, in the parent: requests go to the disks' processes */
 
-static void start_pools(struct loop *loop) {
-    bool split = mode == PER_DISK || from_parent >= 0;
+static void start_pools(void) {
+    bool split = mode == PER_DISK || mode == PER_PROCESS;
     pool_count = mode == PER_DISK ? cfg.disks : 1;
     if (!(pools = calloc((size_t)pool_count, sizeof *pools)))
         die("out of memory for %d pools", pool_count);
@@ -71,32 +65,17 @@ static int disk_of(const char *path) {
     return (int)(h % (unsigned)cfg.disks);
 }
 
-/* Passes the connection and the request it sent to its disk's process (SCM_RIGHTS), which
- * answers it directly. Returns false when that process cannot take it now. */
-static bool hand_off(struct conn *c, int disk) {
-    char control[CMSG_SPACE(sizeof(int))] = {0};
-    /* When it was accepted, so its deadline and ELAPSED count from there in the other process
-     * too (CLOCK_MONOTONIC is one clock for the whole machine), then the request. */
-    struct iovec iov[2] = {{.iov_base = &c->job.arrived_ms, .iov_len = sizeof c->job.arrived_ms},
-                           {.iov_base = c->in, .iov_len = c->in_len}};
-    struct msghdr msg = {
-        .msg_iov = iov, .msg_iovlen = 2, .msg_control = control, .msg_controllen = sizeof control};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &c->fd, sizeof(int));
-    return sendmsg(to_disk[disk], &msg, MSG_DONTWAIT | MSG_NOSIGNAL) ==
-           (ssize_t)(sizeof c->job.arrived_ms + c->in_len);
-}
-
 /* The whole request is in: route it to its disk's pool (or hand it to its disk's process) and
  * wait for the doorbell. */
 static enum want on_request(struct conn *c, int64_t now) {
     int disk = disk_of(c->job.req.path);
     if (disk < 0)
         return conn_reply_bad(c, "no such disk");
-    if (to_disk) {
+    /* Handed off (or taken back by the parent), it may have waited past its deadline for a
+     * disk's process: answer RC 1, unread. */
+    if (mode == PER_PROCESS && job_expired_in_queue(&c->job, now, cfg.deadline_ms))
+        return conn_reply(c, now);
+    if (routing) {
         if (hand_off(c, disk))
             return WANT_CLOSE; /* closes only our descriptor: the disk's process has its own */
         log_msg("disk %d is not keeping up: shedding %s", disk, c->job.req.path);
@@ -119,76 +98,19 @@ static enum want disk_deadline(struct conn *c, int64_t now) {
     return conn_reply(c, now);
 }
 
-/* In a disk's process: the parent passed connections, each with the request it read from it. */
-static void on_handoff(struct ev *ev, int fd, uint32_t events, void *loop) {
-    (void)ev, (void)fd, (void)events;
-    for (;;) {
-        char in[MAX_REQUEST], control[CMSG_SPACE(sizeof(int))];
-        int64_t accepted_ms;
-        struct iovec iov[2] = {{.iov_base = &accepted_ms, .iov_len = sizeof accepted_ms},
-                               {.iov_base = in, .iov_len = sizeof in}};
-        struct msghdr msg = {.msg_iov = iov,
-                             .msg_iovlen = 2,
-                             .msg_control = control,
-                             .msg_controllen = sizeof control};
-        ssize_t n = recvmsg(from_parent, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n == 0)
-            stop_requested = 1; /* the parent is gone */
-        struct cmsghdr *cm = n > (ssize_t)sizeof accepted_ms ? CMSG_FIRSTHDR(&msg) : NULL;
-        if (!cm || cm->cmsg_type != SCM_RIGHTS)
-            return;
-        int client;
-        memcpy(&client, CMSG_DATA(cm), sizeof client);
-        loop_adopt(loop, client, in, (size_t)n - sizeof accepted_ms, accepted_ms);
-    }
-}
-
-/* -m per-process: fork one process per disk, each with its own loop and pool, as Swift's
- * servers_per_port does. Swift gives each disk its own port and the proxy connects to the right
- * one; here one port is kept and this parent routes, passing each connection to its disk's
- * process. Returns in each child with from_parent set; in the parent with to_disk set. */
-static pid_t *fork_disk_processes(int listen_fd) {
-    pid_t *pids = calloc((size_t)cfg.disks, sizeof *pids);
-    to_disk = calloc((size_t)cfg.disks, sizeof *to_disk);
-    if (!pids || !to_disk)
-        die("out of memory for %d disk processes", cfg.disks);
-    for (int k = 0; k < cfg.disks; k++) {
-        int pair[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
-            perror_die("socketpair");
-        if ((pids[k] = fork()) < 0)
-            perror_die("fork");
-        if (pids[k] == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGTERM); /* the parent died, even by SIGKILL: stop too */
-            for (int j = 0; j < k; j++)
-                close(to_disk[j]);
-            free(to_disk), free(pids);
-            to_disk = NULL, pids = NULL;
-            close(pair[0]);
-            close(listen_fd);
-            from_parent = pair[1];
-            trace_process("disk-%d", k);
-            log_msg("disk %d: process %d", k, (int)getpid());
-            return NULL;
-        }
-        close(pair[1]);
-        to_disk[k] = pair[0];
-    }
-    return pids;
-}
-
-static void stop_disk_processes(pid_t *pids) {
-    for (int k = 0; k < cfg.disks; k++)
-        kill(pids[k], SIGTERM);
-    for (int k = 0; k < cfg.disks; k++) {
-        while (waitpid(pids[k], NULL, 0) < 0 && errno == EINTR)
-            ;
-        close(to_disk[k]);
-    }
-    free(pids);
-    free(to_disk);
+/* -m per-process, a disk's process: a loop fed by the connections the parent hands off, and a
+ * pool of -w workers for the one disk. */
+static void serve_disk(int from_parent) {
+    routing = false;
+    loop = loop_new(&(struct loop_spec){
+        .cfg = &cfg, .listen_fd = -1, .on_request = on_request, .disk_deadline = disk_deadline});
+    if (ev_watch(loop_ev(loop), from_parent, EPOLLIN, on_handoff, loop) < 0)
+        perror_die("watching the hand-off socket");
+    start_pools();
+    loop_run(loop);
+    log_msg("stopping");
+    stop_pools();
+    loop_free(loop);
 }
 
 int main(int argc, char **argv) {
@@ -202,27 +124,24 @@ int main(int argc, char **argv) {
     install_signal_handlers();
     rng.state = cfg.seed;
     int listen_fd = listen_tcp(cfg.host, cfg.port, LISTEN_NONBLOCK);
-    pid_t *disk_pids = mode == PER_PROCESS ? fork_disk_processes(listen_fd) : NULL;
-    bool disk_process = from_parent >= 0; /* it gets its connections from the parent */
-
-    struct loop *loop = loop_new(&(struct loop_spec){
+    loop = loop_new(&(struct loop_spec){
         .cfg = &cfg,
-        .listen_fd = disk_process ? -1 : listen_fd,
+        .listen_fd = listen_fd,
         .on_request = on_request,
         .disk_deadline = disk_deadline,
     });
-    if (disk_process)
-        if (ev_watch(loop_ev(loop), from_parent, EPOLLIN, on_handoff, loop) < 0)
-            perror_die("watching the hand-off socket");
-    if (!disk_pids) /* the per-process parent only routes: it has no pool */
-        start_pools(loop);
+    routing = mode == PER_PROCESS; /* the parent only routes: it has no pool */
+    if (routing)
+        disk_processes_start(loop, &cfg, serve_disk);
+    else
+        start_pools();
     loop_run(loop);
     log_msg("stopping");
-    if (disk_pids)
-        stop_disk_processes(disk_pids);
+    if (routing)
+        disk_processes_stop();
     else
         stop_pools();
     loop_free(loop);
-    close(disk_process ? from_parent : listen_fd);
+    close(listen_fd);
     return 0;
 }
