@@ -308,12 +308,16 @@ check_left_behind() {
     # shellcheck disable=SC2086
     restart "$tmp.sh" ${CHAPTER_FLAGS[${name%%-*}]:-} && still_serves "$name"
 }
+# alive PID: the process runs (a zombie does not: it has exited, and here nobody may reap it).
+alive() {
+    [ -r "/proc/$1/stat" ] && ! sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^Z'
+}
 # gone NAME SIGNAL KIDS TMP: within a second every pid in KIDS has exited and TMP is empty.
 gone() {
     local i pid left
     for i in $(seq 20); do
         left=
-        for pid in $3; do kill -0 "$pid" 2>/dev/null && left="$left $pid"; done
+        for pid in $3; do alive "$pid" && left="$left $pid"; done
         [ -z "$left" ] && break
         sleep 0.05
     done
