@@ -3,6 +3,7 @@
  * kernel on an io_uring submission queue instead of to a pool of our threads, and the kernel
  * rings an eventfd doorbell as it completes. The disk's time is a kernel timer linked in front
  * of the read, and a linked timeout cancels it at the deadline: RC 1 on time, however slow.
+ * With -D the disk is real: the object is opened and the kernel reads it, no timer in front.
  * What breaks: io_uring does not make a blocking read non-blocking. A read the kernel cannot do
  * asynchronously runs on its own thread pool (iou-wrk threads), which -w caps like chapter 06's. */
 #include <errno.h>
@@ -15,8 +16,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "disk.h"
 #include "loop.h"
 #include "uring.h"
 
@@ -35,8 +38,9 @@
 #define SQ_ENTRIES 1024  /* a loop turn's reads: 256 epoll events (loop.c) x 3 SQEs, rounded up */
 #define CQ_ENTRIES 65536 /* the kernel's most (IORING_MAX_CQ_ENTRIES), 1 MiB: 21,845 reads */
 
-/* A read is three linked SQEs: the disk's time, the deadline on it, the read itself. The step
- * rides in the low bits of each SQE's user_data, beside the conn pointer (16-byte aligned). */
+/* A read is three linked SQEs: the disk's time, the deadline on it, the read itself; with -D,
+ * two: the read of the real file, and the deadline on it. The step rides in the low bits of each
+ * SQE's user_data, beside the conn pointer (16-byte aligned). */
 enum step { STEP_DISK_TIME, STEP_DEADLINE, STEP_READ, STEPS };
 
 /* How the data file is read (-m): page-cache hits, misses, O_DIRECT, or forced onto io-wq. */
@@ -48,6 +52,7 @@ static const char *const mode_names[MODES + 1] = {"buffered", "cold", "direct", 
  * has its reply and is gone by then: release keeps such a conn, the last CQE frees it. */
 struct ring_read {
     char *buf;     /* the kernel writes the read here */
+    int object_fd; /* -D: the object's file, open until the chain's last CQE */
     int cqes_due;  /* CQEs the kernel still owes us for this read */
     bool answered; /* the reply is decided (the read itself may still be in flight) */
     struct __kernel_timespec disk_time, limit; /* the kernel reads these at submission */
@@ -126,13 +131,56 @@ static struct __kernel_timespec ms_to_ts(int64_t ms) {
     return (struct __kernel_timespec){.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000};
 }
 
-/* Fills the next SQE of c's chain. Every step but the last links to the one after it. */
-static struct io_uring_sqe *chain_sqe(struct conn *c, enum step step, int opcode) {
+/* Fills the next SQE of c's chain; every SQE but the chain's last links to the one after it. */
+static struct io_uring_sqe *chain_sqe(struct conn *c, enum step step, int opcode, bool last) {
     struct io_uring_sqe *sqe = uring_get_sqe(&ring); /* start_read made room for all three */
     sqe->opcode = (unsigned char)opcode;
     sqe->user_data = (uint64_t)(uintptr_t)c | step;
-    sqe->flags = step == STEP_READ ? 0 : IOSQE_IO_LINK;
+    sqe->flags = last ? 0 : IOSQE_IO_LINK;
     return sqe;
+}
+
+/* The read: pread(fd, buf, len, offset), done by the kernel. */
+static void read_sqe(struct conn *c, int fd, size_t len, off_t offset, bool last) {
+    struct ring_read *r = c->data;
+    struct io_uring_sqe *sqe = chain_sqe(c, STEP_READ, IORING_OP_READ, last);
+    sqe->fd = fd;
+    sqe->addr = (uintptr_t)r->buf;
+    sqe->len = (unsigned)len;
+    sqe->off = (uint64_t)offset;
+    if (mode == ASYNC)
+        sqe->flags |= IOSQE_ASYNC; /* straight to io-wq, as a read that cannot go async goes */
+}
+
+/* The deadline on the SQE before it in the chain: if that has not finished by then, the kernel
+ * cancels it, and with it the rest of the chain. */
+static void deadline_sqe(struct conn *c, bool last) {
+    struct ring_read *r = c->data;
+    struct io_uring_sqe *sqe = chain_sqe(c, STEP_DEADLINE, IORING_OP_LINK_TIMEOUT, last);
+    sqe->addr = (uintptr_t)&r->limit;
+    sqe->len = 1;
+}
+
+/* -D: the object, opened on the loop, and its size. On slowdisk an open is answered at once; a
+ * dying disk's open can block the loop all the same (chapter 15), and io_uring's OPENAT could
+ * take it off. The read asks for the size exactly: io_uring reads again for the rest of a short
+ * read, and on a FUSE file opened for direct I/O this kernel (6.18) sent that second READ at
+ * offset 0, paying the disk's delay twice for bytes that were never there. */
+static int open_object(struct conn *c, size_t *size) {
+    struct stat st;
+    int fd = disk_open(&c->job);
+    if (fd >= 0 && fstat(fd, &st) < 0) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd < 0) {
+        log_msg("io fail %s: cannot open it: %s", c->job.req.path, strerror(errno));
+        return -1;
+    }
+    *size = st.st_size < SLOT ? (size_t)st.st_size : SLOT;
+    if (mode == COLD)
+        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    return fd;
 }
 
 /* The whole request is in: queue its read as three linked SQEs (sent at the end of this loop
@@ -140,7 +188,8 @@ static struct io_uring_sqe *chain_sqe(struct conn *c, enum step step, int opcode
 static enum want start_read(struct conn *c, int64_t now) {
     struct ring_read *r = c->data;
     c->job.disk = plan_disk_read(&c->job.req, &rng);
-    size_t len = ((size_t)c->job.disk.bytes / BLOCK + 1) * BLOCK; /* whole blocks, at least one */
+    /* Whole blocks, at least one; a real object may hold up to a slot. */
+    size_t len = disk_is_real() ? SLOT : ((size_t)c->job.disk.bytes / BLOCK + 1) * BLOCK;
     off_t offset = (off_t)(c->job.disk.bytes % (FILE_SIZE / SLOT)) * SLOT;
     if (uring_sq_space(&ring) < STEPS)
         uring_submit(&ring); /* a chain must reach the kernel whole, in one submission */
@@ -150,31 +199,37 @@ static enum want start_read(struct conn *c, int64_t now) {
         c->job.rc = RC_TIMEOUT;
         return conn_reply(c, now);
     }
+    job_start_read(&c->job, now);
+    r->limit = ms_to_ts(cfg.deadline_ms - (now - c->job.arrived_ms));
+    r->object_fd = -1;
+    if (disk_is_real()) { /* the real file: its read, and the deadline on it */
+        size_t size;
+        if ((r->object_fd = open_object(c, &size)) < 0) {
+            free(r->buf);
+            r->buf = NULL;
+            c->job.rc = RC_FAIL;
+            return conn_reply(c, now);
+        }
+        read_sqe(c, r->object_fd, size, 0, false);
+        deadline_sqe(c, true);
+        r->cqes_due = 2;
+        reads_in_flight++;
+        return WANT_DISK;
+    }
     if (mode == COLD || mode == ASYNC) /* make this read a page-cache miss */
         posix_fadvise(data_fd, offset, (off_t)len, POSIX_FADV_DONTNEED);
-    job_start_read(&c->job, now);
     r->disk_time = ms_to_ts(c->job.disk.delay_ms);
-    r->limit = ms_to_ts(cfg.deadline_ms - (now - c->job.arrived_ms));
 
     /* 1. The disk's time: a kernel timer. ETIME_SUCCESS makes its expiry a success, not an
      *    error that would break the chain. */
-    struct io_uring_sqe *sqe = chain_sqe(c, STEP_DISK_TIME, IORING_OP_TIMEOUT);
+    struct io_uring_sqe *sqe = chain_sqe(c, STEP_DISK_TIME, IORING_OP_TIMEOUT, false);
     sqe->addr = (uintptr_t)&r->disk_time;
     sqe->len = 1;
     sqe->timeout_flags = IORING_TIMEOUT_ETIME_SUCCESS;
-    /* 2. The deadline on step 1: if it has not finished by then, the kernel cancels it, and with
-     *    it the rest of the chain. */
-    sqe = chain_sqe(c, STEP_DEADLINE, IORING_OP_LINK_TIMEOUT);
-    sqe->addr = (uintptr_t)&r->limit;
-    sqe->len = 1;
-    /* 3. The read itself: pread(data_fd, buf, len, offset), done by the kernel. */
-    sqe = chain_sqe(c, STEP_READ, IORING_OP_READ);
-    sqe->fd = data_fd;
-    sqe->addr = (uintptr_t)r->buf;
-    sqe->len = (unsigned)len;
-    sqe->off = (uint64_t)offset;
-    if (mode == ASYNC)
-        sqe->flags |= IOSQE_ASYNC; /* straight to io-wq, as a read that cannot go async goes */
+    /* 2. The deadline on step 1. */
+    deadline_sqe(c, false);
+    /* 3. The read itself, from the data file. */
+    read_sqe(c, data_fd, len, offset, true);
     r->cqes_due = STEPS;
     reads_in_flight++;
     return WANT_DISK;
@@ -205,15 +260,19 @@ static void on_cqe(uint64_t user_data, int res, int64_t now) {
     } else if (step == STEP_READ && res == -ECANCELED) {
         log_msg("read of %s cancelled: -ECANCELED", c->job.req.path);
         answer(c, RC_TIMEOUT, now);
-    } else if (step == STEP_READ && res < c->job.disk.bytes) {
+    } else if (step == STEP_READ && (res < 0 || (!disk_is_real() && res < c->job.disk.bytes))) {
         log_msg("io fail %s: %s", c->job.req.path, res < 0 ? strerror(-res) : "short read");
         answer(c, RC_FAIL, now);
     } else if (step == STEP_READ) {
+        if (disk_is_real())
+            c->job.disk.bytes = res; /* what the real file held */
         answer(c, job_finish(&c->job, now, cfg.deadline_ms), now);
     }
     struct ring_read *r = c->data;
     if (--r->cqes_due == 0) {
         reads_in_flight--;
+        if (r->object_fd >= 0)
+            close(r->object_fd);
         if (c->fd < 0) { /* the client has its reply and is gone: now the buffer is ours again */
             free(r->buf);
             conn_free(c);
@@ -303,10 +362,13 @@ int main(int argc, char **argv) {
                                 .modes = mode_names,
                                 .workers = "the most io-wq threads the kernel may start for us"});
     mode = (enum mode)cfg.mode;
+    if (mode == DIRECT && disk_is_real())
+        flag_error("-m direct with -D: O_DIRECT is the disk's to offer (bin/slowdisk -x)");
     install_signal_handlers();
     rng.state = cfg.seed;
     setup_ring(); /* first: a kernel that refuses io_uring must fail before "listening on" */
-    open_data_file();
+    if (!disk_is_real())
+        open_data_file();
     int listen_fd = listen_tcp(cfg.host, cfg.port, LISTEN_NONBLOCK);
 
     struct loop *loop = loop_new(&(struct loop_spec){
@@ -325,7 +387,8 @@ int main(int argc, char **argv) {
     loop_free(loop);
     uring_exit(&ring);
     close(doorbell);
-    close(data_fd);
+    if (!disk_is_real())
+        close(data_fd);
     close(listen_fd);
     return 0;
 }

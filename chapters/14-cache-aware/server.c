@@ -4,16 +4,19 @@
  * than wait for the disk. A hit is answered at once on the loop; only a miss goes to the worker
  * pool (-m always-offload: all go).
  * What breaks: RWF_NOWAIT is a promise about the disk only (not page locks or memory pressure),
- * and some filesystems refuse it (tmpfs: EOPNOTSUPP); then every read is offloaded. */
+ * and some filesystems refuse it (tmpfs, FUSE: EOPNOTSUPP); then every read is offloaded.
+ * With -D the objects are the real disk's files, not the data file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "disk.h"
 #include "loop.h"
 #include "pool.h"
 #include "watchdog.h"
@@ -47,11 +50,37 @@ static long read_block(ssize_t n, const char *buf, struct conn *c) {
     return n < 0 ? 0 : (long)n;
 }
 
+/* A filesystem that refuses RWF_NOWAIT (EOPNOTSUPP: tmpfs, FUSE): every read goes to the pool. */
+static void no_nowait(const char *where) {
+    log_msg("RWF_NOWAIT unsupported on the filesystem of %s: every read goes to the pool", where);
+    try_nowait = nowait_works = false;
+    offload_why = "no RWF_NOWAIT";
+}
+
+/* -D: c's object, read if the page cache holds all of it. Its open is on the loop: answered at
+ * once by slowdisk, though a dying disk's open can block too (chapter 15). */
+static bool read_object_if_cached(struct conn *c, char *buf) {
+    struct iovec iov = {.iov_base = buf, .iov_len = READ_SIZE};
+    struct stat st;
+    int fd = disk_open(&c->job);
+    ssize_t n = fd < 0 || fstat(fd, &st) < 0 ? -1 : preadv2(fd, &iov, 1, 0, RWF_NOWAIT);
+    if (n < 0 && errno == EOPNOTSUPP)
+        no_nowait(cfg.disk_dir);
+    if (fd >= 0)
+        close(fd);
+    if (n < 0 || n < (st.st_size < READ_SIZE ? st.st_size : READ_SIZE))
+        return false; /* a miss, or only part of it cached: the rest is on the disk */
+    c->job.disk = (struct disk_read){.bytes = n};
+    return true;
+}
+
 /* Reads c's block if the page cache holds all of it: then there is no disk, so no delay and no
  * I/O failure to simulate. False on EAGAIN (a miss), a partly cached block, or no RWF_NOWAIT. */
 static bool read_if_cached(struct conn *c, char *buf) {
     struct block_read *r = c->data;
     struct iovec iov = {.iov_base = buf, .iov_len = READ_SIZE};
+    if (nowait_works && disk_is_real())
+        return read_object_if_cached(c, buf);
     if (!nowait_works || preadv2(data_fd, &iov, 1, r->offset, RWF_NOWAIT) != READ_SIZE)
         return false;
     c->job.disk = (struct disk_read){0};
@@ -68,6 +97,8 @@ static void read_on_worker(struct conn *c) {
     static _Thread_local char buf[READ_SIZE];
     if (!try_nowait && read_if_cached(c, buf))
         return;
+    if (disk_is_real())
+        return disk_read(&c->job); /* the object itself, from the real disk */
     ssize_t n = pread(data_fd, buf, READ_SIZE, r->offset);
     sleep_ms(c->job.disk.delay_ms);
     c->job.disk.bytes = read_block(n, buf, c);
@@ -147,12 +178,8 @@ static void make_data_file(void) {
     log_residency("evicted");
     char byte;
     struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    if (try_nowait && preadv2(data_fd, &iov, 1, 0, RWF_NOWAIT) < 0 && errno == EOPNOTSUPP) {
-        log_msg("RWF_NOWAIT unsupported on the filesystem of %s: every read goes to the pool",
-                data_path);
-        try_nowait = nowait_works = false;
-        offload_why = "no RWF_NOWAIT";
-    }
+    if (try_nowait && preadv2(data_fd, &iov, 1, 0, RWF_NOWAIT) < 0 && errno == EOPNOTSUPP)
+        no_nowait(data_path);
 }
 
 int main(int argc, char **argv) {
@@ -170,7 +197,8 @@ int main(int argc, char **argv) {
         offload_why = "always-offload";
     install_signal_handlers();
     rng.state = cfg.seed;
-    make_data_file(); /* before "listening on": ready means the file is there, and cold */
+    if (!disk_is_real())  /* -D: the objects are the disk's files instead */
+        make_data_file(); /* before "listening on": ready means the file is there, and cold */
     int listen_fd = listen_tcp(cfg.host, cfg.port, LISTEN_NONBLOCK);
 
     struct loop *loop = loop_new(&(struct loop_spec){
@@ -186,10 +214,12 @@ int main(int argc, char **argv) {
         watchdog_start(cfg.watchdog_ms);
     loop_run(loop);
     log_msg("stopping: %ld hits served on the loop, %ld reads offloaded", hits, misses);
-    log_residency("at exit");
+    if (!disk_is_real())
+        log_residency("at exit");
     pool_stop(pool);
     loop_free(loop);
     close(listen_fd);
-    close(data_fd);
+    if (data_fd >= 0)
+        close(data_fd);
     return 0;
 }
