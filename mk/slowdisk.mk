@@ -28,3 +28,9 @@ fuzz-slowdisk: $(FUZZ_DIR)/fuzz_slowdisk
 	    $(FUZZ_DIR)/slowdisk-corpus fuzz/slowdisk-corpus
 
 check: fuzz-slowdisk
+
+# make disk-demo: chapters 05 and 06 on a disk that really dies (scripts/disk-demo.sh).
+.PHONY: disk-demo
+disk-demo: all
+	@scripts/need strace
+	@scripts/disk-demo.sh

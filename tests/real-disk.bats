@@ -133,10 +133,13 @@ wchans() {
 }
 
 @test "real disk: 14 finds FUSE refuses RWF_NOWAIT, offloads every read, and survives the dying disk" {
-    start_server "$BIN/14-cache-aware" -D "$MNT"
+    start_server "$BIN/14-cache-aware" -D "$MNT" -v
     dying_disk_scenario
     check '[ "$(field ok)" -eq 9 ] && [ "$(field timeouts)" -eq 1 ]'
     grep -q "RWF_NOWAIT unsupported on the filesystem of $MNT" "$SERVER_LOG"
+    echo "# 14 -D on slowdisk: $(grep -o 'RWF_NOWAIT unsupported.*' "$SERVER_LOG" | sed "s|$MNT|MNT|")" >&3
+    echo "# the dying disk: ok $(field ok), timeouts $(field timeouts), p90 $(field p90_ms) ms" >&3
+    echo "# $(grep -c 'no RWF_NOWAIT: offloaded' "$SERVER_LOG") reads offloaded, $(grep -c 'hit: served on the loop' "$SERVER_LOG") served on the loop" >&3
 }
 
 @test "real disk: after SIGKILL of a server mid-read and of slowdisk, the next start recovers" {
