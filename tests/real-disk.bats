@@ -41,11 +41,11 @@ wchans() {
     check '[ "$status" -eq 1 ] && [ "$(field timeouts)" -ge 5 ]'
     stop_server
     start_server "$BIN/05-blocking-in-loop" -D "$MNT"
-    ask '2000,/in-fuse\n' >/dev/null &
+    ask '1000,/in-fuse\n' >/dev/null &
     local asker=$!
     sleep 0.5
     run wchans "$SERVER_PID"
-    echo "# 05 during a 2 s read on the real disk: $output" >&3
+    echo "# 05 during a 1 s read on the real disk: $output" >&3
     [ "${#lines[@]}" -eq 1 ] && [[ $output == *":request_wait_answer" ]]
     wait "$asker"
     dying_disk_scenario
@@ -53,11 +53,11 @@ wchans() {
     # The same read on the simulated disk is a sleep.
     stop_server
     start_server "$BIN/05-blocking-in-loop"
-    ask '2000,/in-a-sleep\n' >/dev/null &
+    ask '1000,/in-a-sleep\n' >/dev/null &
     asker=$!
     sleep 0.5
     run wchans "$SERVER_PID"
-    echo "# 05 during a 2 s simulated read: $output" >&3
+    echo "# 05 during a 1 s simulated read: $output" >&3
     [[ $output == *"nanosleep"* ]]
     wait "$asker"
 }
@@ -105,11 +105,11 @@ wchans() {
     # FUSE has no asynchronous buffered read: io_uring's first, inline attempt does the read on
     # the submitting thread, the loop, and waits there for the disk.
     start_server "$BIN/12-io-uring" -D "$MNT"
-    ask '2000,/inline\n' >/dev/null &
+    ask '1000,/inline\n' >/dev/null &
     local asker=$!
     sleep 0.5
     run wchans "$SERVER_PID"
-    echo "# 12 buffered, during a 2 s read: $output" >&3
+    echo "# 12 buffered, during a 1 s read: $output" >&3
     [[ ${lines[0]} == "12-io-uring:request_wait_answer" ]]
     wait "$asker"
     # So the shared scenario fails as 05's does (reads time out, or the kernel's own task-work
