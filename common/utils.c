@@ -51,10 +51,20 @@ int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static const char *log_name = ""; /* a tool's name before each line: "slowdisk " */
+static bool log_off;
+
+void log_as(const char *name, bool off) {
+    log_name = name;
+    log_off = off;
+}
+
 void log_msg(const char *fmt, ...) {
+    if (log_off)
+        return;
     char line[1024];
     int64_t t = now_ms() - epoch_ms;
-    int n = snprintf(line, sizeof line, "[%3lld.%03lld] ", (long long)(t / 1000),
+    int n = snprintf(line, sizeof line, "%s[%3lld.%03lld] ", log_name, (long long)(t / 1000),
                      (long long)(t % 1000));
     va_list ap;
     va_start(ap, fmt);

@@ -21,6 +21,10 @@ void perror_die(const char *msg) __attribute__((noreturn));
 /* One line to stderr, stamped with milliseconds since the server started: "[  1.234] text". */
 void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* For a tool that shares a terminal with the servers: each line starts with name ("slowdisk "),
+ * or none at all when off (a fuzzer's). */
+void log_as(const char *name, bool off);
+
 /* Makes now the log's [0.000] (parse_server_flags calls it), and says when that was, on the
  * now_ms() clock. */
 void log_start(void);

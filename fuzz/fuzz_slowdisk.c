@@ -105,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static char body[MAX_READ];
     if (size == 0)
         return 0;
-    quiet = true;
+    log_as("", true);
     struct server s = {.seed_model = data[0] & 2,
                        .direct_io = data[0] & 4,
                        .rng = {1},

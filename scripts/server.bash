@@ -2,6 +2,33 @@
 # Source it; it defines functions only.
 source "$(dirname "${BASH_SOURCE[0]}")/proc.bash"
 
+# wait_for_line PID FILE PATTERN: waits up to 10 s for a line of FILE (a process's stdout) to
+# match the extended regex PATTERN. Returns 0 when one does, 1 when PID exited first, 2 when the
+# time ran out.
+wait_for_line() {
+    local i
+    for i in $(seq 200); do
+        grep -qE -- "$3" "$2" && return 0
+        kill -0 "$1" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 2
+}
+
+# stop_process PID: SIGTERM, up to 5 s for a clean exit, then SIGKILL. Returns its exit status
+# (137 if it had to be killed).
+stop_process() {
+    local status=0 i
+    kill -TERM "$1" 2>/dev/null || true
+    for i in $(seq 100); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -0 "$1" 2>/dev/null && kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null || status=$?
+    return $status
+}
+
 # start_server BINARY [FLAGS...]
 # Starts a server on port 0 in the background and waits for its "listening on HOST:PORT" line.
 # Sets SERVER_PID, PORT, SERVER_LOG (its stderr) and SERVER_OUT (its stdout).
@@ -13,35 +40,25 @@ start_server() {
     # 3>&- : bats waits for every process holding its fd 3; a server must not inherit it.
     "$bin" -p 0 "$@" >"$SERVER_OUT" 2>"$SERVER_LOG" 3>&- &
     SERVER_PID=$!
-    local i
-    for i in $(seq 200); do
-        PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$SERVER_OUT")
-        [ -n "$PORT" ] && return 0
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            echo "server $bin exited before listening:" >&2
-            cat "$SERVER_LOG" >&2
-            return 1
-        fi
-        sleep 0.05
-    done
-    echo "server $bin printed no 'listening on' line in 10 s" >&2
+    local status=0
+    wait_for_line "$SERVER_PID" "$SERVER_OUT" '^listening on .*:[0-9]+$' || status=$?
+    PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$SERVER_OUT")
+    [ "$status" -eq 0 ] && return 0
+    if [ "$status" -eq 1 ]; then
+        echo "server $bin exited before listening:" >&2
+        cat "$SERVER_LOG" >&2
+    else
+        echo "server $bin printed no 'listening on' line in 10 s" >&2
+    fi
     return 1
 }
 
-# stop_server: SIGTERM, wait up to 5 s for a clean exit, then SIGKILL. Safe to call twice.
-# Returns the server's exit status (137 if it had to be killed).
+# stop_server: stop_process for the server. Safe to call twice.
 stop_server() {
     [ -n "${SERVER_PID:-}" ] || return 0
-    local pid=$SERVER_PID status=0 i
+    local pid=$SERVER_PID
     SERVER_PID=
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null || status=$?
-    return $status
+    stop_process "$pid"
 }
 
 # json_field NAME: reads one JSON object line on stdin, prints the numeric field NAME.

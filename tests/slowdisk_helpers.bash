@@ -16,36 +16,26 @@ start_slowdisk() {
     # 3>&- : bats waits for every process holding its fd 3.
     "$BIN/slowdisk" "$@" "$MNT" >"$out" 2>>"$SD_LOG" 3>&- &
     SD_PID=$!
-    for i in $(seq 200); do
-        grep -qx "mounted on $MNT" "$out" && return 0
-        if ! kill -0 "$SD_PID" 2>/dev/null; then
-            status=0
-            wait "$SD_PID" || status=$?
-            SD_PID=
-            [ "$status" -eq 69 ] && skip "$(tail -1 "$SD_LOG")"
-            echo "slowdisk exited $status before mounting:" >&2
-            cat "$SD_LOG" >&2
-            return 1
-        fi
-        sleep 0.05
-    done
-    echo "slowdisk printed no 'mounted on' line in 10 s" >&2
-    return 1
+    status=0
+    wait_for_line "$SD_PID" "$out" "^mounted on $MNT\$" || status=$?
+    if [ "$status" -eq 1 ]; then
+        status=0
+        wait "$SD_PID" || status=$?
+        SD_PID=
+        [ "$status" -eq 69 ] && skip "$(tail -1 "$SD_LOG")"
+        echo "slowdisk exited $status before mounting:" >&2
+        cat "$SD_LOG" >&2
+    fi
+    [ "$status" -eq 2 ] && echo "slowdisk printed no 'mounted on' line in 10 s" >&2
+    [ "$status" -eq 0 ]
 }
 
-# stop_slowdisk: SIGTERM, up to 5 s for a clean exit, then SIGKILL. Returns its exit status.
+# stop_slowdisk: stop_process for slowdisk. Returns its exit status.
 stop_slowdisk() {
     [ -n "$SD_PID" ] || return 0
-    local pid=$SD_PID status=0 i
+    local pid=$SD_PID
     SD_PID=
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || status=$?
-    return $status
+    stop_process "$pid"
 }
 
 # read_in_background FILE: starts `cat FILE` and adds it to READERS; sets READER.

@@ -6,17 +6,6 @@ load helpers
 
 TRACE=
 
-teardown() {
-    stop_server || true
-    local found=0
-    if sanitizer_report "${SERVER_LOG:-}"; then
-        found=1
-        cat "$SERVER_LOG" >&2
-    fi
-    rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
-    [ "$found" -eq 0 ]
-}
-
 # traced BINARY FLAGS...: starts the server with -E into a fresh trace file.
 traced() {
     TRACE=$BATS_TEST_TMPDIR/trace

@@ -61,28 +61,6 @@
 #define LINE_LEN         32                /* "%016x %014u\n": one line of a file's content */
 #define MIN_KERNEL_MINOR 23                /* fuse_init_out as we send it; Linux 3.15 and later */
 
-/* ---- Logging ------------------------------------------------------------------------------ */
-
-static int64_t epoch_ms; /* log lines count from the start */
-static bool quiet;       /* the fuzzer's: no log lines */
-
-/* One line to stderr, "slowdisk [  1.234] text", in one write. */
-__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...) {
-    if (quiet)
-        return;
-    char line[1024];
-    int64_t t = now_ms() - epoch_ms;
-    int n = snprintf(line, sizeof line, "slowdisk [%3lld.%03lld] ", (long long)(t / 1000),
-                     (long long)(t % 1000));
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-    va_end(ap);
-    size_t len = strlen(line);
-    line[len++] = '\n';
-    (void)!write(STDERR_FILENO, line, len);
-}
-
 /* ---- The nodes: a node id holds the whole node ------------------------------------------- */
 
 /* bits 0-21 delay in ms (MAX_DELAY_MS < 2^22), 22-23 kind, 24 directory, 25-63 path hash. */
@@ -232,7 +210,7 @@ static int reply(struct server *s, uint64_t unique, int error, const void *body,
     int err = s->send(s, iov, len ? 2 : 1);
     /* ENOENT: the kernel stopped waiting (an interrupted request); ENODEV: the mount is gone. */
     if (err < 0 && (s->verbose || (err != -ENOENT && err != -ENODEV)))
-        say("reply to %" PRIu64 " failed: %s", unique, strerror(-err));
+        log_msg("reply to %" PRIu64 " failed: %s", unique, strerror(-err));
     return err;
 }
 
@@ -273,8 +251,8 @@ static int do_init(struct server *s, const struct request_in *rq) {
     if (in.major > FUSE_KERNEL_VERSION)
         return answer(s, rq, &out, FUSE_COMPAT_INIT_OUT_SIZE);
     if (in.major < FUSE_KERNEL_VERSION || in.minor < MIN_KERNEL_MINOR) {
-        say("the kernel speaks FUSE %u.%u; slowdisk needs 7.%d or later", in.major, in.minor,
-            MIN_KERNEL_MINOR);
+        log_msg("the kernel speaks FUSE %u.%u; slowdisk needs 7.%d or later", in.major, in.minor,
+                MIN_KERNEL_MINOR);
         return EPROTO;
     }
     if (s->initialized)
@@ -292,8 +270,8 @@ static int do_init(struct server *s, const struct request_in *rq) {
     out.max_write = 4096; /* nothing is ever written: this only sizes the kernel's checks */
     out.time_gran = 1;
     s->initialized = true;
-    say("FUSE %u.%u (the kernel's %u.%u), max_readahead %u", out.major, out.minor, in.major,
-        in.minor, out.max_readahead);
+    log_msg("FUSE %u.%u (the kernel's %u.%u), max_readahead %u", out.major, out.minor, in.major,
+            in.minor, out.max_readahead);
     return answer(s, rq, &out, sizeof out);
 }
 
@@ -384,11 +362,12 @@ static int do_read(struct server *s, const struct request_in *rq) {
         delay_ms = n.delay_ms;
     }
     if (s->verbose && r.error)
-        say("READ %" PRIu64 ": node %016" PRIx64 " offset %" PRIu64 " size %u: EIO in %d ms",
-            r.unique, r.nodeid, r.offset, in.size, delay_ms);
+        log_msg("READ %" PRIu64 ": node %016" PRIx64 " offset %" PRIu64 " size %u: EIO in %d ms",
+                r.unique, r.nodeid, r.offset, in.size, delay_ms);
     else if (s->verbose)
-        say("READ %" PRIu64 ": node %016" PRIx64 " offset %" PRIu64 " size %u: %u bytes in %d ms",
-            r.unique, r.nodeid, r.offset, in.size, r.len, delay_ms);
+        log_msg("READ %" PRIu64 ": node %016" PRIx64 " offset %" PRIu64
+                " size %u: %u bytes in %d ms",
+                r.unique, r.nodeid, r.offset, in.size, r.len, delay_ms);
     if (delay_ms == 0) {
         answer_read(s, &r);
         return 0;
@@ -416,7 +395,7 @@ static void do_interrupt(struct server *s, const struct request_in *rq) {
         if (r->unique == in.unique) {
             heap_remove(&s->reads, &r->timer);
             if (s->verbose)
-                say("READ %" PRIu64 " interrupted", r->unique);
+                log_msg("READ %" PRIu64 " interrupted", r->unique);
             reply(s, r->unique, EINTR, NULL, 0);
             free(r);
             return;
@@ -515,13 +494,13 @@ static int dispatch(struct server *s, const struct request_in *rq) {
 static int serve_request(struct server *s, const char *buf, size_t len, int64_t now) {
     struct request_in rq = {.now = now};
     if (len < sizeof rq.h) {
-        say("refused: a request of %zu bytes is shorter than its header", len);
+        log_msg("refused: a request of %zu bytes is shorter than its header", len);
         return -1;
     }
     memcpy(&rq.h, buf, sizeof rq.h);
     if (rq.h.len != len) {
-        say("refused: request %" PRIu64 " says %u bytes, came with %zu", rq.h.unique, rq.h.len,
-            len);
+        log_msg("refused: request %" PRIu64 " says %u bytes, came with %zu", rq.h.unique, rq.h.len,
+                len);
         return -1;
     }
     rq.arg = buf + sizeof rq.h;
@@ -671,7 +650,7 @@ static void prepare_mountpoint(const char *path) {
             fail(1, "%s: a dead %s mount, not ours to take down", path, type[0] ? type : "FUSE");
         if (unmount_ours(path) < 0)
             fail(1, "%s: cannot take down the stale mount: %s", path, strerror(errno));
-        say("took down the stale slowdisk mount on %s", path);
+        log_msg("took down the stale slowdisk mount on %s", path);
     }
     if (statx(AT_FDCWD, path, AT_STATX_FORCE_SYNC, STATX_TYPE, &stx) < 0)
         fail(1, "%s: %s (the mount point must be an existing directory)", path, strerror(errno));
@@ -713,9 +692,9 @@ static void unmount_fuse(const char *path) {
     if (umount2(path, 0) == 0)
         return;
     if (errno == EBUSY && umount2(path, MNT_DETACH) == 0)
-        say("%s is busy: unmounted lazily, it goes when the last file in it is closed", path);
+        log_msg("%s is busy: unmounted lazily, it goes when the last file in it is closed", path);
     else if (errno != EINVAL) /* EINVAL: not mounted any more (slowdisk -u got there first) */
-        say("umount %s: %s", path, strerror(errno));
+        log_msg("umount %s: %s", path, strerror(errno));
 }
 
 static int send_to_kernel(struct server *s, const struct iovec *iov, int iovcnt) {
@@ -744,7 +723,7 @@ static bool serve(struct server *s, int sig_fd, const char *path, const char *as
         for (int i = 0; i < 64 && fds[0].revents; i++) {
             ssize_t n = read(s->fd, buf, sizeof buf);
             if (n < 0 && errno == ENODEV) {
-                say("%s was unmounted", path);
+                log_msg("%s was unmounted", path);
                 return false;
             }
             if (n < 0 && (errno == EAGAIN || errno == EINTR || errno == ENOENT))
@@ -788,7 +767,8 @@ __attribute__((noreturn)) static void usage(FILE *out, int status) {
 }
 
 int main(int argc, char **argv) {
-    epoch_ms = now_ms();
+    log_start();
+    log_as("slowdisk ", false);
     struct server s = {.uid = getuid(), .gid = getgid(), .mtime = time(NULL), .rng = {1}};
     bool unmount_only = false;
     static const struct option longopts[] = {{"help", no_argument, NULL, 'H'}, {0}};
@@ -858,7 +838,7 @@ int main(int argc, char **argv) {
     close(sig_fd);
     heap_free(&s.reads);
     free(s.data);
-    say("stopped");
+    log_msg("stopped");
     return 0;
 }
 
