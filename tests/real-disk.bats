@@ -128,7 +128,7 @@ wchans() {
     workers=$(grep -c '^iou-wrk' <<<"$output")
     [ "$workers" -ge 2 ] && [ "$workers" -le 5 ]
     wait "$BG_PID" || true
-    cat "$BATS_TEST_TMPDIR/async.json" >&3
+    sed "s/^/# /" "$BATS_TEST_TMPDIR/async.json" >&3
     [ "$(summary_field "$BATS_TEST_TMPDIR/async.json" ok)" -eq 10 ]
 }
 
