@@ -23,8 +23,8 @@ static const char *outcome_name[] = {"pending", "ok", "timeout", "late", "error"
 
 enum { EXIT_ALL_OK = 0, EXIT_TIMEOUTS = 1, EXIT_ERRORS = 2, EXIT_USAGE = 64 };
 
-#define SLOW_READ_BYTES    1024 /* a slow reader takes this much ... */
-#define SLOW_READ_PAUSE_MS 100  /* ... then pauses this long: 10 KiB/s */
+#define SLOW_READ_BYTES 1024  /* a slow reader takes this much ... */
+#define SLOW_READ_PAUSE_MS 100 /* ... then pauses this long: 10 KiB/s */
 
 struct req {
     int fd;
@@ -44,20 +44,12 @@ struct req {
 static struct {
     const char *host;
     int port, concurrency, count, delay_ms, slow_ms, slow_count, lead_ms, timeout_ms;
-    int slow_readers, loops;
+    int slow_readers, loops, objects;
     double rate;
     bool http, json, quiet;
     const char *timeline, *path_prefix;
-} opt = {.host = "127.0.0.1",
-         .port = -1,
-         .concurrency = 10,
-         .count = -1,
-         .delay_ms = 300,
-         .slow_ms = -1,
-         .slow_count = 1,
-         .lead_ms = 100,
-         .timeout_ms = 5000,
-         .path_prefix = "/obj/",
+} opt = {.host = "127.0.0.1", .port = -1, .concurrency = 10, .count = -1, .delay_ms = 300,
+         .slow_ms = -1, .slow_count = 1, .lead_ms = 100, .timeout_ms = 5000, .path_prefix = "/obj/",
          .loops = 1};
 
 /* One epoll loop of the client. With -j K there are K, each on its own thread, and loop i owns
@@ -78,7 +70,7 @@ __attribute__((noreturn)) static void usage(int status) {
     fprintf(status ? stderr : stdout,
             "usage: client -p PORT [-h HOST] [-c CONCURRENCY] [-n REQUESTS] [-d DELAY_MS|rand]\n"
             "              [--slow MS [--slow-count K] [--lead MS]] [--rate R] [-t TIMEOUT_MS]\n"
-            "              [--path PREFIX] [--slow-readers K] [--http] [--json]\n"
+            "              [--path PREFIX] [--objects K] [--slow-readers K] [--http] [--json]\n"
             "              [--timeline FILE] [-j THREADS] [-q]\n"
             "       client --percentiles < numbers\n"
             "  -c N            requests in flight at once (default 10)\n"
@@ -93,6 +85,8 @@ __attribute__((noreturn)) static void usage(int status) {
             "                  from its scheduled start, so a stalled server cannot hide it\n"
             "  -t MS           give up on a reply after MS (default 5000, as make_requests.py)\n"
             "  --path PREFIX   request paths are PREFIX<id> (default /obj/)\n"
+            "  --objects K     ... with <id> counted modulo K: K objects, each asked for again\n"
+            "                  and again (default: every request a path of its own)\n"
             "  --slow-readers K  the first K requests read their reply at 10 KiB/s\n"
             "  --http          speak HTTP (GET /DELAY_MS,PATH) instead of the line protocol\n"
             "  --json          print one JSON summary line on stdout (notes go to stderr)\n"
@@ -136,31 +130,22 @@ static int percentiles_from_stdin(void) {
 }
 
 static void parse_args(int argc, char **argv) {
-    enum {
-        SLOW = 256,
-        LEAD,
-        SLOW_COUNT,
-        HTTP,
-        JSON,
-        TIMELINE,
-        HELP,
-        PERCENTILES,
-        RATE,
-        PATH,
-        SLOW_READERS
-    };
-    static const struct option longs[] = {{"slow", required_argument, NULL, SLOW},
-                                          {"lead", required_argument, NULL, LEAD},
-                                          {"slow-count", required_argument, NULL, SLOW_COUNT},
-                                          {"http", no_argument, NULL, HTTP},
-                                          {"json", no_argument, NULL, JSON},
-                                          {"timeline", required_argument, NULL, TIMELINE},
-                                          {"help", no_argument, NULL, HELP},
-                                          {"percentiles", no_argument, NULL, PERCENTILES},
-                                          {"rate", required_argument, NULL, RATE},
-                                          {"path", required_argument, NULL, PATH},
-                                          {"slow-readers", required_argument, NULL, SLOW_READERS},
-                                          {0, 0, 0, 0}};
+    enum { SLOW = 256, LEAD, SLOW_COUNT, HTTP, JSON, TIMELINE, HELP, PERCENTILES, RATE, PATH,
+           SLOW_READERS, OBJECTS };
+    static const struct option longs[] = {
+        {"slow", required_argument, NULL, SLOW},
+        {"lead", required_argument, NULL, LEAD},
+        {"slow-count", required_argument, NULL, SLOW_COUNT},
+        {"http", no_argument, NULL, HTTP},
+        {"json", no_argument, NULL, JSON},
+        {"timeline", required_argument, NULL, TIMELINE},
+        {"help", no_argument, NULL, HELP},
+        {"percentiles", no_argument, NULL, PERCENTILES},
+        {"rate", required_argument, NULL, RATE},
+        {"path", required_argument, NULL, PATH},
+        {"slow-readers", required_argument, NULL, SLOW_READERS},
+        {"objects", required_argument, NULL, OBJECTS},
+        {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h:p:c:n:d:t:j:q", longs, NULL)) != -1) {
         switch (c) {
@@ -191,6 +176,7 @@ static void parse_args(int argc, char **argv) {
             }
             break;
         case SLOW_READERS: opt.slow_readers = number_arg(optarg, 1, "slow reader count"); break;
+        case OBJECTS: opt.objects = number_arg(optarg, 1, "object count"); break;
         default: usage(2);
         }
     }
@@ -246,10 +232,11 @@ static void start_request(struct client_loop *lp, int id, int64_t scheduled_ms) 
     r->slow_reader = id < opt.slow_readers;
     lp->in_flight++;
     char target[1000];
+    int object = opt.objects > 0 ? id % opt.objects : id;
     if (r->delay_ms < 0)
-        snprintf(target, sizeof target, "%s%d", opt.path_prefix, id);
+        snprintf(target, sizeof target, "%s%d", opt.path_prefix, object);
     else
-        snprintf(target, sizeof target, "%d,%s%d", r->delay_ms, opt.path_prefix, id);
+        snprintf(target, sizeof target, "%d,%s%d", r->delay_ms, opt.path_prefix, object);
     if (opt.http)
         r->out_len = (size_t)snprintf(r->out, sizeof r->out, "GET /%s HTTP/1.1\r\nHost: %s\r\n\r\n",
                                       target, opt.host);
