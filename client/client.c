@@ -387,6 +387,8 @@ static void *run(void *arg) {
             start_request(lp, next, opt.rate > 0 ? scheduled_start(next) : now);
             next += step;
         }
+        if (next >= opt.count && lp->in_flight == 0)
+            break; /* the last ones failed at once (a refused connect): nothing to wait for */
         while (oldest < next && reqs[oldest].outcome != PENDING)
             oldest += step;
         /* Requests start in order with one timeout, so the oldest open one expires first. */
