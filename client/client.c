@@ -1,11 +1,14 @@
 /* The load client every chapter, test and benchmark uses.
  * One epoll loop keeps up to -c requests in flight, each on its own connection, like the seed's
  * make_requests.py run N times at once. It counts who was answered in time, prints latency
- * percentiles, and exits non-zero when any request timed out or failed, so scripts can assert. */
+ * percentiles, and exits non-zero when any request timed out or failed, so scripts can assert.
+ * -j runs several such loops, one thread each, when one core cannot keep a fast server busy. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <linux/in.h> /* IP_BIND_ADDRESS_NO_PORT, which glibc's netinet/in.h lacks */
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +45,7 @@ struct req {
 static struct {
     const char *host;
     int port, concurrency, count, delay_ms, slow_ms, slow_count, lead_ms, timeout_ms;
-    int slow_readers;
+    int slow_readers, loops, objects, sources;
     double rate;
     bool http, json, quiet;
     const char *timeline, *path_prefix, *slow_path_prefix;
@@ -55,7 +58,17 @@ static struct {
          .slow_count = 1,
          .lead_ms = 100,
          .timeout_ms = 5000,
-         .path_prefix = "/obj/"};
+         .path_prefix = "/obj/",
+         .loops = 1};
+
+/* One epoll loop of the client. With -j K there are K, each on its own thread, and loop i owns
+ * requests i, i + K, i + 2K, ... and its share of -c: the loops share nothing but reqs[], where
+ * each touches only its own entries, and the clock's start. */
+struct client_loop {
+    pthread_t thread;
+    int epfd, first, in_flight, concurrency;
+    long long bytes_received;
+};
 
 /* Request id's path prefix: --slow-path's for the slow requests of the dying-disk mix, so that
  * they can go to another disk (chapter 11's /d0/), else --path's. */
@@ -66,18 +79,15 @@ static const char *path_of(int id) {
 
 static struct req *reqs;
 static struct sockaddr_in server_addr;
-static int epfd, in_flight;
 static int64_t t0;
-static long long bytes_received;
 static FILE *notes; /* per-request lines: stdout, or stderr when stdout carries JSON */
 
 __attribute__((noreturn)) static void usage(int status) {
     fprintf(status ? stderr : stdout,
             "usage: client -p PORT [-h HOST] [-c CONCURRENCY] [-n REQUESTS] [-d DELAY_MS|rand]\n"
             "              [--slow MS [--slow-count K] [--lead MS]] [--rate R] [-t TIMEOUT_MS]\n"
-            "              [--path PREFIX [--slow-path PREFIX]] [--slow-readers K] [--http]\n"
-            "              [--json]\n"
-            "              [--timeline FILE] [-q]\n"
+            "              [--path PREFIX [--slow-path PREFIX]] [--objects K] [--slow-readers K]\n"
+            "              [--http] [--json] [--timeline FILE] [-j THREADS] [--sources K] [-q]\n"
             "       client --percentiles < numbers\n"
             "  -c N            requests in flight at once (default 10)\n"
             "  -n N            requests in all (default: the concurrency)\n"
@@ -92,10 +102,18 @@ __attribute__((noreturn)) static void usage(int status) {
             "  -t MS           give up on a reply after MS (default 5000, as make_requests.py)\n"
             "  --path PREFIX   request paths are PREFIX<id> (default /obj/)\n"
             "  --slow-path PREFIX  the --slow requests' paths are PREFIX<id> instead\n"
+            "  --objects K     ... with <id> counted modulo K: K objects, each asked for again\n"
+            "                  and again (default: every request a path of its own)\n"
             "  --slow-readers K  the first K requests read their reply at 10 KiB/s\n"
             "  --http          speak HTTP (GET /DELAY_MS,PATH) instead of the line protocol\n"
             "  --json          print one JSON summary line on stdout (notes go to stderr)\n"
             "  --timeline FILE write one row per request: id start_ms end_ms outcome delay_ms rc\n"
+            "  -j THREADS      run THREADS event loops, each with its share of -c and -n\n"
+            "                  (default 1: one thread)\n"
+            "  --sources K     connect from K loopback addresses, 127.0.0.1 and up (the host\n"
+            "                  must be loopback): with thousands of connections open, finding\n"
+            "                  a free port for the next one from a single address costs more\n"
+            "                  than the rest of the request\n"
             "  -q              no per-request lines\n"
             "  --percentiles   read numbers from stdin, print their p50 p90 p99 max, exit\n"
             "Latency percentiles cover every request; one that timed out counts as its timeout.\n"
@@ -145,6 +163,8 @@ static void parse_args(int argc, char **argv) {
         RATE,
         PATH,
         SLOW_READERS,
+        OBJECTS,
+        SOURCES,
         SLOW_PATH
     };
     static const struct option longs[] = {{"slow", required_argument, NULL, SLOW},
@@ -158,10 +178,12 @@ static void parse_args(int argc, char **argv) {
                                           {"rate", required_argument, NULL, RATE},
                                           {"path", required_argument, NULL, PATH},
                                           {"slow-readers", required_argument, NULL, SLOW_READERS},
+                                          {"objects", required_argument, NULL, OBJECTS},
+                                          {"sources", required_argument, NULL, SOURCES},
                                           {"slow-path", required_argument, NULL, SLOW_PATH},
                                           {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "h:p:c:n:d:t:q", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h:p:c:n:d:t:j:q", longs, NULL)) != -1) {
         switch (c) {
         case 'h': opt.host = optarg; break;
         case 'p': opt.port = number_arg(optarg, 1, "port"); break;
@@ -171,6 +193,7 @@ static void parse_args(int argc, char **argv) {
             opt.delay_ms = strcmp(optarg, "rand") == 0 ? -1 : number_arg(optarg, 0, "delay");
             break;
         case 't': opt.timeout_ms = number_arg(optarg, 1, "timeout"); break;
+        case 'j': opt.loops = number_arg(optarg, 1, "thread count"); break;
         case 'q': opt.quiet = true; break;
         case SLOW: opt.slow_ms = number_arg(optarg, 0, "slow delay"); break;
         case LEAD: opt.lead_ms = number_arg(optarg, 0, "lead"); break;
@@ -190,6 +213,8 @@ static void parse_args(int argc, char **argv) {
             }
             break;
         case SLOW_READERS: opt.slow_readers = number_arg(optarg, 1, "slow reader count"); break;
+        case OBJECTS: opt.objects = number_arg(optarg, 1, "object count"); break;
+        case SOURCES: opt.sources = number_arg(optarg, 1, "source address count"); break;
         default: usage(2);
         }
     }
@@ -201,25 +226,36 @@ static void parse_args(int argc, char **argv) {
         opt.count = opt.concurrency;
     if (opt.rate > 0)
         opt.concurrency = opt.count; /* open loop: nothing waits for a free slot */
+    if (opt.loops > 256 || opt.loops > opt.concurrency || opt.loops > opt.count) {
+        fprintf(stderr, "client: -j %d: want at most 256 threads, and no more than -c or -n\n",
+                opt.loops);
+        usage(2);
+    }
     if (inet_pton(AF_INET, opt.host, &server_addr.sin_addr) != 1) {
         fprintf(stderr, "client: bad host '%s': want an IPv4 address\n", opt.host);
         usage(2);
     }
     server_addr.sin_family = AF_INET;
     server_addr.sin_port = htons((uint16_t)opt.port);
+    if (opt.sources > 0 &&
+        ((ntohl(server_addr.sin_addr.s_addr) >> 24) != 127 || opt.sources > 254)) {
+        fprintf(stderr, "client: --sources wants a loopback host (127.x.x.x) and at most 254\n");
+        usage(2);
+    }
 }
 
 static int64_t rel_now(void) {
     return now_ms() - t0;
 }
 
-static void finish(struct req *r, int id, enum outcome outcome, const char *why) {
+static void finish(struct client_loop *lp, struct req *r, int id, enum outcome outcome,
+                   const char *why) {
     r->outcome = outcome;
     r->end_ms = rel_now();
     if (r->fd >= 0)
         close(r->fd); /* close also removes it from the epoll set */
     r->fd = -1;
-    in_flight--;
+    lp->in_flight--;
     if (opt.quiet)
         return;
     if (outcome == TIMEOUT)
@@ -230,17 +266,21 @@ static void finish(struct req *r, int id, enum outcome outcome, const char *why)
                 why);
 }
 
-static void start_request(int id, int64_t scheduled_ms) {
+/* Opens request id's connection and sends the request at once: on loopback the handshake is
+ * over by the time connect() returns, so the request goes without waiting a turn for EPOLLOUT.
+ * If it is not over, the write says EAGAIN, and EPOLLOUT tells when it is. */
+static void start_request(struct client_loop *lp, int id, int64_t scheduled_ms) {
     struct req *r = &reqs[id];
     r->start_ms = scheduled_ms;
     r->slow_reader = id < opt.slow_readers;
-    in_flight++;
+    lp->in_flight++;
     char target[1000];
+    int object = opt.objects > 0 ? id % opt.objects : id;
     const char *prefix = path_of(id);
     if (r->delay_ms < 0)
-        snprintf(target, sizeof target, "%s%d", prefix, id);
+        snprintf(target, sizeof target, "%s%d", prefix, object);
     else
-        snprintf(target, sizeof target, "%d,%s%d", r->delay_ms, prefix, id);
+        snprintf(target, sizeof target, "%d,%s%d", r->delay_ms, prefix, object);
     if (opt.http)
         r->out_len = (size_t)snprintf(r->out, sizeof r->out, "GET /%s HTTP/1.1\r\nHost: %s\r\n\r\n",
                                       target, opt.host);
@@ -248,45 +288,65 @@ static void start_request(int id, int64_t scheduled_ms) {
         r->out_len = (size_t)snprintf(r->out, sizeof r->out, "%s\n", target);
     r->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (r->fd < 0)
-        return finish(r, id, ERROR, strerror(errno));
+        return finish(lp, r, id, ERROR, strerror(errno));
     if (r->slow_reader) { /* a small window, so the server's sends really do fill up */
         int size = 4096;
         setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
     }
+    if (opt.sources > 0) {
+        /* connect() looks for a free local port by walking the range: from one address, with
+         * 20,000 connections open, that walk is most of the client's time. From K addresses a
+         * port is free for this one as long as the pair of addresses and ports is; binding with
+         * IP_BIND_ADDRESS_NO_PORT leaves the port to connect(), which checks exactly that. */
+        struct sockaddr_in from = {.sin_family = AF_INET,
+                                   .sin_addr.s_addr =
+                                       htonl(0x7f000001u + (uint32_t)(id % opt.sources))};
+        int one = 1;
+        setsockopt(r->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        if (bind(r->fd, (struct sockaddr *)&from, sizeof from) < 0)
+            return finish(lp, r, id, ERROR, strerror(errno));
+    }
     if (connect(r->fd, (struct sockaddr *)&server_addr, sizeof server_addr) < 0 &&
         errno != EINPROGRESS)
-        return finish(r, id, ERROR, strerror(errno));
-    struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = (uint32_t)id};
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, r->fd, &ev) < 0)
-        return finish(r, id, ERROR, strerror(errno));
+        return finish(lp, r, id, ERROR, strerror(errno));
+    /* A refused connection fails here, with the error SO_ERROR would have given. */
+    ssize_t n = write(r->fd, r->out, r->out_len);
+    if (n < 0 && errno != EAGAIN)
+        return finish(lp, r, id, ERROR, strerror(errno));
+    r->connected = n >= 0;
+    r->out_pos = n > 0 ? (size_t)n : 0;
+    struct epoll_event ev = {.events = r->out_pos == r->out_len ? EPOLLIN : EPOLLOUT,
+                             .data.u32 = (uint32_t)id};
+    if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, r->fd, &ev) < 0)
+        return finish(lp, r, id, ERROR, strerror(errno));
 }
 
 /* The server has closed: check "RC,BYTES,ELAPSED_MS,PATH" and any payload, set the outcome. */
-static void parse_reply(struct req *r, int id) {
+static void parse_reply(struct client_loop *lp, struct req *r, int id) {
     r->line[r->line_len] = '\0';
     const char *body = r->line;
     if (opt.http) {
         const char *end = strstr(r->line, "\r\n\r\n");
         if (strncmp(r->line, "HTTP/1.", 7) != 0 || !end)
-            return finish(r, id, ERROR, "malformed HTTP reply");
+            return finish(lp, r, id, ERROR, "malformed HTTP reply");
         body = end + 4;
     }
     int rc;
     long bytes, elapsed;
     if (sscanf(body, "%d,%ld,%ld,", &rc, &bytes, &elapsed) != 3 || !strchr(body, '\n'))
-        return finish(r, id, ERROR, r->line_len ? "malformed reply" : "closed without a reply");
+        return finish(lp, r, id, ERROR, r->line_len ? "malformed reply" : "closed without a reply");
     r->rc = rc;
     if (r->payload != 0 && r->payload != bytes)
-        return finish(r, id, ERROR, "payload shorter or longer than BYTES");
+        return finish(lp, r, id, ERROR, "payload shorter or longer than BYTES");
     if (rc == 0)
-        return finish(r, id, OK, "");
-    return finish(r, id, rc == 1 ? LATE : ERROR,
+        return finish(lp, r, id, OK, "");
+    return finish(lp, r, id, rc == 1 ? LATE : ERROR,
                   rc == 1 ? "server answered RC 1 (its deadline passed)" : "server answered RC 2");
 }
 
 /* Keeps the reply line (after the headers, in HTTP) in r->line; what follows is payload. */
-static void take_bytes(struct req *r, const char *buf, size_t n) {
-    bytes_received += (long long)n;
+static void take_bytes(struct client_loop *lp, struct req *r, const char *buf, size_t n) {
+    lp->bytes_received += (long long)n;
     size_t i = 0;
     while (i < n && !r->line_done && r->line_len < sizeof r->line - 1) {
         char ch = buf[i++];
@@ -300,23 +360,23 @@ static void take_bytes(struct req *r, const char *buf, size_t n) {
     r->payload += (long)(n - i);
 }
 
-static void on_event(int id, uint32_t events) {
+static void on_event(struct client_loop *lp, int id, uint32_t events) {
     struct req *r = &reqs[id];
     if (!r->connected) {
         int err = 0;
         socklen_t len = sizeof err;
         getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err)
-            return finish(r, id, ERROR, strerror(err));
+            return finish(lp, r, id, ERROR, strerror(err));
         r->connected = true;
     }
     if (r->out_pos < r->out_len && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
         ssize_t n = write(r->fd, r->out + r->out_pos, r->out_len - r->out_pos);
         if (n < 0 && errno != EAGAIN)
-            return finish(r, id, ERROR, strerror(errno));
+            return finish(lp, r, id, ERROR, strerror(errno));
         if (n > 0 && (r->out_pos += (size_t)n) == r->out_len) {
             struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)id};
-            epoll_ctl(epfd, EPOLL_CTL_MOD, r->fd, &ev);
+            epoll_ctl(lp->epfd, EPOLL_CTL_MOD, r->fd, &ev);
         }
         return;
     }
@@ -325,13 +385,13 @@ static void on_event(int id, uint32_t events) {
     if (n < 0 && errno == EAGAIN)
         return;
     if (n < 0)
-        return finish(r, id, ERROR, strerror(errno));
+        return finish(lp, r, id, ERROR, strerror(errno));
     if (n == 0)
-        return parse_reply(r, id); /* the server closes after its reply */
-    take_bytes(r, buf, (size_t)n);
+        return parse_reply(lp, r, id); /* the server closes after its reply */
+    take_bytes(lp, r, buf, (size_t)n);
     if (r->slow_reader) { /* stop reading for a while: let the server's send buffer fill */
         struct epoll_event ev = {.events = 0, .data.u32 = (uint32_t)id};
-        epoll_ctl(epfd, EPOLL_CTL_MOD, r->fd, &ev);
+        epoll_ctl(lp->epfd, EPOLL_CTL_MOD, r->fd, &ev);
         r->paused = true;
         r->resume_ms = rel_now() + SLOW_READ_PAUSE_MS;
     }
@@ -346,51 +406,56 @@ static int64_t scheduled_start(int id) {
     return 0;
 }
 
-static void run(void) {
-    int next = 0, oldest = 0;
+/* One loop: its requests (ids first, first + step, ...) until every one has an outcome. */
+static void *run(void *arg) {
+    struct client_loop *lp = arg;
+    int step = opt.loops, next = lp->first, oldest = lp->first;
     struct epoll_event events[256];
-    t0 = now_ms();
-    while (next < opt.count || in_flight > 0) {
+    while (next < opt.count || lp->in_flight > 0) {
         int64_t now = rel_now();
-        while (next < opt.count && in_flight < opt.concurrency && scheduled_start(next) <= now) {
+        while (next < opt.count && lp->in_flight < lp->concurrency &&
+               scheduled_start(next) <= now) {
             /* Closed loop: latency from the actual start. Open loop: from the scheduled one. */
-            start_request(next, opt.rate > 0 ? scheduled_start(next) : now);
-            next++;
+            start_request(lp, next, opt.rate > 0 ? scheduled_start(next) : now);
+            next += step;
         }
+        if (next >= opt.count && lp->in_flight == 0)
+            break; /* the last ones failed at once (a refused connect): nothing to wait for */
         while (oldest < next && reqs[oldest].outcome != PENDING)
-            oldest++;
+            oldest += step;
         /* Requests start in order with one timeout, so the oldest open one expires first. */
         int64_t wake = oldest < next ? reqs[oldest].start_ms + opt.timeout_ms : now + 1000;
-        if (next < opt.count && in_flight < opt.concurrency && scheduled_start(next) < wake)
+        if (next < opt.count && lp->in_flight < lp->concurrency && scheduled_start(next) < wake)
             wake = scheduled_start(next);
-        for (int id = 0; id < opt.slow_readers && id < next; id++)
+        for (int id = lp->first; id < opt.slow_readers && id < next; id += step)
             if (reqs[id].paused && reqs[id].resume_ms < wake)
                 wake = reqs[id].resume_ms;
         int64_t wait = wake - rel_now();
-        int n = epoll_wait(epfd, events, 256, wait < 0 ? 0 : (int)wait);
+        int n = epoll_wait(lp->epfd, events, 256, wait < 0 ? 0 : (int)wait);
         if (n < 0 && errno != EINTR)
             perror_die("epoll_wait");
         for (int i = 0; i < n; i++)
             if (reqs[events[i].data.u32].outcome == PENDING)
-                on_event((int)events[i].data.u32, events[i].events);
+                on_event(lp, (int)events[i].data.u32, events[i].events);
         now = rel_now();
-        for (int id = 0; id < opt.slow_readers && id < next; id++) {
+        for (int id = lp->first; id < opt.slow_readers && id < next; id += step) {
             struct req *r = &reqs[id];
             if (r->outcome == PENDING && r->paused && r->resume_ms <= now) {
                 struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)id};
-                epoll_ctl(epfd, EPOLL_CTL_MOD, r->fd, &ev);
+                epoll_ctl(lp->epfd, EPOLL_CTL_MOD, r->fd, &ev);
                 r->paused = false;
             }
         }
-        for (int id = oldest; id < next; id++)
+        for (int id = oldest; id < next; id += step)
             if (reqs[id].outcome == PENDING && now >= reqs[id].start_ms + opt.timeout_ms)
-                finish(&reqs[id], id, TIMEOUT, "");
+                finish(lp, &reqs[id], id, TIMEOUT, "");
             else if (reqs[id].outcome == PENDING)
                 break; /* start times rise with id (open loop and the slow mix too) */
     }
+    return NULL;
 }
 
-static void report(void) {
+static void report(long long bytes_received) {
     int count[5] = {0};
     double *latency = malloc((size_t)opt.count * sizeof *latency);
     int64_t wall = rel_now();
@@ -438,10 +503,15 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     if (opt.concurrency + 16 > raise_fd_limit())
         fprintf(stderr, "client: warning: the descriptor limit is below -c %d\n", opt.concurrency);
-    if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
-        perror_die("epoll_create1");
+    struct client_loop *loops = calloc((size_t)opt.loops, sizeof *loops);
+    for (int i = 0; loops && i < opt.loops; i++) {
+        loops[i].first = i;
+        loops[i].concurrency = opt.concurrency / opt.loops + (i < opt.concurrency % opt.loops);
+        if ((loops[i].epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+            perror_die("epoll_create1");
+    }
     reqs = calloc((size_t)opt.count, sizeof *reqs);
-    if (!reqs)
+    if (!reqs || !loops)
         die("out of memory for %d requests", opt.count);
     for (int i = 0; i < opt.count; i++) {
         reqs[i].fd = -1;
@@ -456,15 +526,26 @@ int main(int argc, char **argv) {
                opt.slow_ms >= 0 ? "one slow read among fast" : "equal", opt.timeout_ms,
                opt.http ? ", HTTP" : "");
     }
-    run();
-    report();
+    t0 = now_ms();
+    for (int i = 1; i < opt.loops; i++)
+        if (pthread_create(&loops[i].thread, NULL, run, &loops[i]) != 0)
+            die("cannot start client thread %d of %d", i + 1, opt.loops);
+    run(&loops[0]);
+    long long bytes_received = loops[0].bytes_received;
+    for (int i = 1; i < opt.loops; i++) {
+        pthread_join(loops[i].thread, NULL);
+        bytes_received += loops[i].bytes_received;
+    }
+    report(bytes_received);
     int result = EXIT_ALL_OK;
     for (int i = 0; i < opt.count; i++)
         if (reqs[i].outcome == ERROR)
             result = EXIT_ERRORS;
         else if (reqs[i].outcome != OK && result == EXIT_ALL_OK)
             result = EXIT_TIMEOUTS;
+    for (int i = 0; i < opt.loops; i++)
+        close(loops[i].epfd);
+    free(loops);
     free(reqs);
-    close(epfd);
     return result;
 }

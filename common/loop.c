@@ -71,9 +71,19 @@ static void conn_close(struct conn *c) {
 }
 
 static void on_conn_event(struct ev *ev, int fd, uint32_t events, void *arg);
+static enum want on_writable(struct conn *c);
 
 void conn_set_want(struct conn *c, enum want next) {
     struct loop *l = c->loop;
+    if (next == WANT_WRITE && c->want != WANT_WRITE) {
+        /* The reply, and then the lingering close, have -T from the moment the reply is ready. */
+        c->deadline_ms = now_ms() + l->spec.cfg->deadline_ms;
+        /* Write it now: the socket nearly always has room for a reply, and waiting for EPOLLOUT
+         * would cost an epoll_ctl and a turn of the loop for nothing. EPOLLOUT is only for what
+         * did not go (nginx does the same; libuv calls it uv_try_write). */
+        c->want = WANT_WRITE;
+        next = l->spec.write_reply ? l->spec.write_reply(c) : on_writable(c);
+    }
     /* A reply is out: close now, unless the client may still be sending (see must_linger). */
     bool sent = c->want == WANT_WRITE && next == WANT_CLOSE && c->out_pos == c->out_len;
     if (sent)
@@ -82,9 +92,6 @@ void conn_set_want(struct conn *c, enum want next) {
         next = WANT_LINGER;
     if (next == WANT_CLOSE)
         return conn_close(c);
-    /* The reply, and then the lingering close, have -T from the moment the reply is ready. */
-    if (next == WANT_WRITE && c->want != WANT_WRITE)
-        c->deadline_ms = now_ms() + l->spec.cfg->deadline_ms;
     c->want = next;
     /* While its disk works the socket is not watched at all: the disk's doorbell, or a timer,
      * is what brings the connection back. */

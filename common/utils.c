@@ -5,13 +5,12 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <linux/sockios.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -232,10 +231,15 @@ int write_all(int fd, const char *buf, size_t len) {
 }
 
 bool must_linger(int fd) {
-    int unread = 0, unsent = 0;
-    if (ioctl(fd, FIONREAD, &unread) < 0 || ioctl(fd, SIOCOUTQ, &unsent) < 0)
+    /* What the kernel still holds for this socket, in one call: the memory of bytes received
+     * that nobody has read, and of reply bytes not yet acknowledged (what FIONREAD and SIOCOUTQ
+     * tell, in two ioctls; this runs after every reply). */
+    uint32_t mem[SK_MEMINFO_VARS] = {0};
+    socklen_t len = sizeof mem;
+    if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0)
         return false;
-    return (unread > 0 || unsent > 0) && shutdown(fd, SHUT_WR) == 0;
+    bool held = mem[SK_MEMINFO_RMEM_ALLOC] > 0 || mem[SK_MEMINFO_WMEM_QUEUED] > 0;
+    return held && shutdown(fd, SHUT_WR) == 0;
 }
 
 bool drain_input(int fd) {
