@@ -2,9 +2,10 @@
  * line, so that tools/timeline-svg can draw who waited for whom:
  *   {"t_ms":301.250,"pid":4242,"thread":"worker-2","event":"read_done","fd":7,"req":"/obj/3"}
  * t_ms counts from the same start as the log's [s.mmm] stamps, on CLOCK_MONOTONIC; the first line,
- * trace_start, gives that start as mono_ms, so a client's timeline can be laid beside it. Each
- * event is one write() to a file opened O_APPEND, so threads and forked processes can share it
- * without locks or torn lines. Off by default, and then each call here is one test of a global. */
+ * trace_start, gives that start as mono_ms, so a client's timeline can be laid beside it. Writes
+ * to the file, opened O_APPEND, hold whole lines only (a loop's events of one turn go together),
+ * so threads and forked processes can share it without locks or torn lines. Off by default, and
+ * then each call here is one test of a global. */
 #ifndef TRACE_H
 #define TRACE_H
 

@@ -890,7 +890,7 @@ trace_cost() {
     md "## 8. What the event trace costs (\`-E FILE\`)"
     md ""
     md "Chapter 04 under section 2's load (\`client --http -c $ZERO_C -n $ZERO_REQUESTS -d 0\`), without and"
-    md "with \`-E FILE\` (one JSON line per event, one write each, on $(stat -f -c %T "$WORK") under"
+    md "with \`-E FILE\` (one JSON line per event, a loop's turn in one write, on $(stat -f -c %T "$WORK") under"
     md "\`$(dirname "$WORK")\`), alternating, $ZERO_ROUNDS round(s); medians. $(where_it_ran)"
     md ""
     md "| $ch | req/s | server µs per request | trace bytes per request |"
