@@ -47,6 +47,7 @@ uses.11-dying-disk            := pool $(LOOP)
 uses.12-io-uring              := uring $(LOOP)
 uses.13-multicore             := reuseport pool $(LOOP)
 uses.14-cache-aware           := pool $(LOOP)
+uses.15-hidden-blocking       := accesslog resolver pool $(LOOP)
 # chapter_src NN-name: server.c and the .c file of every part it uses.
 chapter_src = chapters/$(1)/server.c $(foreach p,$(uses.$(1)),$(firstword \
     $(wildcard chapters/$(1)/$(p).c) common/$(p).c))
