@@ -181,7 +181,7 @@ static enum want answer(struct conn *c, int64_t now) {
     struct object *o = c->data;
     char line[ACCESS_LINE_MAX], when[32];
     time_t t = time(NULL);
-    struct tm tm; /* UTC: localtime_r may read /etc/localtime, a hidden call of its own */
+    struct tm tm; /* main's tzset() read /etc/localtime, so neither call here reads it */
     strftime(when, sizeof when, "%d/%b/%Y:%H:%M:%S +0000", gmtime_r(&t, &tm));
     int len = snprintf(line, sizeof line,
                        "access: 127.0.0.1 - - [%s] \"GET %.300s\" %d %ld %lld ms etag %016llx\n",
@@ -260,6 +260,7 @@ int main(int argc, char **argv) {
         flag_error("-m %s needs -D DIR, a slow disk's mount point (bin/slowdisk%s DIR): the "
                    "simulated disk has no file to open",
                    cfg.mode_name, mode == OPEN ? " -O" : "");
+    tzset(); /* glibc reads /etc/localtime on its first time call: here, not on the loop */
     access_log_start(); /* a fork: before any thread, and before the listening socket */
     install_signal_handlers();
     rng.state = cfg.seed;
