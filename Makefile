@@ -26,7 +26,7 @@ export BIN_DIR
 COMMON_HDR := $(wildcard common/*.h)
 CHAPTERS   := $(patsubst chapters/%/server.c,%,$(wildcard chapters/[0-9]*/server.c))
 SERVERS    := $(addprefix $(BIN_DIR)/,$(CHAPTERS))
-PROGRAMS   := $(SERVERS) $(BIN_DIR)/client $(BIN_DIR)/epoll-file
+PROGRAMS   := $(SERVERS) $(BIN_DIR)/client $(BIN_DIR)/epoll-file $(BIN_DIR)/aio-threads
 
 # What each chapter is made of: its folder's server.c, then each part named here, found in the
 # chapter's own folder when it is that chapter's lesson (09's hub, 12's ring, 13's reuseport),
@@ -47,6 +47,7 @@ uses.11-dying-disk            := disk_process pool $(LOOP)
 uses.12-io-uring              := uring $(LOOP)
 uses.13-multicore             := reuseport pool $(LOOP)
 uses.14-cache-aware           := pool $(LOOP)
+uses.15-hidden-blocking       := accesslog resolver pool $(LOOP)
 # chapter_src NN-name: server.c and the .c file of every part it uses.
 chapter_src = chapters/$(1)/server.c $(foreach p,$(uses.$(1)),$(firstword \
     $(wildcard chapters/$(1)/$(p).c) common/$(p).c))
@@ -69,6 +70,10 @@ $(BIN_DIR)/client: client/client.c client/stats.c client/stats.h common/utils.c 
 
 $(BIN_DIR)/epoll-file: chapters/05-blocking-in-loop/epoll_file.c $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+# POSIX AIO's reads, glibc's threads (chapter 06). -lrt: glibc before 2.34 keeps aio there.
+$(BIN_DIR)/aio-threads: chapters/06-worker-offload/aio_threads.c $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lrt $(LDLIBS)
 
 # chapter-1 and chapter-01 both name chapters/01-*.
 chapter-%: all

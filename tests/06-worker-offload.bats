@@ -1,8 +1,18 @@
 #!/usr/bin/env bats
 # Chapter 06: blocking reads on a worker pool: the loop never blocks, only slow reads are slow.
 load helpers
+load slowdisk_helpers
 
 setup() { start_server "$BIN/06-worker-offload"; }
+
+# helpers' teardown, and the slow disk a test may have mounted.
+eval "helpers_$(declare -f teardown)"
+teardown() {
+    local status=0
+    unmount_slowdisk || status=1
+    helpers_teardown || status=1
+    return "$status"
+}
 
 @test "06: the shared scenario has no timeouts (4 workers, 10 reads of 300 ms)" {
     shared_scenario
@@ -56,4 +66,27 @@ setup() { start_server "$BIN/06-worker-offload"; }
 
 @test "06: SIGTERM stops it cleanly while a worker is in the middle of a read" {
     stops_cleanly_mid_read
+}
+
+@test "06: POSIX AIO is a thread pool too: aio_read() returns at once, glibc's threads do the reads" {
+    local fuse=0
+    try_mount_slowdisk || fuse=$?
+    if [ "$fuse" -eq 0 ]; then
+        run "$BIN/aio-threads" -n 4 "$MNT"
+        echo "$output"
+        [ "$status" -eq 0 ]
+        # 100 ms on, each of the four reads still waits for the disk, in a thread of its own.
+        [ "$(grep -c 'in kernel: request_wait_answer' <<<"$output")" -eq 4 ]
+    else
+        [ "$fuse" -eq 69 ] # no FUSE here: fast reads of a regular file show the threads too
+        echo "# no slow disk ($SLOWDISK_WHY): reading a regular file" >&3
+        run "$BIN/aio-threads" -n 4
+        echo "$output"
+        [ "$status" -eq 0 ]
+    fi
+    before=$(sed -n 's/^threads before: *//p' <<<"$output")
+    after=$(sed -n 's/^threads after aio_read: *//p' <<<"$output")
+    later=$(sed -n 's/^threads 1.5 s later: *//p' <<<"$output")
+    # More than the one thread that called aio_read; an idle helper waits 1 s, then goes.
+    [ "$after" -gt "$before" ] && [ "$after" -gt 1 ] && [ "$later" -lt "$after" ]
 }

@@ -10,10 +10,7 @@ load part3_helpers
 load slowdisk_helpers
 
 setup() {
-    MNT="$BATS_TEST_TMPDIR/mnt"
-    mkdir -p "$MNT"
-    SD_PID= READERS=()
-    SD_LOG="$BATS_TEST_TMPDIR/slowdisk.log"
+    slowdisk_setup
     start_slowdisk -x
 }
 

@@ -9,6 +9,9 @@ load helpers
 
 load slowdisk_helpers
 
+setup() { slowdisk_setup; }
+teardown() { slowdisk_teardown; }
+
 # timed CMD...: `run CMD...`, and sets ms to how long it took.
 timed() {
     local t0
@@ -67,6 +70,27 @@ expected_content() {
     timed cat "$MNT/600/c"
     [ "$ms" -ge 600 ]
     [ "$output" = "$cached" ] # the same bytes either way
+}
+
+@test "slowdisk: -O makes every open(2) wait its delay; a stat stays instant, and so do opens without -O" {
+    start_slowdisk
+    timed bash -c "exec 9<'$MNT/600/plain'" # opens, reads nothing
+    [ "$status" -eq 0 ]
+    [ "$ms" -lt 300 ]
+
+    stop_slowdisk
+    start_slowdisk -O
+    timed stat "$MNT/600/o"
+    [ "$ms" -lt 300 ] # a lookup and its attributes: answered at once
+    timed bash -c "exec 9<'$MNT/600/o'"
+    [ "$status" -eq 0 ]
+    [ "$ms" -ge 600 ]
+    timed bash -c "exec 9<'$MNT/600/o'" # the kernel caches names, never opens: it pays again
+    [ "$ms" -ge 600 ]
+    timed cat "$MNT/600/o" # the open, then the read: both
+    [ "$ms" -ge 1200 ]
+    timed bash -c "exec 9<'$MNT/0/o'"
+    [ "$ms" -lt 300 ]
 }
 
 @test "slowdisk: MNT/eio/x fails its read with EIO, at once" {

@@ -18,7 +18,9 @@
  * a thousand slow reads cost a thousand small structs, not a thousand sleeping threads, and
  * there is no pool whose N sleeping threads would make the (N+1)th slow read wait. The disk
  * follows the advice of chapter 04: a delay is a deadline, not a sleep. A reader killed while it
- * waits sends FUSE_INTERRUPT, and its read is answered at once (do_interrupt).
+ * waits sends FUSE_INTERRUPT, and its read is answered at once (do_interrupt). With -O an OPEN
+ * waits its delay on the same heap: a dying disk is slow to open a file too (it must read the
+ * inode), and an open(2) is what no readiness API and no RWF_NOWAIT can help with (chapter 15).
  *
  * The names. The node id of each name is ours to choose, and ours carry the whole node (is it a
  * directory, its delay, a hash of its path; see node_id): the server keeps no table, and FORGET
@@ -172,16 +174,19 @@ static void file_content(uint64_t id, uint64_t offset, char *out, size_t len) {
 
 /* ---- The server: decode one request, answer it now or put its answer on the heap ---------- */
 
-/* A READ whose answer is due later: only what it takes to make the answer then. */
+/* A READ (or, with -O, an OPEN) whose answer is due later: only what it takes to make the
+ * answer then. */
 struct pending_read {
     struct timer timer; /* first: a struct timer * from the heap is a struct pending_read * */
     uint64_t unique, nodeid, offset;
     uint32_t len;
     int error; /* 0, or EIO: the disk fails this read when it is due */
+    bool open; /* an OPEN's answer, not a READ's */
 };
 
 struct server {
     bool direct_io;   /* -x */
+    bool slow_open;   /* -O: an OPEN under a delay directory waits that delay too */
     bool seed_model;  /* -m seed */
     bool verbose;     /* -v: log every request */
     bool initialized; /* FUSE_INIT answered: the mount is usable */
@@ -306,9 +311,17 @@ static int do_getattr(struct server *s, const struct request_in *rq) {
     return answer(s, rq, &out, sizeof out);
 }
 
+static int answer_open(struct server *s, uint64_t unique) {
+    struct fuse_open_out out = {.open_flags = s->direct_io ? FOPEN_DIRECT_IO : FOPEN_KEEP_CACHE};
+    reply(s, unique, 0, &out, sizeof out);
+    return 0;
+}
+
 /* FUSE_OPEN: here the server chooses how the kernel caches the file. FOPEN_KEEP_CACHE keeps
  * what it has read across opens (without it every open empties the file's page cache);
- * FOPEN_DIRECT_IO (-x) sends every read(2) to us, past the page cache. */
+ * FOPEN_DIRECT_IO (-x) sends every read(2) to us, past the page cache. With -O the answer waits
+ * the delay on the heap, as a READ's does. The kernel sends an OPEN for every open(2) (it caches
+ * names and attributes, never opens), so each open pays it, while a stat stays instant. */
 static int do_open(struct server *s, const struct request_in *rq) {
     struct fuse_open_in in;
     struct node n;
@@ -320,11 +333,27 @@ static int do_open(struct server *s, const struct request_in *rq) {
         return EISDIR;
     if ((in.flags & O_ACCMODE) != O_RDONLY || in.flags & O_TRUNC)
         return EROFS;
-    struct fuse_open_out out = {.open_flags = s->direct_io ? FOPEN_DIRECT_IO : FOPEN_KEEP_CACHE};
-    return answer(s, rq, &out, sizeof out);
+    if (s->slow_open && n.kind == KIND_DELAY && n.delay_ms > 0) {
+        struct pending_read *later = malloc(sizeof *later);
+        if (later)
+            *later = (struct pending_read){.unique = rq->h.unique, .open = true};
+        if (!later || heap_add(&s->reads, &later->timer, rq->now + n.delay_ms) < 0) {
+            free(later);
+            return ENOMEM;
+        }
+        if (s->verbose)
+            log_msg("OPEN %" PRIu64 ": node %016" PRIx64 " in %d ms", rq->h.unique, rq->h.nodeid,
+                n.delay_ms);
+        return 0;
+    }
+    return answer_open(s, rq->h.unique);
 }
 
 static void answer_read(struct server *s, const struct pending_read *r) {
+    if (r->open) {
+        answer_open(s, r->unique);
+        return;
+    }
     if (r->error) {
         reply(s, r->unique, r->error, NULL, 0);
         return;
@@ -395,7 +424,7 @@ static void do_interrupt(struct server *s, const struct request_in *rq) {
         if (r->unique == in.unique) {
             heap_remove(&s->reads, &r->timer);
             if (s->verbose)
-                log_msg("READ %" PRIu64 " interrupted", r->unique);
+                log_msg("%s %" PRIu64 " interrupted", r->open ? "OPEN" : "READ", r->unique);
             reply(s, r->unique, EINTR, NULL, 0);
             free(r);
             return;
@@ -743,7 +772,7 @@ static bool serve(struct server *s, int sig_fd, const char *path, const char *as
 
 __attribute__((noreturn)) static void usage(FILE *out, int status) {
     fprintf(out,
-            "usage: slowdisk [-x] [-m MODEL] [-s SEED] [-v] MOUNTPOINT\n"
+            "usage: slowdisk [-x] [-O] [-m MODEL] [-s SEED] [-v] MOUNTPOINT\n"
             "       slowdisk -u MOUNTPOINT\n"
             "Mounts a read-only FUSE file system on MOUNTPOINT (an existing directory) in which\n"
             "every path exists and reading MOUNTPOINT/DELAY_MS/NAME takes DELAY_MS (0..3600000)\n"
@@ -753,6 +782,8 @@ __attribute__((noreturn)) static void usage(FILE *out, int status) {
             "unmounts it. A stale mount a killed slowdisk left there is taken down first.\n"
             "  -x        direct I/O: every read pays its delay, the page cache is bypassed\n"
             "            (default: the page cache works as for a real disk)\n"
+            "  -O        opens are slow too: each open(2) of a file below MOUNTPOINT/DELAY_MS/\n"
+            "            waits DELAY_MS for its answer (lookups and stat stay instant)\n"
             "  -m MODEL  delay (default): the delay directory sets each read's delay;\n"
             "            seed: every top-level name is a directory, and each read draws its\n"
             "            delay from the seed's model (0.1%% fail with EIO after 300-3000 ms,\n"
@@ -774,9 +805,10 @@ int main(int argc, char **argv) {
     static const struct option longopts[] = {{"help", no_argument, NULL, 'H'}, {0}};
     int opt;
     char *end;
-    while ((opt = getopt_long(argc, argv, "xm:s:vu", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "xOm:s:vu", longopts, NULL)) != -1) {
         switch (opt) {
         case 'x': s.direct_io = true; break;
+        case 'O': s.slow_open = true; break;
         case 'm':
             if (strcmp(optarg, "seed") != 0 && strcmp(optarg, "delay") != 0) {
                 fprintf(stderr, "slowdisk: unknown model '%s' (delay or seed)\n", optarg);

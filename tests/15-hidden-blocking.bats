@@ -1,0 +1,233 @@
+#!/usr/bin/env bats
+# Chapter 15: the blocking calls you don't see. Each test runs one mode and -m safe under the
+# load that the mode's hidden call stalls: in the mode, requests that should be fast time out
+# and the watchdog (-W 200) reports the loop blocked, in the kernel function it waits in; in
+# -m safe, the same work off the loop, they do not and it stays silent. open and mmap read from
+# bin/slowdisk (FUSE), and skip with its reason where FUSE is unavailable.
+load helpers
+load part3_helpers
+load slowdisk_helpers
+
+SHIPPER=
+
+teardown() {
+    local found=0
+    [ -n "$SHIPPER" ] && kill -CONT "$SHIPPER" 2>/dev/null
+    stop_server || true
+    [ -n "${BG_PID:-}" ] && { kill "$BG_PID" 2>/dev/null; wait "$BG_PID" 2>/dev/null; }
+    if sanitizer_report "${SERVER_LOG:-}"; then
+        found=1
+        cat "$SERVER_LOG" >&2
+    fi
+    rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
+    unmount_slowdisk || found=1
+    if [ -n "$SHIPPER" ] && kill -0 "$SHIPPER" 2>/dev/null; then
+        echo "the log shipper $SHIPPER outlived its server" >&2
+        kill -KILL "$SHIPPER"
+        found=1
+    fi
+    [ "$found" -eq 0 ]
+}
+
+# serve MODE [FLAGS...]: stops the server running, if any (failing on a sanitizer report in its
+# log), and starts chapter 15 in MODE with the watchdog at $W ms (default 200).
+serve() {
+    stop_server || true
+    [ -n "${BG_PID:-}" ] && { wait "$BG_PID" 2>/dev/null || true; BG_PID=; }
+    if sanitizer_report "${SERVER_LOG:-}"; then
+        cat "$SERVER_LOG" >&2
+        return 1
+    fi
+    rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
+    start_server "$BIN/15-hidden-blocking" -W "${W:-200}" -m "$@"
+}
+
+# blocked WCHAN: the watchdog reported the loop blocked, in a kernel function matching WCHAN.
+blocked() {
+    grep -Eq "loop blocked for [0-9]+ ms .*in kernel: ($1)" "$SERVER_LOG"
+}
+not_blocked() {
+    ! grep -q "loop blocked" "$SERVER_LOG"
+}
+
+# in_stack NAME: the loop thread's stack in the report names NAME (a regex). TSan takes a signal
+# only when the blocked call returns: its report comes without a stack, and that passes too.
+in_stack() {
+    grep -q "loop blocked for .*no backtrace" "$SERVER_LOG" ||
+        sed -n '/loop blocked for/,/loop unblocked/p' "$SERVER_LOG" | grep -Eq "$1"
+}
+
+# one_beside_fast PATH: one request for PATH (no disk delay, in the background) and 100 ms later
+# nine reads of 50 ms that give up after 1000 ms; their summary is left in $output.
+one_beside_fast() {
+    client_in_background "$BATS_TEST_TMPDIR/one.json" -c 1 -n 1 -d 0 -t 10000 --path "$1"
+    sleep 0.1
+    client -c 9 -n 9 -d 50 -t 1000
+}
+
+# The dying disk (one read of 2500 ms, then nine of 50 ms), its paths under PREFIX.
+# shellcheck disable=SC2086 # the scenario's arguments are words
+dying_disk_under() { client ${SCENARIO_ARGS[dying-disk]} --path "$1"; }
+
+# loop_major_faults: the loop thread's major page faults so far (field 12 of its stat).
+loop_major_faults() {
+    sed 's/^.*) //' "/proc/$SERVER_PID/task/$SERVER_PID/stat" | awk '{ print $10 }'
+}
+
+# major_faults_above N: true once the loop thread has taken more than N major faults (the fault is
+# counted when it ends); waits up to 8 s.
+major_faults_above() {
+    local i
+    for i in $(seq 160); do
+        [ "$(loop_major_faults)" -gt "$1" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+@test "15: -m safe: no timeouts in the shared scenario, only the slow read slow, the watchdog silent" {
+    serve safe
+    shared_scenario
+    check '[ "$status" -eq 0 ] && [ "$(field ok)" -eq 10 ] && [ "$(field timeouts)" -eq 0 ]'
+    dying_disk_scenario
+    check '[ "$(field ok)" -eq 9 ] && [ "$(field timeouts)" -eq 1 ]'
+    sleep 1.2 # until the slow read has been answered
+    grep -q "watchdog: logging loop turns longer than 200 ms" "$SERVER_LOG"
+    check 'not_blocked'
+    [ "$(grep -c '^access: .*"GET /obj/[0-9]*" 0 ' "$SERVER_LOG")" -eq 20 ] # one line each
+}
+
+@test "15: -m mutex: a worker holds the stats lock across its read, the loop waits for it: timeouts" {
+    serve safe
+    shared_scenario
+    check '[ "$(field ok)" -eq 10 ] && not_blocked'
+    # Each wait for the lock lasts what is left of one read, under 300 ms: the watchdog makes
+    # sure for a threshold after it first sees the loop late, so at 200 ms it could miss them.
+    W=100 serve mutex
+    shared_scenario
+    # The reads take turns, as in chapter 01: the k-th is answered after k x 300 ms.
+    check '[ "$(field timeouts)" -ge 4 ]'
+    check 'blocked "futex[a-z_]*"'
+    check 'in_stack pthread_mutex_lock'
+}
+
+@test "15: -m checksum: a 4 GiB object's checksum on the loop stalls nine fast reads; on a worker it does not" {
+    serve safe
+    one_beside_fast /4G/big
+    check '[ "$(field ok)" -eq 9 ] && not_blocked'
+    serve checksum
+    one_beside_fast /4G/big
+    check '[ "$(field ok)" -eq 0 ] && [ "$(field timeouts)" -eq 9 ]'
+    check 'blocked running' # on a CPU, in no system call at all
+}
+
+@test "15: -m log: with the log shipper frozen, the full pipe stops the loop; -m safe drops lines instead" {
+    needs_fds 1100
+    for mode in safe log; do
+        serve "$mode"
+        SHIPPER=$(sed -n 's/.*log shipper, pid \([0-9]*\).*/\1/p' "$SERVER_LOG")
+        kill -STOP "$SHIPPER"
+        client -c 1000 -n 1000 -d 0 -t 1000 # 1000 access lines: more than the pipe's 64 KiB
+        burst_ok=$(field ok)
+        shared_scenario
+        if [ "$mode" = safe ]; then
+            check '[ "$burst_ok" -eq 1000 ] && [ "$(field timeouts)" -eq 0 ] && not_blocked'
+        else
+            check '[ "$burst_ok" -lt 1000 ] && [ "$(field ok)" -eq 0 ]'
+            check 'blocked "[a-z_]*pipe_write"'
+        fi
+        kill -CONT "$SHIPPER" # the shipper reads again: the loop goes on
+        [[ $(ask '10,/after\n') =~ ^0,[0-9]+,[0-9]+,/after$ ]]
+        stop_server
+        ! kill -0 "$SHIPPER" 2>/dev/null # gone with its server
+        SHIPPER=
+        [ "$mode" = log ] || grep -Eq "access log: [0-9]+ lines dropped in all" "$SERVER_LOG"
+    done
+}
+
+@test "15: -m dns: getaddrinfo of a name the resolver never answers stalls the loop; on a worker it does not" {
+    serve safe
+    grep -q "names will not be looked up" "$SERVER_LOG" && skip "$(grep -o 'resolver: .*' "$SERVER_LOG")"
+    one_beside_fast /@replica.invalid/obj
+    check '[ "$(field ok)" -eq 9 ] && not_blocked'
+    serve dns
+    one_beside_fast /@replica.invalid/obj
+    check '[ "$(field ok)" -eq 0 ] && [ "$(field timeouts)" -eq 9 ]'
+    check 'in_stack getaddrinfo'
+    wait "$BG_PID" || true
+    BG_PID=
+    grep -q "/@replica.invalid/obj0: Temporary failure in name resolution" "$SERVER_LOG"
+    # A name in /etc/hosts is answered from the file, at once, even on the loop.
+    [[ $(ask '0,/@localhost/x\n') =~ ^0,[0-9]+,[0-9]?[0-9],/@localhost/x$ ]]
+}
+
+@test "15: -m open: on a disk slow to open, an open on the loop stalls the fast reads, though the read is offloaded" {
+    mount_slowdisk -O
+    serve safe -D "$MNT"
+    dying_disk_under /safe/
+    check '[ "$(field ok)" -eq 9 ] && [ "$(field p90_ms)" -lt 1000 ] && not_blocked'
+    serve open -D "$MNT"
+    dying_disk_under /open/
+    check '[ "$(field ok)" -eq 0 ] && [ "$(field timeouts)" -eq 10 ]'
+    check 'blocked request_wait_answer' # waiting for the disk's answer to FUSE_OPEN
+    check 'in_stack "open64|interceptor_open"'
+}
+
+@test "15: -m mmap: the copy out of a mapping faults, and the fault waits for the disk: no system call" {
+    mount_slowdisk
+    # A slow object of one page: the watchdog's signal makes a FUSE fault retry page by page.
+    local prefix i
+    for i in $(seq 1000); do
+        [ "$(stat -c %s "$MNT/2500/p$i.d/0")" -le 4096 ] && { prefix=/p$i/; break; }
+    done
+    serve safe -D "$MNT"
+    faults=$(loop_major_faults)
+    dying_disk_under "$prefix"
+    check '[ "$(field ok)" -eq 9 ] && not_blocked'
+    [ "$(loop_major_faults)" -eq "$faults" ]
+    stop_server
+    unmount_slowdisk # a fresh mount: nothing of it in the page cache
+    mount_slowdisk
+    serve mmap -D "$MNT"
+    faults=$(loop_major_faults)
+    dying_disk_under "$prefix"
+    check '[ "$(field ok)" -eq 0 ] && [ "$(field timeouts)" -eq 10 ]'
+    check 'blocked request_wait_answer'
+    # The loop thread took major faults: reads from the disk, with no read(2).
+    major_faults_above "$faults"
+}
+
+@test "15: -m open and -m mmap without -D, or an unknown mode, are refused with a reason" {
+    run "$BIN/15-hidden-blocking" -m open
+    [ "$status" -eq 2 ]
+    [[ $output == *"-m open needs -D DIR"* ]]
+    run "$BIN/15-hidden-blocking" -m mmap
+    [ "$status" -eq 2 ]
+    run "$BIN/15-hidden-blocking" -m nope
+    [ "$status" -eq 2 ]
+    [[ $output == *"bad -m 'nope'"* ]]
+}
+
+@test "15: bad input gets RC 2 or a close, and the server keeps serving" {
+    serve safe
+    survives_bad_input
+}
+
+@test "15: SIGTERM stops it cleanly mid-read, and mid-write to a full log pipe, shipper and all" {
+    serve safe
+    stops_cleanly_mid_read
+    serve log
+    SHIPPER=$(sed -n 's/.*log shipper, pid \([0-9]*\).*/\1/p' "$SERVER_LOG")
+    kill -STOP "$SHIPPER"
+    client -c 1000 -n 1000 -d 0 -t 500 # the pipe is full: the loop is stuck in write(2)
+    blocked "[a-z_]*pipe_write" || { sleep 0.5; blocked "[a-z_]*pipe_write"; }
+    local pid=$SERVER_PID status=0
+    kill -TERM "$pid"
+    timeout 3 tail --pid="$pid" -f /dev/null || status=$?
+    [ "$status" -eq 0 ]
+    wait "$pid" || status=$?
+    SERVER_PID=
+    [ "$status" -eq 0 ]
+    ! kill -0 "$SHIPPER" 2>/dev/null
+    SHIPPER=
+}
