@@ -1,0 +1,116 @@
+#!/usr/bin/env bats
+# The exercises (exercises/NN-name/): each is what its recipe makes from today's chapter, each
+# starting point fails the first of its claims (so none ships solved), and the chapter's own
+# server passes that claim (so the check can be met). The full claims are make exercise-N's.
+load helpers
+
+EXERCISE=$ROOT/scripts/exercise.sh
+
+# make_here ARGS...: make, with the SAN= that builds into this run's BIN_DIR (bin/san-X-Y: X,Y).
+make_here() {
+    local san=
+    [[ ${BIN_DIR:-bin} =~ san-(.*)$ ]] && san=${BASH_REMATCH[1]//-/,}
+    make -C "$ROOT" -s --no-print-directory SAN="$san" "$@"
+}
+
+setup_file() { make_here exercise-bins >&2; }
+
+@test "exercises: each is what its recipe makes from today's chapter code" {
+    run "$EXERCISE" stale
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$(ls -d "$ROOT"/exercises/[0-9]*/ | wc -l)" -ge 6 ]
+}
+
+@test "exercises: a recipe that no longer fits its chapter stops refresh, saying where" {
+    local recipe=$BATS_TEST_TMPDIR/recipe out=$BATS_TEST_TMPDIR/out
+    mkdir "$out"
+    # A changed line inside the function: the lines to replace are not found.
+    sed 's|/\* nothing yet: in this chapter, that is most calls \*/|/* changed */|' \
+        "$ROOT/exercises/02-busy-poll/recipe" >"$recipe"
+    run "$EXERCISE" make 02-busy-poll "$out" "$recipe"
+    [ "$status" -ne 0 ] && [[ $output == *"occur 0 times in chapters/02-busy-poll/server.c's on_readable()"* ]]
+    # A changed signature: the stub no longer matches the chapter's function.
+    sed 's/^int heap_wait_ms(const struct timer_heap \*h, int64_t now) {$/int heap_wait_ms(void) {/' \
+        "$ROOT/exercises/04-epoll/recipe" >"$recipe"
+    run "$EXERCISE" make 04-epoll "$out" "$recipe"
+    [ "$status" -ne 0 ] && [[ $output == *"heap_wait_ms() now begins"* ]]
+    # A renamed function.
+    sed 's/^@function on_doorbell$/@function on_bell/' \
+        "$ROOT/exercises/06-worker-offload/recipe" >"$recipe"
+    run "$EXERCISE" make 06-worker-offload "$out" "$recipe"
+    [ "$status" -ne 0 ] && [[ $output == *"0 definitions of on_bell()"* ]]
+}
+
+@test "exercises: every claim is a test of its file, every exercise has a TODO and a README" {
+    local dir name claim file test
+    for dir in "$ROOT"/exercises/[0-9]*/; do
+        name=$(basename "$dir")
+        [ -s "$dir/README.md" ] && [ -s "$dir/claims" ]
+        grep -q 'TODO(exercise)' "$dir"/*.c
+        while IFS= read -r claim; do
+            if [[ $claim =~ ^(tests/[^\ :]+\.bats):\ (.*)$ ]]; then
+                file=$ROOT/${BASH_REMATCH[1]} test=${BASH_REMATCH[2]}
+            else
+                file=$ROOT/tests/$name.bats test=$claim
+            fi
+            grep -qxF "@test \"$test\" {" "$file" || { echo "$name: no test '$claim'" >&2; return 1; }
+        done < <(grep -vE '^(#|[[:space:]]|$)' "$dir/claims")
+    done
+}
+
+@test "exercises: their READMEs link only to what exists (scripts/docs-check)" {
+    run "$ROOT/scripts/docs-check" exercises/README.md exercises/[0-9]*/README.md
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+# starting_point_fails_and_chapter_passes NAME: the shipped exercise fails its first claim with
+# a reason and the way to start; the chapter's binary passes the same claim.
+starting_point_fails_and_chapter_passes() {
+    local name=$1 number=$((10#${1%%-*}))
+    git -C "$ROOT" diff --quiet HEAD -- "exercises/$name" 2>/dev/null ||
+        skip "exercises/$name has edits (your attempt): make exercise-$number checks it"
+    run "$EXERCISE" check --first "$name"
+    echo "$output"
+    [[ $output == *"not checked here:"* ]] && skip "$(sed -n 's/.*not checked here: //p' <<<"$output")"
+    [ "$status" -eq 1 ]
+    [[ $output == *"as shipped (no attempt yet)"* ]]
+    # The verdict, then one line in words under it, then how to start.
+    printf '%s\n' "$output" | grep -A1 '^  FAILS  ' | tail -1 | grep -qE '^         [^ ]'
+    [[ $output == *"How to start:"* ]] && [[ $output == *"make exercise-$number"* ]]
+    run "$EXERCISE" check --first --server "$BIN/$name" "$name"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ $output == *"  holds  "* ]]
+}
+
+@test "exercise 02: the starting point fails, chapter 02 passes (a blocking accept)" {
+    starting_point_fails_and_chapter_passes 02-busy-poll
+}
+
+@test "exercise 03: the starting point fails, chapter 03 passes (select spins)" {
+    starting_point_fails_and_chapter_passes 03-select
+}
+
+@test "exercise 04: the starting point fails, chapter 04 passes (no timer heap)" {
+    starting_point_fails_and_chapter_passes 04-epoll
+}
+
+@test "exercise 06: the starting point fails, chapter 06 passes (the read on the loop)" {
+    starting_point_fails_and_chapter_passes 06-worker-offload
+}
+
+@test "exercise 10: the starting point fails, chapter 10 passes (sendall)" {
+    starting_point_fails_and_chapter_passes 10-slow-clients
+}
+
+@test "exercise 14: the starting point fails, chapter 14 passes (every read offloaded)" {
+    starting_point_fails_and_chapter_passes 14-cache-aware
+}
+
+@test "exercises: make exercise-N names the exercises when N is none of them" {
+    run make_here exercise-99
+    [ "$status" -ne 0 ]
+    [[ $output == *"There is no exercise 99"* ]] && [[ $output == *02-busy-poll* ]]
+}
