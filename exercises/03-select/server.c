@@ -2,10 +2,12 @@
  * this file says what. Made by `make exercises` from chapters/03-select/server.c. */
 /* Chapter 03: select().
  * Chapter 02's loop and handlers, but the loop now sleeps in select() until a socket is ready or
- * the nearest deadline is due, so a waiting server uses no CPU.
+ * the nearest deadline is due, so a waiting server uses no CPU. -m poll sleeps in poll() instead.
  * What breaks: select() takes fd_sets of FD_SETSIZE (1024) bits, so a descriptor >= 1024 cannot
- * be watched at all, and every call passes and scans every descriptor. */
+ * be watched at all. poll()'s array has no such limit, but both calls pass and scan every
+ * descriptor on every turn, and so does the loop after them: O(n) per wait. */
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,12 +35,15 @@ struct conn {
     char out[MAX_REPLY];
     size_t out_len, out_pos;
     struct job job;
+    bool readable, writable; /* what this turn's select() or poll() said about fd */
 };
 
 static struct server_config cfg;
 static struct prng rng;
 static struct conn **conns; /* indexed by fd: descriptors are small integers, reused after close */
 static int conns_cap, max_fd;
+static bool use_poll;       /* -m poll */
+static struct pollfd *pfds; /* -m poll: the array poll() takes, one entry per watched fd */
 
 static enum want reply_bad(struct conn *c, const char *why) {
     c->out_len = bad_request_reply(&c->job, c->out, why);
@@ -60,7 +65,7 @@ static enum want start_read(struct conn *c, int64_t now) {
 }
 
 static void on_accept(int fd, int64_t now) {
-    if (fd >= FD_SETSIZE) { /* FD_SET on it would write past the end of the fd_set */
+    if (!use_poll && fd >= FD_SETSIZE) { /* FD_SET on it would write past the end of the fd_set */
         log_msg("refusing connection: fd %d >= FD_SETSIZE (%d), select() cannot watch it", fd,
                 FD_SETSIZE);
         close(fd);
@@ -150,16 +155,16 @@ static void close_conn(struct conn *c) {
     free(c);
 }
 
-/* Runs the handler for what c waits for, if select() said it is ready or its deadline is due. */
-static void dispatch(struct conn *c, int64_t now, const fd_set *readable, const fd_set *writable) {
+/* Runs the handler for what c waits for, if the wait said it is ready or its deadline is due. */
+static void dispatch(struct conn *c, int64_t now) {
     enum want next = c->want;
     if (now >= c->deadline_ms)
         next = on_timer(c, now);
-    else if (c->want == WANT_READ && FD_ISSET(c->fd, readable))
+    else if (c->want == WANT_READ && c->readable)
         next = on_readable(c, now);
-    else if (c->want == WANT_WRITE && FD_ISSET(c->fd, writable))
+    else if (c->want == WANT_WRITE && c->writable)
         next = on_writable(c);
-    else if (c->want == WANT_LINGER && FD_ISSET(c->fd, readable))
+    else if (c->want == WANT_LINGER && c->readable)
         next = drain_input(c->fd) ? WANT_LINGER : WANT_CLOSE;
     if (next == WANT_WRITE && c->want != WANT_WRITE) /* the reply has -T to be taken */
         c->deadline_ms = now + cfg.deadline_ms;
@@ -168,11 +173,90 @@ static void dispatch(struct conn *c, int64_t now, const fd_set *readable, const 
         close_conn(c);
 }
 
+/* How long the loop may sleep: until the nearest deadline, or -1 (until a socket is ready). */
+static int next_timeout_ms(int64_t now) {
+    /* TODO(exercise): a timeout of 0 makes select() (and poll()) return at once, so this loop
+     * spins as chapter 02's did. Return how long the loop may sleep instead: until the nearest
+     * deadline of all the connections (conns[0..max_fd], each c->deadline_ms), in ms from now
+     * (0 if it has passed), or -1 when there is none: then wait_select sleeps until a socket is
+     * ready. */
+    (void)now;
+    return 0;
+}
+
+/* The two waits, side by side. Each describes what every connection waits for (WANT_DISK: a
+ * pending read is only a deadline, no fd), sleeps in the kernel for at most timeout_ms, and marks
+ * each connection readable or writable. Each returns 1 when the listener is ready, 0 when it is
+ * not, -1 when a signal cut the sleep short. */
+
+/* select(): two bitmaps of FD_SETSIZE bits, rebuilt on every turn, scanned by the kernel up to
+ * the highest descriptor, then by us with FD_ISSET. */
+static int wait_select(int listen_fd, int timeout_ms) {
+    fd_set readable, writable;
+    FD_ZERO(&readable);
+    FD_ZERO(&writable);
+    FD_SET(listen_fd, &readable);
+    int top = listen_fd;
+    for (int fd = 0; fd <= max_fd; fd++) {
+        struct conn *c = conns[fd];
+        if (!c)
+            continue;
+        if (c->want == WANT_READ || c->want == WANT_LINGER)
+            FD_SET(fd, &readable);
+        else if (c->want == WANT_WRITE)
+            FD_SET(fd, &writable);
+        top = fd > top ? fd : top;
+    }
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    if (select(top + 1, &readable, &writable, NULL, timeout_ms < 0 ? NULL : &tv) < 0) {
+        if (errno != EINTR)
+            perror_die("select");
+        return -1;
+    }
+    for (int fd = 0; fd <= max_fd; fd++)
+        if (conns[fd]) {
+            conns[fd]->readable = FD_ISSET(fd, &readable);
+            conns[fd]->writable = FD_ISSET(fd, &writable);
+        }
+    return FD_ISSET(listen_fd, &readable);
+}
+
+/* poll(): an array of one struct pollfd per watched descriptor, any number of them, rebuilt on
+ * every turn and scanned by the kernel entry by entry, then by us. A hang-up or an error counts
+ * as ready either way: the read or write that follows fails and says why. */
+static int wait_poll(int listen_fd, int timeout_ms) {
+    int n = 0;
+    pfds[n++] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
+    for (int fd = 0; fd <= max_fd; fd++) {
+        struct conn *c = conns[fd];
+        if (!c)
+            continue;
+        c->readable = c->writable = false;
+        if (c->want == WANT_READ || c->want == WANT_LINGER)
+            pfds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+        else if (c->want == WANT_WRITE)
+            pfds[n++] = (struct pollfd){.fd = fd, .events = POLLOUT};
+    }
+    if (poll(pfds, (nfds_t)n, timeout_ms) < 0) {
+        if (errno != EINTR)
+            perror_die("poll");
+        return -1;
+    }
+    for (int i = 1; i < n; i++) {
+        struct conn *c = conns[pfds[i].fd];
+        c->readable = pfds[i].revents & (POLLIN | POLLHUP | POLLERR);
+        c->writable = pfds[i].revents & (POLLOUT | POLLHUP | POLLERR);
+    }
+    return (pfds[0].revents & POLLIN) != 0;
+}
+
 int main(int argc, char **argv) {
     parse_server_flags(
         argc, argv, &cfg,
-        &(struct chapter_flags){
-            .about = "Chapter 03: a select() loop; sleeps until a socket or a deadline is ready."});
+        &(struct chapter_flags){.about = "Chapter 03: a select() loop; sleeps until a socket or a "
+                                         "deadline is ready.\n-m poll waits in poll() instead.",
+                                .modes = (const char *[]){"select", "poll", NULL}});
+    use_poll = cfg.mode == 1;
     if (cfg.disk_dir) /* the lesson of chapter 05, ahead of time */
         flag_error("-D: this chapter waits for its disk on a timer; a real read would block its "
                    "loop (chapter 05 does that)");
@@ -180,58 +264,33 @@ int main(int argc, char **argv) {
     trace_thread("loop");
     rng.state = cfg.seed;
     conns_cap = (int)raise_fd_limit();
-    if (conns_cap <= 0 || !(conns = calloc((size_t)conns_cap, sizeof *conns)))
+    if (conns_cap <= 0 || !(conns = calloc((size_t)conns_cap, sizeof *conns)) ||
+        (use_poll && !(pfds = calloc((size_t)conns_cap + 1, sizeof *pfds))))
         die("cannot size the connection table");
     int listen_fd = listen_tcp(cfg.host, cfg.port, LISTEN_NONBLOCK);
 
     while (!stop_requested) {
-        /* Tell select() what each connection waits for, and sleep until the nearest deadline. */
-        fd_set readable, writable;
-        FD_ZERO(&readable);
-        FD_ZERO(&writable);
-        FD_SET(listen_fd, &readable);
-        int top = listen_fd;
-        int64_t now = now_ms(), next_deadline = INT64_MAX;
-        for (int fd = 0; fd <= max_fd; fd++) {
-            struct conn *c = conns[fd];
-            if (!c)
-                continue;
-            if (c->want == WANT_READ || c->want == WANT_LINGER)
-                FD_SET(fd, &readable);
-            else if (c->want == WANT_WRITE)
-                FD_SET(fd, &writable); /* WANT_DISK: a pending read is a deadline, no fd */
-            /* TODO(exercise): keep the nearest deadline of all in next_deadline. */
-            if (fd > top)
-                top = fd;
-        }
-        /* TODO(exercise): a zero timeout makes select() return at once, so this loop spins as
-         * chapter 02's did. Let it sleep until next_deadline instead, or, with none (INT64_MAX),
-         * until a socket is ready (a NULL timeout). */
-        struct timeval tv = {0}, *timeout = &tv;
-        (void)next_deadline;
+        int timeout_ms = next_timeout_ms(now_ms());
         trace_event("wait", -1, NULL);
-        int ready = select(top + 1, &readable, &writable, NULL, timeout);
+        int listener =
+            use_poll ? wait_poll(listen_fd, timeout_ms) : wait_select(listen_fd, timeout_ms);
         trace_event("wake", -1, NULL);
-        if (ready < 0) {
-            if (errno != EINTR)
-                perror_die("select");
+        if (listener < 0)
             continue;
-        }
-        now = now_ms();
+        int64_t now = now_ms();
         int fd;
-        if (FD_ISSET(listen_fd, &readable)) {
-            while ((fd = accept_client(listen_fd, SOCK_NONBLOCK)) >= 0)
-                on_accept(fd, now);
-        }
-        for (fd = 0; fd <= top; fd++)
+        while (listener && (fd = accept_client(listen_fd, SOCK_NONBLOCK)) >= 0)
+            on_accept(fd, now);
+        for (fd = 0; fd <= max_fd; fd++)
             if (conns[fd])
-                dispatch(conns[fd], now, &readable, &writable);
+                dispatch(conns[fd], now);
     }
     log_msg("stopping");
     for (int fd = 0; fd <= max_fd; fd++)
         if (conns[fd])
             close_conn(conns[fd]);
     free(conns);
+    free(pfds);
     close(listen_fd);
     return 0;
 }

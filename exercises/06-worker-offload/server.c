@@ -213,11 +213,17 @@ static void close_conn(struct conn *c) {
 
 /* Turns what a handler returned into epoll_ctl and heap calls: the one place that touches them. */
 static void set_want(struct conn *c, enum want next) {
+    if (next == WANT_WRITE && c->want != WANT_WRITE) {
+        c->deadline_ms = now_ms() + cfg.deadline_ms; /* the reply has -T to be taken */
+        /* Write it now: the socket nearly always has room for a reply, and waiting for EPOLLOUT
+         * would cost an epoll_ctl and a turn of the loop for nothing. EPOLLOUT is only for what
+         * did not go (nginx does the same; libuv calls it uv_try_write). */
+        next = on_writable(c);
+    }
     if (next == WANT_CLOSE)
         return close_conn(c);
-    if (next == WANT_WRITE && c->want != WANT_WRITE) /* the reply has -T to be taken */
-        c->deadline_ms = now_ms() + cfg.deadline_ms;
-    if (next != c->want) {
+    /* From read to linger (the reply went at once) the socket stays watched for EPOLLIN. */
+    if (next != c->want && !(c->want == WANT_READ && next == WANT_LINGER)) {
         /* While its "disk" works the socket is not watched at all: a pending read is a timer. */
         int op = c->want == WANT_DISK ? EPOLL_CTL_ADD
                  : next == WANT_DISK  ? EPOLL_CTL_DEL
