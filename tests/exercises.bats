@@ -109,6 +109,10 @@ starting_point_fails_and_chapter_passes() {
     starting_point_fails_and_chapter_passes 14-cache-aware
 }
 
+@test "exercise 15: the starting point fails, chapter 15 passes (the open on the loop)" {
+    starting_point_fails_and_chapter_passes 15-hidden-blocking
+}
+
 @test "exercises: make exercise-N names the exercises when N is none of them" {
     run make_here exercise-99
     [ "$status" -ne 0 ]
