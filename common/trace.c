@@ -55,7 +55,8 @@ static int json_string(char *line, size_t size, const char *s) {
     return (int)n;
 }
 
-static void emit(const char *event, int fd, const char *req, int rc, bool has_rc) {
+static void emit(const char *event, int fd, const char *req, int rc, bool has_rc, const char *key,
+                 double value) {
     char line[1400];
     int n = snprintf(line, sizeof line,
                      "{\"t_ms\":%.3f,\"pid\":%d,\"thread\":\"%s%s%s\","
@@ -70,18 +71,25 @@ static void emit(const char *event, int fd, const char *req, int rc, bool has_rc
     }
     if (has_rc)
         n += snprintf(line + n, sizeof line - (size_t)n, ",\"rc\":%d", rc);
+    if (key)
+        n += snprintf(line + n, sizeof line - (size_t)n, ",\"%s\":%.3f", key, value);
     n += snprintf(line + n, sizeof line - (size_t)n, "}\n");
     (void)!write(trace_fd, line, (size_t)n); /* one write: lines never interleave */
 }
 
 void trace_event(const char *event, int fd, const char *req) {
     if (trace_fd >= 0)
-        emit(event, fd, req, 0, false);
+        emit(event, fd, req, 0, false, NULL, 0);
 }
 
 void trace_reply(int fd, const char *req, int rc) {
     if (trace_fd >= 0)
-        emit("reply_ready", fd, req, rc, true);
+        emit("reply_ready", fd, req, rc, true, NULL, 0);
+}
+
+void trace_number(const char *event, const char *key, double value) {
+    if (trace_fd >= 0)
+        emit(event, -1, NULL, 0, false, key, value);
 }
 
 int trace_open(const char *path) {
