@@ -19,6 +19,7 @@
 #include "loop.h"
 #include "pool.h"
 #include "trace.h"
+#include "watchdog.h"
 
 enum mode { SHARED, PER_DISK, PER_PROCESS, DEADLINE };
 static const char *const mode_name[] = {"shared", "per-disk", "per-process", "deadline", NULL};
@@ -192,7 +193,7 @@ int main(int argc, char **argv) {
         argc, argv, &cfg,
         &(struct chapter_flags){.about = "Chapter 11: -d disks, one of them dying; -m is how "
                                          "reads reach the disks.",
-                                .extra = "w:d:",
+                                .extra = "w:W:SLd:",
                                 .modes = mode_name});
     mode = (enum mode)cfg.mode;
     install_signal_handlers();
@@ -212,6 +213,7 @@ int main(int argc, char **argv) {
             perror_die("watching the hand-off socket");
     if (!disk_pids) /* the per-process parent only routes: it has no pool */
         start_pools(loop);
+    watchdog_start(&cfg); /* -W, -S, -L, after the workers: see common/watchdog.h */
     loop_run(loop);
     log_msg("stopping");
     if (disk_pids)
