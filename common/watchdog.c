@@ -48,12 +48,14 @@
 #define REPEAT_MS        10000  /* the same report again within this is counted, not logged */
 #define REPEATS          16     /* kinds of report counted at once, per reporter */
 #define LAG_BUCKETS      36     /* turns of 2^k to 2^(k+1) us, up to 2^36 us (19 hours) */
+#define PROBE_NS         20000  /* a callback this long may have slept: look right after it */
 
 bool watchdog_on;
 
 static struct {
     int threshold_ms; /* -W; 0: off */
     bool cpu_clock;   /* WATCHDOG_CLOCK=cpu: -W counts the loop's CPU time only */
+    bool by_signal;   /* WATCHDOG_STACK=signal: every stack by SIGURG, as eventlet's SIGALRM */
     bool sleeps;      /* the sleep detector: with -W, on the wall clock */
     bool strict, lag; /* -S, -L */
     pthread_t loop_thread;
@@ -94,7 +96,15 @@ static struct {
     const char *name;       /* the callback running now */
     void (*fn)(void);
     int fd;
-    long nvcsw, majflt; /* at callback_began */
+    /* The sleep detector's: the counts at its last look, and the callbacks since. */
+    long nvcsw, majflt;
+    int callbacks;
+    struct {
+        const char *name;
+        void (*fn)(void);
+        int fd;
+        int64_t ns;
+    } longest; /* of them */
     struct repeats sleeps, refusals;
     uint64_t lag[LAG_BUCKETS];
     long turns;
@@ -305,16 +315,16 @@ static uint64_t report_stall(int64_t began, int64_t late_ns, bool *logged) {
     uintptr_t frames[STACK_MAX];
     int n = 0;
     const char *how = "";
-    if (v.in_syscall || (!v.running && v.call.nr == -1)) {
+    if (wd.by_signal || v.running) {
+        n = signal_backtrace(frames);
+        how = "taken on the loop thread";
+    } else if (v.in_syscall || v.call.nr == -1) {
         n = stack_scan(v.sp, v.pc, frames, STACK_MAX);
         how = "scanned from outside the thread";
         struct thread_view again;
         read_syscall(&again); /* the scan is good only if the thread stayed where it was */
         if (again.call.nr != v.call.nr || again.sp != v.sp || again.pc != v.pc)
             n = 0;
-    } else if (v.running) {
-        n = signal_backtrace(frames);
-        how = "taken on the loop thread";
     }
     *logged = false;
     if (atomic_load(&turn_began) != began)
@@ -349,6 +359,8 @@ static uint64_t report_stall(int64_t began, int64_t late_ns, bool *logged) {
     if (n > 0) {
         log_msg("  its stack, %s:", how);
         stack_log(frames, n);
+    } else if (wd.by_signal || v.running) {
+        log_msg("  no stack: the thread did not take the signal within 200 ms");
     } else {
         log_msg("  no stack: the thread moved on while it was read");
     }
@@ -441,21 +453,25 @@ static void *watch(void *arg) {
 
 /* ---- the loop thread's side ---- */
 
-static void report_sleep(long switches, long faults, int64_t ns) {
+/* The loop thread slept switches times since the last look, during callbacks callbacks, the one
+ * named the longest of them (ns long). */
+static void report_sleep(long switches, long faults, int callbacks, const char *name,
+                         void (*fn)(void), int fd, int64_t ns) {
     if (atomic_load_explicit(&reported_turn, memory_order_relaxed) == loop.began)
         return; /* the watchdog has reported this turn already */
-    char cb[128], name[96];
-    callback_text(loop.name, loop.fn, -1, name, sizeof name); /* the same callback, any fd */
-    uint64_t key = hash_str(name, 0);
-    if (!repeat_first(&loop.sleeps, key, now_ms(), ns / 1000, name))
+    char cb[128], bare[96];
+    callback_text(name, fn, -1, bare, sizeof bare); /* the same callback, whatever its fd */
+    if (!repeat_first(&loop.sleeps, hash_str(bare, 0), now_ms(), ns / 1000, bare))
         return;
-    callback_text(loop.name, loop.fn, loop.fd, cb, sizeof cb);
-    char faulted[64] = "";
+    callback_text(name, fn, fd, cb, sizeof cb);
+    char faulted[64] = "", among[64] = "";
     if (faults > 0)
         snprintf(faulted, sizeof faulted, ", %ld major page fault%s", faults,
                  faults == 1 ? "" : "s");
-    log_msg("callback %s slept in the kernel: %ld voluntary context switch%s%s in %.3f ms", cb,
-            switches, switches == 1 ? "" : "es", faulted, (double)ns / 1e6);
+    if (callbacks > 1)
+        snprintf(among, sizeof among, " (or one of %d shorter ones before it)", callbacks - 1);
+    log_msg("callback %s%s slept in the kernel: %ld voluntary context switch%s%s in %.3f ms", cb,
+            among, switches, switches == 1 ? "" : "es", faulted, (double)ns / 1e6);
 }
 
 static void report_refusals(void) {
@@ -475,25 +491,41 @@ static void report_refusals(void) {
     }
 }
 
+/* Starts counting the loop thread's sleeps afresh. */
 static void sample_sleeps(void) {
     struct rusage ru;
     getrusage(RUSAGE_THREAD, &ru);
     loop.nvcsw = ru.ru_nvcsw;
     loop.majflt = ru.ru_majflt;
+    loop.callbacks = 0;
+    loop.longest.ns = -1;
+}
+
+/* The sleep detector looks: did the thread sleep since it last looked? One getrusage, about
+ * 0.4 us, so it looks after every callback long enough to have slept (PROBE_NS) and at the end
+ * of each turn; a shorter sleep is put down to the longest callback since the last look. */
+static void look_for_sleeps(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    if (ru.ru_nvcsw != loop.nvcsw)
+        report_sleep(ru.ru_nvcsw - loop.nvcsw, ru.ru_majflt - loop.majflt, loop.callbacks,
+                     loop.longest.name, loop.longest.fn, loop.longest.fd, loop.longest.ns);
+    sample_sleeps(); /* afresh: the report's own write may have slept */
 }
 
 /* The callback that ran since callback_began is over, at now: did it sleep, was a call refused. */
 static void callback_over(int64_t now) {
-    if (wd.sleeps && loop.began) {
-        struct rusage ru;
-        getrusage(RUSAGE_THREAD, &ru);
-        if (ru.ru_nvcsw != loop.nvcsw && (loop.name || loop.fn)) {
-            report_sleep(ru.ru_nvcsw - loop.nvcsw, ru.ru_majflt - loop.majflt,
-                         now - loop.callback_began);
-            getrusage(RUSAGE_THREAD, &ru); /* the report's own write may have slept */
+    if (wd.sleeps && loop.began && (loop.name || loop.fn)) {
+        int64_t took = now - loop.callback_began;
+        loop.callbacks++;
+        if (took > loop.longest.ns) {
+            loop.longest.name = loop.name;
+            loop.longest.fn = loop.fn;
+            loop.longest.fd = loop.fd;
+            loop.longest.ns = took;
         }
-        loop.nvcsw = ru.ru_nvcsw;
-        loop.majflt = ru.ru_majflt;
+        if (took >= PROBE_NS)
+            look_for_sleeps();
     }
     if (wd.strict && strict_pending())
         report_refusals();
@@ -582,6 +614,8 @@ void watchdog_turn_end_hook(void) {
     }
     int64_t now = mono_ns(), took = now - loop.began;
     callback_over(now);
+    if (wd.sleeps && loop.callbacks > 0)
+        look_for_sleeps(); /* for the short callbacks since the last look */
     if (wd.lag)
         lag_add(took);
     if (wd.threshold_ms) {
@@ -629,13 +663,16 @@ static void start_watchdog_thread(void) {
 void watchdog_start(const struct server_config *cfg) {
     if (watchdog_on || (!cfg->watchdog_ms && !cfg->strict && !cfg->lag))
         return;
-    const char *clock = getenv("WATCHDOG_CLOCK"); /* "cpu" or "wall": parse_server_flags checked */
+    /* parse_server_flags checked them: WATCHDOG_CLOCK is cpu or wall, WATCHDOG_STACK scan or signal
+     */
+    const char *clock = getenv("WATCHDOG_CLOCK"), *stack = getenv("WATCHDOG_STACK");
     stack_init();
     wd.loop_thread = pthread_self();
     wd.loop_tid = gettid();
     wd.threshold_ms = cfg->watchdog_ms;
     wd.cpu_clock = cfg->watchdog_ms && clock && strcmp(clock, "cpu") == 0;
     wd.sleeps = cfg->watchdog_ms && !wd.cpu_clock;
+    wd.by_signal = stack && strcmp(stack, "signal") == 0;
     wd.strict = cfg->strict;
     wd.lag = cfg->lag;
     if (wd.threshold_ms) /* first: a thread started after the filter would inherit it */

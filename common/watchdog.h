@@ -4,7 +4,9 @@
  *          blocked in with its arguments and file, its state (R, S, D) and the kernel function it
  *          waits in, then its stack; and a detector with no threshold, which names every
  *          callback that slept in the kernel, however briefly. WATCHDOG_CLOCK=cpu counts only
- *          the loop's CPU time, as Seastar's stall detector does (and so misses a blocked read).
+ *          the loop's CPU time, as Seastar's stall detector does (and so misses a blocked read);
+ *          WATCHDOG_STACK=signal takes every stack with a signal, as eventlet's SIGALRM does (and
+ *          so interrupts the read it reports: appendix A1 shows what that does to a FUSE read).
  *   -S     strict mode (strict.h): blocking system calls on the loop thread are refused, EPERM,
  *          and reported with their stack.
  *   -L     loop-lag figures: every turn's duration in log2 buckets, logged as p50/p99/max on

@@ -301,4 +301,6 @@ skip_under_sanitizers() {
     WATCHDOG_CLOCK=sundial run "$BIN/04-epoll" -W 100
     [ "$status" -eq 2 ]
     [[ $output == *"bad WATCHDOG_CLOCK 'sundial'"* ]]
+    WATCHDOG_STACK=peek run "$BIN/05-blocking-in-loop" -W 100
+    [ "$status" -eq 2 ]
 }
