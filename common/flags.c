@@ -175,10 +175,14 @@ void parse_server_flags(int argc, char **argv, struct server_config *cfg,
     }
     if (optind < argc)
         flag_error("unexpected argument '%s'", argv[optind]);
-    const char *clock = getenv("WATCHDOG_CLOCK");
+    /* -W's variants, to compare it with other tools' ways (appendix A1) */
+    const char *clock = getenv("WATCHDOG_CLOCK"), *stack = getenv("WATCHDOG_STACK");
     if (has_extra('W') && clock && *clock && strcmp(clock, "cpu") != 0 &&
         strcmp(clock, "wall") != 0)
         flag_error("bad WATCHDOG_CLOCK '%s' in the environment: want cpu or wall", clock);
+    if (has_extra('W') && stack && *stack && strcmp(stack, "scan") != 0 &&
+        strcmp(stack, "signal") != 0)
+        flag_error("bad WATCHDOG_STACK '%s' in the environment: want scan or signal", stack);
     /* A whole test suite can run in strict mode: LOOP_STRICT=1 bats tests/06-*.bats */
     const char *strict = getenv("LOOP_STRICT");
     if (has_extra('S') && strict && strcmp(strict, "1") == 0)
