@@ -14,11 +14,12 @@
  * So its stack is scanned from outside too (stack.c), and only a loop thread running on a CPU, in
  * no system call, gets a signal (SIGURG), whose handler takes an exact backtrace().
  *
- * The sleep detector has no threshold: around every callback the loop reads its own count of
- * voluntary context switches (getrusage(RUSAGE_THREAD).ru_nvcsw, one system call). Only a thread
- * that went to sleep in the kernel counts one: a disk read, a page-cache miss of 2 ms, a page
- * fault that read from disk, a contended mutex, a full pipe. Never a preemption (that is
- * ru_nivcsw), never a busy callback. The callback is named, and the count says how often.
+ * The sleep detector has no threshold: the loop reads its own count of voluntary context
+ * switches (getrusage(RUSAGE_THREAD).ru_nvcsw, one system call) at both ends of each turn and
+ * after every callback long enough to have slept. Only a thread that went to sleep in the kernel
+ * counts one: a disk read, a page-cache miss of 2 ms, a page fault that read from disk, a
+ * contended mutex, a full pipe. Never a preemption (that is ru_nivcsw), never a busy callback.
+ * The callback is named, and the count says how often.
  *
  * The same stall, refusal or sleep again within REPEAT_MS is counted rather than logged; the
  * count is logged when its interval ends ("the same stall 12 more times in the last 10 s"). */
@@ -132,7 +133,7 @@ static int64_t mono_ns(void) {
 
 /* ---- reports counted while they repeat ---- */
 
-static void repeat_log(const struct repeats *t, const struct repeat *e, int64_t now_ms) {
+static void repeat_log(const struct repeats *t, const struct repeat *e, int64_t now) {
     char longest[48] = "";
     if (e->longest_us >= 10000)
         snprintf(longest, sizeof longest, ", the longest %lld ms", (long long)e->longest_us / 1000);
@@ -140,17 +141,17 @@ static void repeat_log(const struct repeats *t, const struct repeat *e, int64_t 
         snprintf(longest, sizeof longest, ", the longest %.3f ms", (double)e->longest_us / 1000);
     if (e->more > 0)
         log_msg("the same %s %ld more time%s in the last %.1f s: %s%s", t->noun, e->more,
-                e->more == 1 ? "" : "s", (double)(now_ms - e->since_ms) / 1000, e->what, longest);
+                e->more == 1 ? "" : "s", (double)(now - e->since_ms) / 1000, e->what, longest);
 }
 
 /* True when key is the first of its kind in its interval: log it in full. Else counts it. */
-static bool repeat_first(struct repeats *t, uint64_t key, int64_t now_ms, int64_t us,
+static bool repeat_first(struct repeats *t, uint64_t key, int64_t now, int64_t us,
                          const char *what) {
     struct repeat *slot = NULL;
     for (int i = 0; i < REPEATS; i++) {
         struct repeat *e = &t->r[i];
         if (e->since_ms && e->key == key) {
-            if (now_ms - e->since_ms < REPEAT_MS) {
+            if (now - e->since_ms < REPEAT_MS) {
                 e->more++;
                 e->longest_us = us > e->longest_us ? us : e->longest_us;
                 return false;
@@ -161,11 +162,12 @@ static bool repeat_first(struct repeats *t, uint64_t key, int64_t now_ms, int64_
         if (!slot || (slot->since_ms && (!e->since_ms || e->since_ms < slot->since_ms)))
             slot = e; /* a free one, else the oldest */
     }
-    repeat_log(t, slot, now_ms); /* its interval is over, or it makes room */
-    *slot = (struct repeat){.key = key, .since_ms = now_ms, .longest_us = us};
+    if (slot->since_ms)
+        repeat_log(t, slot, now); /* its interval is over, or it makes room */
+    *slot = (struct repeat){.key = key, .since_ms = now, .longest_us = us};
     snprintf(slot->what, sizeof slot->what, "%s", what);
-    if (!t->next_flush_ms || now_ms + REPEAT_MS < t->next_flush_ms)
-        t->next_flush_ms = now_ms + REPEAT_MS;
+    if (!t->next_flush_ms || now + REPEAT_MS < t->next_flush_ms)
+        t->next_flush_ms = now + REPEAT_MS;
     return true;
 }
 
@@ -178,17 +180,17 @@ static void repeat_lasted(struct repeats *t, uint64_t key, int64_t us) {
 
 /* Logs the counts of the intervals that are over (all of them at exit). One comparison when
  * none is due. */
-static void repeat_flush(struct repeats *t, int64_t now_ms, bool all) {
-    if (!all && (!t->next_flush_ms || now_ms < t->next_flush_ms))
+static void repeat_flush(struct repeats *t, int64_t now, bool all) {
+    if (!all && (!t->next_flush_ms || now < t->next_flush_ms))
         return;
     t->next_flush_ms = 0;
     for (int i = 0; i < REPEATS; i++) {
         struct repeat *e = &t->r[i];
         if (!e->since_ms)
             continue;
-        if (all || now_ms - e->since_ms >= REPEAT_MS) {
-            repeat_log(t, e, now_ms);
-            e->since_ms = 0;
+        if (all || now - e->since_ms >= REPEAT_MS) {
+            repeat_log(t, e, now);
+            *e = (struct repeat){0}; /* free */
         } else if (!t->next_flush_ms || e->since_ms + REPEAT_MS < t->next_flush_ms) {
             t->next_flush_ms = e->since_ms + REPEAT_MS;
         }
@@ -542,8 +544,13 @@ static void set_running(const char *name, void (*fn)(void), int fd) {
     }
 }
 
+/* Whether the turns are timed: -W and -L need the clock, -S alone does not. */
+static bool timing(void) {
+    return wd.threshold_ms || wd.lag;
+}
+
 void watchdog_turn_begin_hook(void) {
-    loop.began = loop.callback_began = mono_ns();
+    loop.began = loop.callback_began = timing() ? mono_ns() : 1; /* 1: in a turn, untimed */
     if (wd.threshold_ms)
         atomic_store_explicit(&turn_began, loop.began, memory_order_release);
     if (wd.sleeps)
@@ -612,7 +619,8 @@ void watchdog_turn_end_hook(void) {
             report_refusals();
         return;
     }
-    int64_t now = mono_ns(), took = now - loop.began;
+    bool due = loop.sleeps.next_flush_ms || loop.refusals.next_flush_ms; /* counts to log */
+    int64_t now = timing() || due ? mono_ns() : 0, took = now - loop.began;
     callback_over(now);
     if (wd.sleeps && loop.callbacks > 0)
         look_for_sleeps(); /* for the short callbacks since the last look */
@@ -631,8 +639,10 @@ void watchdog_turn_end_hook(void) {
         atomic_store(&lag_wanted, 0);
         lag_log("on SIGUSR1");
     }
-    repeat_flush(&loop.sleeps, now / 1000000, false);
-    repeat_flush(&loop.refusals, now / 1000000, false);
+    if (due) {
+        repeat_flush(&loop.sleeps, now / 1000000, false);
+        repeat_flush(&loop.refusals, now / 1000000, false);
+    }
 }
 
 /* ---- start and stop ---- */

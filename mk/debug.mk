@@ -15,3 +15,18 @@ debug-tools:
 all: $(BIN_DIR)/spin-sleep.so
 $(BIN_DIR)/spin-sleep.so: tests/tools/spin-sleep.c $(FLAGS_STAMP)
 	$(CC) -O2 -g $(STRICT) -shared -fPIC -o $@ $<
+
+# make debug-cost: what the hooks and strict mode's filter cost (tests/tools/watchdog-cost.c).
+.PHONY: debug-cost debug-signal
+WATCHDOG_COST_SRC := tests/tools/watchdog-cost.c $(foreach p,$(WATCH) $(BASE) heap,common/$(p).c)
+all: $(BIN_DIR)/watchdog-cost
+$(BIN_DIR)/watchdog-cost: $(WATCHDOG_COST_SRC) $(COMMON_HDR) $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(WATCHDOG_COST_SRC) $(LDLIBS)
+
+debug-cost: $(BIN_DIR)/watchdog-cost
+	@for flags in "" "-L" "-W 100" "-S" "-W 100 -S -L"; do \
+	    $(BIN_DIR)/watchdog-cost $$flags 2>/dev/null || exit 1; done
+
+# make debug-signal: why -W does not take its stacks with a signal (appendix A1, "Why").
+debug-signal: all
+	@scripts/debug-demo.sh signal

@@ -5,11 +5,16 @@
 # dying-disk scenario. While the loop is stuck in the 2500 ms read it shows what the watchdog has
 # logged already, and looks from outside (wchan, ss); then the end of the stall, the stack's
 # frames resolved by addr2line, the -L figures, and the same read under strict mode (-S).
+# debug-demo.sh signal (make debug-signal): one 3000 ms read on the slow disk, with -W taking the
+# loop's stack by scanning it (the default) and then with a signal (WATCHDOG_STACK=signal, the
+# way eventlet's hub_blocking_detection does), and what each did to the read.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/server.bash
 source scripts/scenarios.bash
 
+mode=demo
+[ "${1:-}" = signal ] && { mode=signal; shift; }
 chapter=${1:-05-blocking-in-loop}
 BIN=${BIN_DIR:-bin}
 if [ ! -x "$BIN/$chapter" ] || [ ! -x "$BIN/slowdisk" ]; then
@@ -34,15 +39,51 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The disk: bin/slowdisk where FUSE works (it exits 69 where it does not).
+# mount_disk [FLAGS]: bin/slowdisk on $MNT, and disk=(-D $MNT); where FUSE does not work (it
+# exits 69), disk=() and the reads are simulated. unmount_disk takes it down.
 disk=()
-"$BIN/slowdisk" "$MNT" >"$MNT.out" 2>"$MNT.log" &
-SD_PID=$!
-for _ in $(seq 200); do
-    grep -q "^mounted on" "$MNT.out" && { disk=(-D "$MNT"); break; }
-    kill -0 "$SD_PID" 2>/dev/null || { wait "$SD_PID"; SD_PID=; break; }
-    sleep 0.05
-done
+mount_disk() {
+    : >"$MNT.out"
+    "$BIN/slowdisk" "$@" "$MNT" >"$MNT.out" 2>"$MNT.log" &
+    SD_PID=$!
+    for _ in $(seq 200); do
+        grep -q "^mounted on" "$MNT.out" && { disk=(-D "$MNT"); return; }
+        kill -0 "$SD_PID" 2>/dev/null || { wait "$SD_PID"; SD_PID=; return; }
+        sleep 0.05
+    done
+}
+unmount_disk() {
+    [ -n "$SD_PID" ] || return 0
+    kill -TERM "$SD_PID" 2>/dev/null
+    wait "$SD_PID" 2>/dev/null
+    SD_PID=
+}
+
+if [ "$mode" = signal ]; then
+    for how in scan signal; do
+        mount_disk -v # a fresh mount: nothing of the file in the page cache yet; -v logs each READ
+        if [ ${#disk[@]} -eq 0 ]; then
+            echo "debug-signal needs FUSE: $(tail -1 "$MNT.log")"
+            exit 0
+        fi
+        say "WATCHDOG_STACK=$how: one read of 3000 ms, -W 300"
+        WATCHDOG_STACK=$how start_server "$BIN/$chapter" -W 300 "${disk[@]}" || exit 1
+        echo "\$ WATCHDOG_STACK=$how $BIN/$chapter -p 0 -W 300 ${disk[*]}"
+        echo "\$ printf '3000,/obj/3\\n' | nc -N 127.0.0.1 $PORT"
+        before=$(grep -c 'READ' "$MNT.log")
+        start=$(date +%s%N)
+        printf '3000,/obj/3\n' | timeout 60 nc -N 127.0.0.1 "$PORT"
+        echo "(answered in $((($(date +%s%N) - start) / 1000000)) ms)"
+        stop_server
+        grep -E 'loop (un)?blocked|its stack' "$SERVER_LOG"
+        echo "The disk's log of the read (bin/slowdisk -v):"
+        grep 'READ' "$MNT.log" | tail -n +$((before + 1))
+        unmount_disk
+    done
+    exit 0
+fi
+
+mount_disk
 
 say "=== Finding the blocking call in $chapter ==="
 if [ ${#disk[@]} -gt 0 ]; then
@@ -60,8 +101,17 @@ echo "\$ $BIN/client -p $PORT ${SCENARIO_ARGS[dying-disk]} -q"
 client_pid=$!
 sleep 0.7 # the slow read has the loop now; the fast requests are queued behind it
 
+# new_log_lines: the server's log lines not shown yet.
+shown=0
+new_log_lines() {
+    local total
+    total=$(wc -l <"$SERVER_LOG")
+    tail -n +$((shown + 1)) "$SERVER_LOG" | head -n $((total - shown))
+    shown=$total
+}
+
 say "0.7 s in, the read still running: what the watchdog has logged already"
-cat "$SERVER_LOG"
+new_log_lines
 
 say "From outside: where each thread sleeps (/proc/$SERVER_PID/task/*/wchan)"
 for task in /proc/"$SERVER_PID"/task/*; do
@@ -87,7 +137,7 @@ for _ in $(seq 60); do # the client gave up at 1500 ms; the loop comes back at 2
 done
 
 say "The loop is back (server log)"
-grep 'loop unblocked' "$SERVER_LOG"
+new_log_lines
 
 # The program's own frames are named by its symbol table; addr2line adds the inlined calls and
 # the lines.
@@ -99,10 +149,9 @@ if [ -n "$offsets" ] && command -v addr2line >/dev/null; then
 fi
 
 say "Stopped: what -L counted, and what was left to report"
-lines=$(wc -l <"$SERVER_LOG")
 stop_server
 echo "(exit status $?)"
-tail -n +$((lines + 1)) "$SERVER_LOG"
+new_log_lines
 
 say "The same read under strict mode (-S): refused, reported, answered at once"
 start_server "$BIN/$chapter" -S "${disk[@]}" || exit 1
