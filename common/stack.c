@@ -13,7 +13,9 @@
  * is checking each call against the frame below: a direct call must go to the function that
  * frame is in (through its PLT slot, or to a function that ends by jumping there: a tail call).
  * A return address of a call that has returned, left in an unwritten slot of a live frame, fails
- * that check unless it happens to match; calls through a register cannot be checked. */
+ * that check unless it happens to match; calls through a register, or into a library function
+ * with no exported name, cannot be checked. So of all the chains of such words from pc to the
+ * thread's first function, the scan keeps the one with the most checked links (stack_scan). */
 #include "stack.h"
 
 #include <dlfcn.h>

@@ -21,11 +21,12 @@ void stack_init(void);
 int stack_here(uintptr_t pc, uintptr_t *frames, int max);
 
 /* The frames of a thread stopped in the kernel with user stack pointer sp at pc (from
- * /proc/self/task/TID/syscall), found by scanning its stack for return addresses: a word that
- * points just after a call instruction, and whose call leads to the frame below (a direct call
- * to the function of the frame below, or to a function that tail-jumps there, or through a PLT
- * or a register). As with any scan, an old return address left in a frame can pass for a frame.
- * Call from another thread, never from a handler. Returns the number of frames. */
+ * /proc/self/task/TID/syscall), found by scanning its stack for return addresses: words that
+ * point just after a call instruction, chained so that each call leads to the frame below (a
+ * direct call to that frame's function, through its PLT slot or a tail jump; or a call that
+ * cannot be checked, through a register). As with any scan, an old return address left in a
+ * frame can pass for a frame. Call from another thread, never from a handler. Returns the number
+ * of frames. */
 int stack_scan(uintptr_t sp, uintptr_t pc, uintptr_t *frames, int max);
 
 /* Logs frames[0..n), one line each: "    #1  sleep_ms+0x2c (bin/05-blocking-in-loop+0x3fff)",
