@@ -79,8 +79,10 @@ static void read_for_real(struct job *job) {
 }
 
 void disk_read(struct job *job) {
-    if (disk_dir)
+    if (disk_dir) {
         read_for_real(job);
-    else
-        sleep_ms(job->disk.delay_ms);
+    } else if (sleep_ms(job->disk.delay_ms) < 0) { /* the "read" itself failed (-S) */
+        log_msg("read of %s failed: %s", job->req.path, strerror(errno));
+        job->disk.io_fail = true;
+    }
 }

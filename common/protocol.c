@@ -214,8 +214,10 @@ size_t bad_request_reply(const struct job *job, char *out, const char *why) {
     return format_reply(out, RC_FAIL, 0, 0, NULL, job->req.http);
 }
 
-void sleep_ms(int ms) {
+int sleep_ms(int ms) {
     struct timespec left = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-    while (nanosleep(&left, &left) < 0 && errno == EINTR && !stop_requested)
+    int rc;
+    while ((rc = nanosleep(&left, &left)) < 0 && errno == EINTR && !stop_requested)
         ;
+    return rc < 0 && errno != EINTR ? -1 : 0;
 }

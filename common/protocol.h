@@ -91,7 +91,8 @@ size_t job_reply(const struct job *job, char *out, int64_t now, bool verbose);
 size_t bad_request_reply(const struct job *job, char *out, const char *why);
 
 /* Blocks the calling thread for ms milliseconds, the way a read from a dying disk does.
- * Returns early only when a stop signal arrives. */
-void sleep_ms(int ms);
+ * Returns early only when a stop signal arrives. Returns 0, or -1 with errno set when the sleep
+ * itself fails (EPERM: strict mode, -S, refused it on a loop thread). */
+int sleep_ms(int ms);
 
 #endif

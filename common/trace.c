@@ -104,15 +104,21 @@ static void flush_turn(void) {
     turn.len = 0;
 }
 
-static void emit(const char *event, int fd, const char *req, int rc, bool has_rc) {
+/* A number of microseconds as milliseconds with three decimals. */
+static void put_ms(struct line *l, long long us) {
+    put_number(l, us / 1000);
+    l->text[l->len++] = '.';
+    l->text[l->len++] = (char)('0' + us / 100 % 10);
+    l->text[l->len++] = (char)('0' + us / 10 % 10);
+    l->text[l->len++] = (char)('0' + us % 10);
+}
+
+static void emit(const char *event, int fd, const char *req, int rc, bool has_rc, const char *key,
+                 double value) {
     struct line l = {.len = 0};
     long long us = elapsed_us();
     put(&l, "{\"t_ms\":");
-    put_number(&l, us / 1000);
-    l.text[l.len++] = '.';
-    l.text[l.len++] = (char)('0' + us / 100 % 10);
-    l.text[l.len++] = (char)('0' + us / 10 % 10);
-    l.text[l.len++] = (char)('0' + us % 10);
+    put_ms(&l, us);
     put(&l, ",\"pid\":");
     put_number(&l, trace_pid);
     put(&l, ",\"thread\":\"");
@@ -136,6 +142,12 @@ static void emit(const char *event, int fd, const char *req, int rc, bool has_rc
         put(&l, ",\"rc\":");
         put_number(&l, rc);
     }
+    if (key) { /* a measurement in ms, such as a loop turn's length */
+        put(&l, ",\"");
+        put(&l, key);
+        put(&l, "\":");
+        put_ms(&l, value > 0 ? (long long)(value * 1000 + 0.5) : 0);
+    }
     put(&l, "}\n");
     const char *line = l.text;
     size_t n = l.len;
@@ -155,12 +167,17 @@ static void emit(const char *event, int fd, const char *req, int rc, bool has_rc
 
 void trace_event(const char *event, int fd, const char *req) {
     if (trace_fd >= 0)
-        emit(event, fd, req, 0, false);
+        emit(event, fd, req, 0, false, NULL, 0);
 }
 
 void trace_reply(int fd, const char *req, int rc) {
     if (trace_fd >= 0)
-        emit("reply_ready", fd, req, rc, true);
+        emit("reply_ready", fd, req, rc, true, NULL, 0);
+}
+
+void trace_number(const char *event, const char *key, double value) {
+    if (trace_fd >= 0)
+        emit(event, -1, NULL, 0, false, key, value);
 }
 
 int trace_open(const char *path) {

@@ -37,4 +37,8 @@ void trace_event(const char *event, int fd, const char *req);
 /* The same, with the reply's RC (reply_ready). */
 void trace_reply(int fd, const char *req, int rc);
 
+/* An event that carries one number, on the calling thread's lane: loop_lag, with "ms" the
+ * duration of a turn of the loop (-L). */
+void trace_number(const char *event, const char *key, double value);
+
 #endif

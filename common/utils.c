@@ -164,8 +164,8 @@ void install_signal_handlers(void) {
     for (size_t i = 0; i < sizeof stop_signal_list / sizeof *stop_signal_list; i++)
         if (sigaction(stop_signal_list[i], &sa, NULL) < 0)
             perror_die("sigaction");
-    sa.sa_handler = on_wake_signal;
-    if (sigaction(SIGUSR1, &sa, NULL) < 0)
+    sa.sa_handler = on_wake_signal; /* SIGUSR1 too, harmless, unless -L takes it (watchdog.c) */
+    if (sigaction(SIGRTMIN, &sa, NULL) < 0 || sigaction(SIGUSR1, &sa, NULL) < 0)
         perror_die("sigaction");
     signal(SIGPIPE, SIG_IGN);
 }
@@ -173,11 +173,12 @@ void install_signal_handlers(void) {
 void block_stop_signals(void) {
     sigset_t set;
     stop_signals(&set);
+    sigaddset(&set, SIGUSR1); /* -L's "print the figures" is for the loop thread too */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
 void interrupt_thread(pthread_t t) {
-    pthread_kill(t, SIGUSR1);
+    pthread_kill(t, SIGRTMIN);
 }
 
 void join_interrupting(pthread_t t) {

@@ -85,12 +85,12 @@ void install_signal_handlers(void);
  * blocking server does not spin on an accept that fails at once. */
 int accept_client(int listen_fd, int flags);
 
-/* For worker threads: blocks the stop signals in the calling thread, so they reach the loop
- * thread, and leaves SIGUSR1 to interrupt_thread(). */
+/* For worker threads: blocks the stop signals and SIGUSR1 (-L's) in the calling thread, so they
+ * reach the loop thread, and leaves SIGRTMIN to interrupt_thread(). */
 void block_stop_signals(void);
 
-/* Interrupts a blocking call (nanosleep, read) in thread t with SIGUSR1, so it sees
- * stop_requested. Used at shutdown. */
+/* Interrupts a blocking call (nanosleep, read) in thread t with SIGRTMIN, so it sees
+ * stop_requested. Used at shutdown. (SIGRTMIN, not SIGUSR1: that asks -L for its figures.) */
 void interrupt_thread(pthread_t t);
 
 /* Joins thread t, interrupting its blocking calls every 50 ms until it has exited. */

@@ -1,45 +1,125 @@
 #!/usr/bin/env bash
-# debug-demo.sh [CHAPTER]: the demo `make debug-5` runs (appendix A1). Starts the chapter's server
-# (default 05-blocking-in-loop) with the loop-lag watchdog on (-W 200), sends it the dying-disk
-# scenario, and while the loop is stuck looks at it from outside: which kernel function each
-# thread sleeps in, and the queues filling up in front of the listener. Then shows the watchdog's
-# report, resolves its addresses with addr2line, and stops the server.
+# debug-demo.sh [CHAPTER]: the demo `make debug-5` runs (appendix A1). Mounts the slow disk
+# (bin/slowdisk; where FUSE is not available the reads are simulated, a sleep), starts the
+# chapter's server (default 05-blocking-in-loop) reading from it with -W 200 -L, and sends it the
+# dying-disk scenario. While the loop is stuck in the 2500 ms read it shows what the watchdog has
+# logged already, and looks from outside (wchan, ss); then the end of the stall, the stack's
+# frames resolved by addr2line, the -L figures, and the same read under strict mode (-S).
+# debug-demo.sh signal (make debug-signal): one 3000 ms read on the slow disk, with -W taking the
+# loop's stack by scanning it (the default) and then with a signal (WATCHDOG_STACK=signal, the
+# way eventlet's hub_blocking_detection does), and what each did to the read.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/server.bash
 source scripts/scenarios.bash
 
+mode=demo
+[ "${1:-}" = signal ] && { mode=signal; shift; }
 chapter=${1:-05-blocking-in-loop}
 BIN=${BIN_DIR:-bin}
-if [ ! -x "$BIN/$chapter" ]; then
+if [ ! -x "$BIN/$chapter" ] || [ ! -x "$BIN/slowdisk" ]; then
     echo "usage: scripts/debug-demo.sh [NN-name]   (build it first: make)" >&2
     exit 2
 fi
-trap stop_server EXIT
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold= plain=; fi
 say() { printf '\n%s%s%s\n' "$bold" "$*" "$plain"; }
 
+MNT=$(mktemp -d "${TMPDIR:-/tmp}/debug-disk.XXXXXX")
+client_out=$(mktemp "${TMPDIR:-/tmp}/debug-client.XXXXXX")
+SD_PID=
+cleanup() {
+    stop_server
+    if [ -n "$SD_PID" ]; then
+        kill -TERM "$SD_PID" 2>/dev/null
+        wait "$SD_PID" 2>/dev/null
+        "$BIN/slowdisk" -u "$MNT" >/dev/null 2>&1
+    fi
+    rmdir "$MNT" 2>/dev/null
+    rm -f "$client_out" "$MNT.out" "$MNT.log" "${SERVER_OUT:-}" "${SERVER_LOG:-}"
+}
+trap cleanup EXIT
+
+# mount_disk [FLAGS]: bin/slowdisk on $MNT, and disk=(-D $MNT); where FUSE does not work (it
+# exits 69), disk=() and the reads are simulated. unmount_disk takes it down.
+disk=()
+mount_disk() {
+    : >"$MNT.out"
+    "$BIN/slowdisk" "$@" "$MNT" >"$MNT.out" 2>"$MNT.log" &
+    SD_PID=$!
+    for _ in $(seq 200); do
+        grep -q "^mounted on" "$MNT.out" && { disk=(-D "$MNT"); return; }
+        kill -0 "$SD_PID" 2>/dev/null || { wait "$SD_PID"; SD_PID=; return; }
+        sleep 0.05
+    done
+}
+unmount_disk() {
+    [ -n "$SD_PID" ] || return 0
+    kill -TERM "$SD_PID" 2>/dev/null
+    wait "$SD_PID" 2>/dev/null
+    SD_PID=
+}
+
+if [ "$mode" = signal ]; then
+    for how in scan signal; do
+        mount_disk -v # a fresh mount: nothing of the file in the page cache yet; -v logs each READ
+        if [ ${#disk[@]} -eq 0 ]; then
+            echo "debug-signal needs FUSE: $(tail -1 "$MNT.log")"
+            exit 0
+        fi
+        say "WATCHDOG_STACK=$how: one read of 3000 ms, -W 300"
+        WATCHDOG_STACK=$how start_server "$BIN/$chapter" -W 300 "${disk[@]}" || exit 1
+        echo "\$ WATCHDOG_STACK=$how $BIN/$chapter -p 0 -W 300 ${disk[*]}"
+        echo "\$ printf '3000,/obj/3\\n' | nc -N 127.0.0.1 $PORT"
+        before=$(grep -c 'READ' "$MNT.log")
+        start=$(date +%s%N)
+        printf '3000,/obj/3\n' | timeout 60 nc -N 127.0.0.1 "$PORT"
+        echo "(answered in $((($(date +%s%N) - start) / 1000000)) ms)"
+        stop_server
+        grep -E 'loop (un)?blocked|its stack' "$SERVER_LOG"
+        echo "The disk's log of the read (bin/slowdisk -v):"
+        grep 'READ' "$MNT.log" | tail -n +$((before + 1))
+        unmount_disk
+    done
+    exit 0
+fi
+
+mount_disk
+
 say "=== Finding the blocking call in $chapter ==="
-start_server "$BIN/$chapter" -W 200 || exit 1
-echo "\$ $BIN/$chapter -p 0 -W 200     (pid $SERVER_PID)"
-cat "$SERVER_OUT"
+if [ ${#disk[@]} -gt 0 ]; then
+    echo "The disk: bin/slowdisk $MNT, where reading DIR/2500/obj.d/0 really takes 2500 ms"
+else
+    echo "The disk: simulated, a sleep ($(tail -1 "$MNT.log"))"
+fi
+start_server "$BIN/$chapter" -W 200 -L "${disk[@]}" || exit 1
+echo "\$ $BIN/$chapter -p 0 -W 200 -L ${disk[*]}     (pid $SERVER_PID)"
 
 say "${SCENARIO_TITLE[dying-disk]}: ${SCENARIO_DETAIL[dying-disk]}"
 echo "\$ $BIN/client -p $PORT ${SCENARIO_ARGS[dying-disk]} -q"
-client_out=$(mktemp "${TMPDIR:-/tmp}/debug-client.XXXXXX")
 # shellcheck disable=SC2086 # the scenario's arguments are words
 "$BIN/client" -p "$PORT" ${SCENARIO_ARGS[dying-disk]} -q >"$client_out" 2>&1 &
 client_pid=$!
 sleep 0.7 # the slow read has the loop now; the fast requests are queued behind it
 
-say "0.7 s in, from outside: where each thread sleeps (/proc/$SERVER_PID/task/*/wchan)"
+# new_log_lines: the server's log lines not shown yet.
+shown=0
+new_log_lines() {
+    local total
+    total=$(wc -l <"$SERVER_LOG")
+    tail -n +$((shown + 1)) "$SERVER_LOG" | head -n $((total - shown))
+    shown=$total
+}
+
+say "0.7 s in, the read still running: what the watchdog has logged already"
+new_log_lines
+
+say "From outside: where each thread sleeps (/proc/$SERVER_PID/task/*/wchan)"
 for task in /proc/"$SERVER_PID"/task/*; do
     printf '  thread %-7s %-16s state %s  in kernel: %s\n' "${task##*/}" "($(cat "$task/comm"))" \
         "$(sed 's/^.*) //' "$task/stat" | cut -d' ' -f1)" "$(cat "$task/wchan" 2>/dev/null || echo '?')"
 done
-
 if command -v ss >/dev/null; then
-    say "The listener's accept queue (Recv-Q) and the unread requests behind it"
+    echo "The listener's accept queue (Recv-Q) and the unread requests behind it"
     echo "\$ ss -tln 'sport = :$PORT'"
     ss -tln "sport = :$PORT"
     echo "\$ ss -tn 'sport = :$PORT'"
@@ -51,23 +131,32 @@ fi
 wait "$client_pid"
 echo "(client exit status $?)"
 cat "$client_out"
-rm -f "$client_out"
 for _ in $(seq 60); do # the client gave up at 1500 ms; the loop comes back at 2500 ms
     grep -q 'loop unblocked' "$SERVER_LOG" && break
     sleep 0.05
 done
 
-say "The watchdog's report (server log)"
-grep -A20 'loop blocked' "$SERVER_LOG" | sed '/loop unblocked/q'
+say "The loop is back (server log)"
+new_log_lines
 
-# backtrace_symbols names only exported symbols (libc's); the program's own frames come as
-# BINARY(+OFFSET), which addr2line turns into function, file and line, inlined calls included.
-offsets=$(sed -n "s|.*$BIN/$chapter(+\(0x[0-9a-f]*\)).*|\1|p" "$SERVER_LOG" | awk '!seen[$0]++')
+# The program's own frames are named by its symbol table; addr2line adds the inlined calls and
+# the lines.
+offsets=$(sed -n "s|.*$BIN/$chapter+\(0x[0-9a-f]*\)).*|\1|p" "$SERVER_LOG" | awk '!seen[$0]++')
 if [ -n "$offsets" ] && command -v addr2line >/dev/null; then
     say "The program's frames, resolved"
     echo "\$ addr2line -f -i -p -e $BIN/$chapter" $offsets
     addr2line -f -i -p -e "$BIN/$chapter" $offsets
 fi
+
+say "Stopped: what -L counted, and what was left to report"
 stop_server
-echo "server stopped, exit status $?"
-rm -f "$SERVER_OUT" "$SERVER_LOG"
+echo "(exit status $?)"
+new_log_lines
+
+say "The same read under strict mode (-S): refused, reported, answered at once"
+start_server "$BIN/$chapter" -S "${disk[@]}" || exit 1
+echo "\$ $BIN/$chapter -p 0 -S ${disk[*]}"
+echo "\$ printf '2500,/obj/0\\n' | nc -N 127.0.0.1 $PORT"
+printf '2500,/obj/0\n' | timeout 10 nc -N 127.0.0.1 "$PORT"
+stop_server
+cat "$SERVER_LOG"

@@ -19,6 +19,11 @@ teardown() {
         found=1
         cat "$SERVER_LOG" >&2
     fi
+    # LOOP_STRICT=1 bats tests/NN-x.bats: any blocking call a loop made fails the test (strict.h).
+    if [ "${LOOP_STRICT:-}" = 1 ] && [ -n "${SERVER_LOG:-}" ] && grep -q 'strict: refused' "$SERVER_LOG"; then
+        found=1
+        grep -A12 'strict: refused' "$SERVER_LOG" >&2
+    fi
     rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
     [ "$found" -eq 0 ]
 }

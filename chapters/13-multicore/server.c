@@ -54,8 +54,7 @@ static void run_loop(int listen_fd, bool exclusive) {
     /* Started after fork(), in each process: threads do not survive it. */
     pool = pool_start(loop,
                       &(struct pool_spec){.workers = cfg.workers, .deadline_ms = cfg.deadline_ms});
-    if (cfg.watchdog_ms > 0)
-        watchdog_start(cfg.watchdog_ms); /* each loop has its own */
+    watchdog_start(&cfg); /* -W, -S, -L: each loop has its own */
     loop_run(loop);
     log_msg("loop %d (pid %d) stopping; connections accepted: %ld", loop_id, (int)getpid(),
             loop_accepted(loop));
@@ -95,7 +94,7 @@ int main(int argc, char **argv) {
                                          "listening socket per loop on one port;\n-m "
                                          "exclusive: one shared listening socket, woken "
                                          "with EPOLLEXCLUSIVE.",
-                                .extra = "w:W:j:",
+                                .extra = "w:W:SLj:",
                                 .modes = (const char *[]){"reuseport", "exclusive", NULL}});
     bool exclusive = cfg.mode == 1;
     install_signal_handlers();
