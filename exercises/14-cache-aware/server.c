@@ -188,7 +188,7 @@ int main(int argc, char **argv) {
                                          "preadv2(RWF_NOWAIT), offload only a miss;\n-m "
                                          "always-offload: every read goes to the workers, "
                                          "as in chapter 06.",
-                                .extra = "w:W:",
+                                .extra = "w:W:SL",
                                 .modes = (const char *[]){"nowait", "always-offload", NULL}});
     try_nowait = cfg.mode == 0;
     if (!try_nowait)
@@ -208,8 +208,7 @@ int main(int argc, char **argv) {
     pool = pool_start(loop, &(struct pool_spec){.workers = cfg.workers,
                                                 .deadline_ms = cfg.deadline_ms,
                                                 .read = read_on_worker});
-    if (cfg.watchdog_ms > 0)
-        watchdog_start(cfg.watchdog_ms);
+    watchdog_start(&cfg); /* -W, -S, -L, after the workers: see common/watchdog.h */
     loop_run(loop);
     log_msg("stopping: %ld hits served on the loop, %ld reads offloaded", hits, misses);
     if (!disk_is_real())

@@ -87,7 +87,8 @@ static uint64_t checksum(const char *data, size_t len, long size) {
 }
 
 /* Opens the object on the real disk (-D) and stats it. NULL, or why it failed. A signal ends a
- * FUSE open with EINTR, which SA_RESTART does not restart: the watchdog's poke would. */
+ * FUSE open with EINTR, which SA_RESTART does not restart: retry it (the watchdog no longer
+ * signals a loop that is in a system call, but a stop request or a tool's signal still may). */
 static const char *open_object(struct conn *c) {
     struct object *o = c->data;
     struct stat st;
@@ -257,7 +258,7 @@ int main(int argc, char **argv) {
                      "fstat), mmap (a page\nfault), mutex (a lock held across a read), checksum, "
                      "log (a full pipe), dns.\nPaths: /@HOST/... is looked up first; /4G/... asks "
                      "for an object of that size.",
-            .extra = "w:W:",
+            .extra = "w:W:SL",
             .modes =
                 (const char *[]){"safe", "open", "mmap", "mutex", "checksum", "log", "dns", NULL}});
     mode = (enum mode)cfg.mode;
@@ -281,8 +282,7 @@ int main(int argc, char **argv) {
                                                 .deadline_ms = cfg.deadline_ms,
                                                 .read = read_on_worker,
                                                 .on_done = on_done});
-    if (cfg.watchdog_ms > 0)
-        watchdog_start(cfg.watchdog_ms);
+    watchdog_start(&cfg); /* -W, -S, -L, after the workers: see common/watchdog.h */
     loop_run(loop);
     pool_stop(pool); /* the workers are gone: stats is the loop's alone */
     log_msg("stopping: %ld requests, %ld reads, %ld bytes read", stats.requests, stats.reads,
