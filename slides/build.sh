@@ -639,10 +639,10 @@ h1, h2, h3 { font-weight: normal; color: #1a2a3a; }
 .remark-slide-content pre > code { display: block; background: #f6f6f6; padding: 0.3em 0.5em; }
 .remark-slide-content.center pre { display: inline-block; text-align: left; }
 .output .remark-code { font-size: 17px; }
-img.figure { display: block; margin: 0 auto; max-width: 100%; max-height: 430px; }
+img.figure { display: block; margin: 0 auto; max-width: 100%; height: 400px; }
+img.chart { height: auto; max-height: 560px; }
 .pair { display: flex; justify-content: space-between; }
-.pair img.figure { display: inline-block; width: 49.6%; max-height: 470px; object-fit: contain; }
-img.chart { max-height: 560px; }
+.pair img.figure { display: inline-block; width: 49.6%; height: auto; max-height: 470px; object-fit: contain; }
 .split { display: flex; gap: 0.8em; align-items: flex-start; }
 .split > div { flex: 1 1 0; min-width: 0; }
 .split > .wide { flex: 2.2 1 0; }
@@ -650,6 +650,7 @@ img.chart { max-height: 560px; }
 .takeaway { display: block; border-left: 5px solid #0072b2; padding: 0.1em 0.5em; margin: 0.3em 0 0.4em;
     color: #1a2a3a; }
 .small { font-size: 16px; color: #444; }
+.rules ol { font-size: 26px; }
 .remark-slide-content table { border-collapse: collapse; font-size: 19px; margin: 0.2em auto; }
 .remark-slide-content.dense table { font-size: 13px; }
 .remark-slide-content th, .remark-slide-content td { border: 1px solid #bbb; padding: 1px 6px; }

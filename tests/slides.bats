@@ -307,6 +307,11 @@ figure_refs() {
     [ "$last_fast" -ge $((8 * 60)) ] && [ "$last_fast" -le $((9 * 60 + 30)) ]
     [ "$(sed -n '1p' <<<"$output" | awk '{ print $4, $5 }')" = "0:00 0:00" ]
     [ "$count" -ge 8 ]
+    # slides/README.md's outline quotes the marks: each is a slide's.
+    local m
+    for m in $(grep -oE '`\[[0-9]+:[0-5][0-9]\]`' "$ROOT/slides/README.md" | tr -d '`[]'); do
+        grep -q "^\[$m\]" "$DECK" || { echo "slides/README.md quotes [$m], which no slide starts at"; false; }
+    done
 }
 
 @test "every number marker resolves, and the filled deck quotes only numbers its sources hold" {
