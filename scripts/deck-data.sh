@@ -10,7 +10,6 @@
 # make deck-data runs it, and make figures too (mk/charts.mk): about 20 s.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit
-BIN=${BIN_DIR:-bin}
 dir=${1:-slides/data}
 mkdir -p "$dir"
 work=$(mktemp -d "${TMPDIR:-/tmp}/deck-data.XXXXXX")
