@@ -3,10 +3,13 @@
 #   make figures   slides/figures/NN-SCENARIO[-VARIANT].svg for every chapter, and the figures
 #                  of a chapter's own lesson (chapters/NN-name/figures.conf), from fresh runs
 #   make compare   every chapter under the shared and the dying-disk scenarios: bench/compare.md
-#   make slides    slides/deck.html, the talk as one self-contained offline file
+#   make slides    slides/deck.html, the 30-minute talk as one self-contained offline file, and
+#                  slides/lightning.html, its 10-minute path (slides/README.md)
+#   make slides-pdf   slides/deck.pdf and slides/lightning.pdf, one page per slide, printed by
+#                  headless Chromium; make slides-check  the browser's check of both decks
 #   make figures-png  PNG copies of the figures in $(BIN_DIR)/figures-png/, for a quick look
 # The tools they use only for viewing or building the deck are installed here when missing.
-.PHONY: figures compare slides figures-png
+.PHONY: figures compare slides slides-pdf slides-check figures-png
 
 # The SVG renderer is built with everything else, so the normal build keeps it compiling.
 all: $(BIN_DIR)/timeline-svg
@@ -22,11 +25,25 @@ figures: all
 compare: all
 	@scripts/compare.sh --markdown bench/compare.md
 
-# The deck embeds Debian's remark.js (libjs-remark-slide) and every figure, so it opens offline.
-# It needs the figures: `make figures slides` makes fresh ones; alone it makes any missing.
+# The deck embeds Debian's remark.js (libjs-remark-slide), every figure and every chart, so it
+# opens offline. It needs the figures: `make figures slides` makes fresh ones (and fresh
+# slides/data/, mk/charts.mk); alone it makes any missing. Its numbers come from bench/REPORT.md,
+# bench/compare.md and slides/data/ as they are: `make bench compare figures slides` refreshes all.
 slides: all $(filter figures,$(MAKECMDGOALS))
 	@scripts/need libjs-remark-slide
 	@slides/build.sh
+	@slides/build.sh --lightning
+
+# The same browser as tests/slides.bats (Debian's chromium, headless) prints one page per slide.
+slides-pdf: slides
+	@scripts/need chromium fonts-dejavu-core
+	@slides/browser.sh pdf slides/deck.html slides/deck.pdf
+	@slides/browser.sh pdf slides/lightning.html slides/lightning.pdf
+
+slides-check: slides
+	@scripts/need chromium fonts-dejavu-core
+	@slides/browser.sh check slides/deck.html
+	@slides/browser.sh check slides/lightning.html lightning
 
 # PNG copies of the figures, to look at them without a browser (librsvg2-bin's rsvg-convert).
 figures-png:

@@ -1,87 +1,588 @@
 #!/usr/bin/env bash
-# build.sh [--no-run] [DECK.md [OUT.html]]: turns the talk (slides/deck.md) into one HTML file
-# that opens offline (slides/deck.html): Debian's remark.js and every figure are inside it.
+# build.sh [--no-run] [--lightning] [--markdown FILE | --markdown-only FILE] [--charts DIR]
+#          [DECK.md [OUT.html]]: turns the talk (slides/deck.md) into one HTML file that opens
+# offline (slides/deck.html): Debian's remark.js, every figure and every chart inside it.
+# --lightning keeps only the slides of the 10-minute path (class `lightning`) and writes
+# slides/lightning.html; --markdown also writes the filled-in Markdown (what scripts/docs-check
+# reads in tests/slides.bats), --markdown-only only that; --charts DIR keeps the charts' SVGs.
+# --no-run starts nothing: a figure not drawn yet is an error instead of a run of compare.sh.
 #
-# Before it embeds the deck it fills two markers:
-#   <!-- more chapters -->  a slide per chapter whose figures the deck does not show yet (its
-#                           title, the header comment of its server.c, its figures), so new
-#                           chapters join the talk by existing;
-#   <!-- compare table -->  the table of bench/compare.md (make compare), when there is one.
-# A figure the deck names that is not in slides/figures/ is made first by scripts/compare.sh
-# (fresh runs of the chapters it belongs to), unless --no-run.
+# No number on a slide is typed by hand: the deck names where each comes from, and this script
+# fills it in from that file, which a run wrote (bench/REPORT.md, bench/compare.md, slides/data/,
+# a chapter README's pasted output). Markers, each in an HTML comment:
+#
+#   <!-- n src="FILE" in="SECTION" row="ROW" col="COLUMN" -->   inline: one cell of a table
+#   <!-- n src="FILE" re="ERE" [else="TEXT"] -->                  inline: the first text that matches
+#                                                                 ERE (grep -oE), or TEXT if none
+#   <!-- table src= in= cols="A; B; C" rows="R1; R2" -->          a whole line: a Markdown table
+#   <!-- chart name=N src= in= cols= rows= [label= title= sub= note= grouped=yes highlight=ROW
+#        max="0,300" ref="1:TEXT"] -->                            a whole line: a bar chart
+#   <!-- output src=FILE from=ERE to=ERE [skip=ERE] [cut=N] -->   a whole line: real output, verbatim
+#   <!-- diff a=FILE b=FILE hunks=ERE [context=N] -->             a whole line: the hunks of a diff
+#   <!-- list src=FILE re=ERE -->                                 a whole line: a numbered list of
+#                                                                 the first group of each match
+#   <!-- more chapters -->                                        chapters with no slide of their own
+#
+# A table is found by what it says, not where it is: SECTION is a piece of a heading (case does
+# not matter; "" or no `in` means the whole file; "a|b" tries each), the table is the section's
+# first whose header holds every COLUMN (its exact text, else the one header that contains it;
+# "÷ bound#2" is the second of two equal headers; "X as Y" shows X's column headed Y), and ROW is
+# the first cell of a row (exactly, else the one row that starts with it; "08 ~ -m fork": the row
+# that also holds "-m fork"; "#1": the first row; rows="*": every row of every such table in the
+# section). A chart's `label` may join cells: "{chapter} N={N}". Anything not found stops the build
+# with the marker's line and what the file does hold, except that a table or a chart marked
+# optional="yes" whose section the file does not have (yet) is left out, saying so on stderr.
+# A number goes into a block (paragraph, list
+# item, table) that names its source, REPORT.md or compare.md, or under a <!-- from FILE --> line,
+# so that scripts/docs-check can hold it to that file.
+#
+# Slides: `???` starts a slide's speaker notes (remark's presenter view, key P). A chapter whose
+# figures and excerpts no slide shows (no ](figures/NN-, <!-- from chapters/NN-, <!-- chapter: NN
+# -->) gets a slide from its README (title, goal, figures and their captions) or else its server.c
+# header, in story order: before the first slide of a later chapter, else before the slide that
+# holds <!-- more chapters -->. A figure the deck names that is not in slides/figures/ is made
+# first by scripts/compare.sh (fresh runs of its chapter), unless --no-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REMARK_JS=${REMARK_JS:-/usr/share/javascript/remark-slide/remark.min.js}
 FIGURES=${FIGURES_DIR:-slides/figures}
-COMPARE_MD=bench/compare.md
+BIN=${BIN_DIR:-bin}
 
-run=1
-[ "${1:-}" = --no-run ] && { run=; shift; }
+run=1 lightning="" markdown_out="" charts_out="" html=1
+while [ $# -gt 0 ]; do
+    case $1 in
+    --no-run) run="" ;;
+    --lightning) lightning=1 ;;
+    --markdown) markdown_out=${2:?--markdown needs a FILE}; shift ;;
+    --markdown-only) markdown_out=${2:?--markdown-only needs a FILE}; html=""; shift ;;
+    --charts) charts_out=${2:?--charts needs a DIR}; shift ;;
+    -h | --help) sed -n '2,7s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -*) echo "build.sh: unknown option $1 (--help)" >&2; exit 64 ;;
+    *) break ;;
+    esac
+    shift
+done
 deck=${1:-slides/deck.md}
-out=${2:-slides/deck.html}
-[ -f "$REMARK_JS" ] || { echo "build.sh: no $REMARK_JS (apt-get install libjs-remark-slide)" >&2; exit 1; }
+out=${2:-slides/$([ -n "$lightning" ] && echo lightning || echo deck).html}
+[ -f "$deck" ] || { echo "build.sh: no $deck" >&2; exit 1; }
+[ -z "$html" ] || [ -f "$REMARK_JS" ] ||
+    { echo "build.sh: no $REMARK_JS (scripts/need libjs-remark-slide)" >&2; exit 1; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/deck.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/charts"
 
-# chapter_slide CHAPTER: a slide from what the chapter says of itself, verbatim.
+die_at() { # die_at LINE MESSAGE: the build stops, naming the deck's line
+    echo "build.sh: $deck:$1: $2" >&2
+    exit 1
+}
+
+# attr NAME SPEC: the value of NAME="..." in a marker's SPEC; status 1 when it has none.
+attr() {
+    [[ " $2" =~ [[:space:]]$1=\"([^\"]*)\" ]] || return 1
+    printf '%s' "${BASH_REMATCH[1]}"
+}
+
+# ---- Tables, found by their section, header and row labels ----
+
+# extract FILE SECTION COLS ROWS LABEL: the rows asked for, tab-separated: the label (the row's
+# first cell, or LABEL's template filled) then each column's cell, as written; the first line is
+# the header (LABEL's column name, then each column's header or its "as" name), the second each
+# column's alignment from the source's separator row. Status 2 and a reason on stderr when the
+# file has no such section, table, column or row.
+EXTRACT_AWK='
+function trim(s) { gsub(/^[ \t]+|[ \t]+$/, "", s); return s }
+function bare(s) { gsub(/\*\*|`/, "", s); return trim(s) }
+function norm(s) { s = tolower(bare(s)); gsub(/[ \t]+/, " ", s); return s }
+function split_cells(line, out,    n, t, i) {
+    sub(/^[ \t]*\|/, "", line); sub(/\|[ \t]*$/, "", line)
+    n = split(line, t, /\|/)
+    for (i = 1; i <= n; i++) out[i] = trim(t[i])
+    return n
+}
+function fail(msg) { print msg > "/dev/stderr"; failed = 1; exit 2 }
+function heading_level(line,    m) { match(line, /^#+/); return RLENGTH }
+# in_wanted(text): the heading names one of the sections asked for.
+function in_wanted(text,    i) {
+    for (i = 1; i <= nsect; i++) if (index(tolower(text), tolower(trim(sect_alt[i])))) return 1
+    return 0
+}
+BEGIN {
+    nsect = sect == "" ? 0 : split(sect, sect_alt, /\|/)
+    inside = nsect == 0; level = 0; t = 0; intable = 0
+}
+/^#+[ \t]/ {
+    intable = 0
+    if (nsect) {
+        if (inside && heading_level($0) <= level) inside = 0
+        if (!inside && in_wanted($0)) { inside = 1; level = heading_level($0); found_sect = 1 }
+    }
+    next
+}
+/^[ \t]*\|/ {
+    if (!inside) next
+    if (!intable) { t++; nrow[t] = 0; intable = 1; nh[t] = split_cells($0, c); for (i = 1; i <= nh[t]; i++) hdr[t, i] = c[i]; next }
+    if ($0 ~ /^[ \t]*\|[ \t:|-]*$/ && nrow[t] == 0 && !(t in sep_seen)) { sep_seen[t] = 1; n = split_cells($0, c); for (i = 1; i <= n; i++) sep[t, i] = c[i]; next }
+    r = ++nrow[t]; raw[t, r] = $0; n = split_cells($0, c)
+    for (i = 1; i <= n; i++) cell[t, r, i] = c[i]
+    next
+}
+{ intable = 0 }
+# resolve(k, spec): the index of spec (alternatives a|b, "#N" for the Nth equal header) in table
+# the header of table k, 0 when it has none, -1 when it is ambiguous.
+function resolve(k, spec,    alts, na, a, want, nth, m, i, hits, hit, sub_hits, sub_hit) {
+    na = split(spec, alts, /\|/)
+    for (a = 1; a <= na; a++) {
+        want = trim(alts[a]); nth = 0
+        if (match(want, /#[0-9]+$/)) { nth = substr(want, RSTART + 1) + 0; want = trim(substr(want, 1, RSTART - 1)) }
+        want = norm(want); hits = 0; sub_hits = 0
+        for (i = 1; i <= nh[k]; i++) {
+            if (norm(hdr[k, i]) == want) { hits++; if (hits == nth || (!nth && hits == 1)) hit = i }
+            else if (index(norm(hdr[k, i]), want)) { sub_hits++; sub_hit = i }
+        }
+        if (nth) { if (hits >= nth) return hit; continue }
+        if (hits == 1) return hit
+        if (hits > 1) return -1
+        if (sub_hits == 1) return sub_hit
+        if (sub_hits > 1) return -1
+    }
+    return 0
+}
+function headers(k,    i, s) { s = ""; for (i = 1; i <= nh[k]; i++) s = s (i > 1 ? " | " : "") bare(hdr[k, i]); return "[" s "]" }
+function label_of(k, r,    s, out, name, j, at, len) {
+    if (label == "") return bare(cell[k, r, 1])
+    s = label; out = ""
+    while (match(s, /[{][^}]*[}]/)) {
+        at = RSTART; len = RLENGTH # resolve() matches too
+        name = substr(s, at + 1, len - 2)
+        j = resolve(k, name)
+        if (j <= 0) fail("label: no column \"" name "\" in " headers(k))
+        out = out substr(s, 1, at - 1) bare(cell[k, r, j]); s = substr(s, at + len)
+    }
+    return out s
+}
+function emit(k, r,    line, i) {
+    line = label_of(k, r)
+    for (i = 1; i <= ncol; i++) line = line "\t" cell[k, r, colidx[k, i]]
+    print line
+}
+END {
+    if (failed) exit 2
+    if (nsect && !found_sect) fail("no heading holds \"" sect "\"")
+    ncol = split(cols, col, /;/)
+    for (i = 1; i <= ncol; i++) {
+        col[i] = trim(col[i]); shown[i] = col[i]
+        if (match(col[i], / as /)) { shown[i] = trim(substr(col[i], RSTART + 4)); col[i] = trim(substr(col[i], 1, RSTART - 1)) }
+    }
+    ok = 0; list = ""
+    for (k = 1; k <= t; k++) {
+        good[k] = 1
+        for (i = 1; i <= ncol; i++) { j = resolve(k, col[i]); if (j <= 0) good[k] = 0; colidx[k, i] = j }
+        if (good[k] && !first_good) first_good = k
+        ok += good[k]; list = list " " headers(k)
+    }
+    if (!t) fail("no table" (nsect ? " under \"" sect "\"" : ""))
+    if (!ok) fail("no table" (nsect ? " under \"" sect "\"" : "") " has the columns \"" cols "\" (one each); its tables:" list)
+    k = first_good
+    line = label == "" ? bare(hdr[k, 1]) : label
+    for (i = 1; i <= ncol; i++) line = line "\t" (shown[i] != col[i] ? shown[i] : bare(hdr[k, colidx[k, i]]))
+    print line
+    line = "---"
+    for (i = 1; i <= ncol; i++) { s = sep[k, colidx[k, i]]; line = line "\t" (s == "" ? "---" : s) }
+    print line
+    if (trim(rows) == "*") {
+        for (k = 1; k <= t; k++) if (good[k]) for (r = 1; r <= nrow[k]; r++) emit(k, r)
+        exit 0
+    }
+    nr = split(rows, want, /;/)
+    for (w = 1; w <= nr; w++) {
+        spec = trim(want[w]); text = ""
+        if (spec ~ /^#[0-9]+$/) {
+            r = substr(spec, 2) + 0
+            if (r < 1 || r > nrow[first_good]) fail("no row " spec " (the table has " nrow[first_good] ")")
+            emit(first_good, r); continue
+        }
+        if (match(spec, / ~ /)) { text = tolower(trim(substr(spec, RSTART + 3))); spec = trim(substr(spec, 1, RSTART - 1)) }
+        key = norm(spec); hits = 0; pre = 0; names = ""
+        for (k = 1; k <= t; k++) {
+            if (!good[k]) continue
+            for (r = 1; r <= nrow[k]; r++) {
+                c1 = norm(cell[k, r, 1]); names = names (names == "" ? "" : ", ") bare(cell[k, r, 1])
+                if (text != "" && !index(tolower(raw[k, r]), text)) continue
+                if (c1 == key) { hits++; hk = k; hr = r }
+                else if (index(c1, key " ") == 1) { pre++; pk = k; pr = r }
+            }
+        }
+        if (hits > 1) fail(hits " rows are \"" spec "\": say which with \"" spec " ~ TEXT\"")
+        if (hits == 1) { emit(hk, hr); continue }
+        if (pre == 1) { emit(pk, pr); continue }
+        if (pre > 1) fail(pre " rows start with \"" spec "\": name one exactly")
+        fail("no row \"" want[w] "\"; the rows: " names)
+    }
+}'
+
+# extract FILE SECTION COLS ROWS [LABEL]
+extract() {
+    [ -f "$1" ] || { echo "no file $1 (make bench, make compare, make deck-data)"; return 2; }
+    awk -v sect="$2" -v cols="$3" -v rows="$4" -v label="${5:-}" "$EXTRACT_AWK" "$1" 2>&1
+}
+
+# absent SPEC RESULT: true when the marker is optional and its file has no such section.
+absent() {
+    [ "$(attr optional "$1" || true)" = yes ] && [[ $2 == *"no heading holds"* ]] || return 1
+    echo "build.sh: $deck: left out, the source has no such section yet: <!-- ${1:0:100} -->" >&2
+}
+
+# one_cell LINENO SPEC: the value an inline <!-- n ... --> marker stands for.
+one_cell() {
+    local at=$1 spec=$2 src sect re value
+    src=$(attr src "$spec") || die_at "$at" "<!-- n $spec -->: no src=\"FILE\""
+    [ -f "$src" ] || die_at "$at" "<!-- n $spec -->: no file $src"
+    if re=$(attr re "$spec"); then # the first text that matches, leftmost and longest
+        value=$(grep -oE -m1 -- "$re" "$src" | head -1) || true
+        if [ -z "$value" ]; then
+            value=$(attr else "$spec") || die_at "$at" "<!-- n $spec -->: $src has nothing that matches /$re/"
+        fi
+        printf '%s' "$value"
+        return
+    fi
+    sect=$(attr in "$spec") || sect=""
+    local row col result
+    row=$(attr row "$spec") || die_at "$at" "<!-- n $spec -->: no row=\"...\""
+    col=$(attr col "$spec") || die_at "$at" "<!-- n $spec -->: no col=\"...\""
+    result=$(extract "$src" "$sect" "$col" "$row") || die_at "$at" "<!-- n $spec -->: $src: $result"
+    value=$(sed -n '3p' <<<"$result" | cut -f2 | sed -E 's/\*\*|`//g')
+    [ -n "$value" ] || die_at "$at" "<!-- n $spec -->: $src: the cell is empty"
+    printf '%s' "$value"
+}
+
+# fill_inline LINENO LINE: LINE with each <!-- n ... --> replaced by its value.
+fill_inline() {
+    local at=$1 line=$2 done="" spec
+    while [[ $line == *'<!-- n '* ]]; do
+        done+=${line%%'<!-- n '*}
+        line=${line#*'<!-- n '}
+        [[ $line == *' -->'* ]] || die_at "$at" "a <!-- n marker that does not end with -->"
+        spec=${line%%' -->'*}
+        line=${line#*' -->'}
+        done+=$(one_cell "$at" "$spec")
+    done
+    printf '%s\n' "$done$line"
+}
+
+# table_block LINENO SPEC: a Markdown table of the rows and columns asked for, under a
+# <!-- from FILE --> line.
+table_block() {
+    local at=$1 spec=$2 src sect cols rows result
+    src=$(attr src "$spec") || die_at "$at" "<!-- table -->: no src"
+    sect=$(attr in "$spec") || sect=""
+    cols=$(attr cols "$spec") || die_at "$at" "<!-- table $spec -->: no cols"
+    rows=$(attr rows "$spec") || rows="*"
+    result=$(extract "$src" "$sect" "$cols" "$rows") || {
+        absent "$spec" "$result" && return
+        die_at "$at" "<!-- table $spec -->: $src: $result"
+    }
+    echo "<!-- from $src -->"
+    awk -F '\t' '{ line = "|"; for (i = 2; i <= NF; i++) line = line " " $i " |"; print line }' <<<"$result"
+}
+
+# chart_block LINENO SPEC: draws the chart with bin/chart-svg and shows it as a figure.
+chart_block() {
+    local at=$1 spec=$2 name src sect cols rows label result args=() v
+    name=$(attr name "$spec") || die_at "$at" "<!-- chart -->: no name"
+    [[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die_at "$at" "<!-- chart -->: name=\"$name\": letters, digits, . _ - only"
+    [ ! -f "$work/charts/chart-$name.svg" ] || die_at "$at" "<!-- chart -->: a second chart named $name"
+    src=$(attr src "$spec") || die_at "$at" "<!-- chart $name -->: no src"
+    sect=$(attr in "$spec") || sect=""
+    cols=$(attr cols "$spec") || die_at "$at" "<!-- chart $name -->: no cols"
+    rows=$(attr rows "$spec") || rows="*"
+    label=$(attr label "$spec") || label=""
+    result=$(extract "$src" "$sect" "$cols" "$rows" "$label") || {
+        absent "$spec" "$result" && return
+        die_at "$at" "<!-- chart $name -->: $src: $result"
+    }
+    [ -x "$BIN/chart-svg" ] || die_at "$at" "<!-- chart $name -->: no $BIN/chart-svg (make)"
+    v=$(attr title "$spec") && args+=(-t "$v")
+    v=$(attr sub "$spec") && args+=(-s "$v")
+    v=$(attr note "$spec") || v="from $src"
+    args+=(-f "$v")
+    v=$(attr highlight "$spec") && args+=(-H "$v")
+    v=$(attr max "$spec") && args+=(-m "$v")
+    v=$(attr ref "$spec") && args+=(-r "$v")
+    v=$(attr width "$spec") && args+=(-w "$v")
+    [ "$(attr grouped "$spec" || true)" = yes ] && args+=(-g)
+    sed -E '2d; s/\*\*|`//g' <<<"$result" >"$work/charts/$name.tsv"
+    "$BIN/chart-svg" "${args[@]}" "$work/charts/$name.tsv" >"$work/charts/chart-$name.svg" 2>"$work/err" ||
+        die_at "$at" "<!-- chart $name -->: $(cat "$work/err")"
+    printf '![%s](figures/chart-%s.svg)\n' "$(attr title "$spec" || echo "$name")" "$name"
+}
+
+# output_block LINENO SPEC: lines FROM..TO of a file a run wrote, verbatim, as a text block.
+output_block() {
+    local at=$1 spec=$2 src from to skip cut lines
+    src=$(attr src "$spec") || die_at "$at" "<!-- output -->: no src"
+    [ -f "$src" ] || die_at "$at" "<!-- output $spec -->: no file $src (make deck-data)"
+    from=$(attr from "$spec") || die_at "$at" "<!-- output $spec -->: no from"
+    to=$(attr to "$spec") || to=$from
+    skip=$(attr skip "$spec") || skip='^$.'
+    cut=$(attr cut "$spec") || cut=0
+    lines=$(awk -v from="$from" -v to="$to" -v skip="$skip" -v cut="$cut" '
+        !on && $0 ~ from { on = 1 }
+        on && $0 !~ skip {
+            sub(/[ \t]+$/, "")
+            if (cut > 0 && length($0) > cut) $0 = substr($0, 1, cut - 2) " …"
+            print; n++
+        }
+        on && n && $0 ~ to { exit }' "$src")
+    [ -n "$lines" ] || die_at "$at" "<!-- output $spec -->: nothing in $src matches /$from/"
+    echo "<!-- from $src -->"
+    echo '```text'
+    printf '%s\n' "$lines"
+    echo '```'
+}
+
+# diff_block LINENO SPEC: the hunks of diff -u A B that hold HUNKS, as a diff block.
+diff_block() {
+    local at=$1 spec=$2 a b hunks context lines
+    a=$(attr a "$spec") || die_at "$at" "<!-- diff -->: no a"
+    b=$(attr b "$spec") || die_at "$at" "<!-- diff -->: no b"
+    [ -f "$a" ] && [ -f "$b" ] || die_at "$at" "<!-- diff $spec -->: no file $a or $b"
+    hunks=$(attr hunks "$spec") || hunks=.
+    context=$(attr context "$spec") || context=1
+    lines=$(diff -U"$context" "$a" "$b" | awk -v want="$hunks" '
+        NR <= 2 { next }
+        /^@@/ { if (keep) printf "%s", hunk; hunk = ""; keep = 0 }
+        { hunk = hunk $0 "\n"; if ($0 ~ /^[-+]/ && $0 ~ want) keep = 1 }
+        END { if (keep) printf "%s", hunk }') || true
+    [ -n "$lines" ] || die_at "$at" "<!-- diff $spec -->: no hunk of the diff holds /$hunks/"
+    echo '```diff'
+    printf '%s\n' "$lines"
+    echo '```'
+}
+
+# list_block LINENO SPEC: a numbered list of the first group of each line of FILE that matches RE.
+list_block() {
+    local at=$1 spec=$2 src re items
+    src=$(attr src "$spec") || die_at "$at" "<!-- list -->: no src"
+    [ -f "$src" ] || die_at "$at" "<!-- list $spec -->: no file $src"
+    re=$(attr re "$spec") || die_at "$at" "<!-- list $spec -->: no re"
+    items=$(sed -nE "s/$re.*/\\1/p" "$src")
+    [ -n "$items" ] || die_at "$at" "<!-- list $spec -->: no line of $src matches /$re/"
+    sed 's/^/1. /' <<<"$items"
+}
+
+# ---- Chapters with no slide of their own ----
+
+# covered DECK: the chapter numbers the deck's slides show or cite, one a line.
+covered() {
+    grep -oE '\]\(figures/[0-9]{2}-|<!-- from chapters/[0-9]{2}-|<!-- chapter: [0-9 ]+-->' "$1" |
+        grep -oE '[0-9]{2}' | sort -u || true
+}
+
+# unlink: Markdown links as their text (a README's links are relative to its folder).
+unlink() { sed -E 's/\[([^]]*)\]\([^)]*\)/\1/g'; }
+
+# chapter_slide CHAPTER: a slide from what the chapter says of itself, verbatim: its README's
+# title, goal, first two figures and their captions, or without a README its server.c header.
 chapter_slide() {
-    local ch=$1 figs
-    echo '---'
-    echo
-    local title
-    title=$(sed -n '1s/^# *//p' "chapters/$ch/README.md" 2>/dev/null) || true
+    local ch=$1 nn=${1%%-*} readme="chapters/$1/README.md" title goal figs="" f caption notes=""
+    title=$(sed -n '1s/^# *//p' "$readme" 2>/dev/null) || true
     [ -n "$title" ] || title="${ch/-/ }"
+    echo "class: auto"
+    echo
     echo "# $title"
     echo
-    echo "<!-- from chapters/$ch/server.c -->"
-    echo '```c'
-    sed -n '1,/\*\//p' "chapters/$ch/server.c"
-    echo '```'
-    # Its two figures side by side; a chapter with variants (compare.conf) shows the shared
-    # scenario of up to four of them. With --no-run, only figures already drawn.
-    local names
-    names=$(scripts/compare.sh --list-figures "$ch")
-    [ "$(wc -l <<<"$names")" -le 2 ] || names=$(grep -- '-shared' <<<"$names" | head -4)
-    figs=$(while read -r f; do
-        if [ -n "$run" ] || [ -f "$FIGURES/$f" ]; then printf '![](figures/%s) ' "$f"; fi
-    done <<<"$names")
-    local layout=(- one pair trio quad)
-    [ -z "$figs" ] || printf '\n.%s[%s]\n' "${layout[$(wc -w <<<"$figs")]}" "$figs"
+    echo "<!-- chapter: $nn -->"
+    if [ -f "$readme" ]; then
+        goal=$(awk '/^\*\*Goal: / { on = 1 } on { g = g (g == "" ? "" : " ") $0 } on && /\*\*$/ { exit }
+            END { sub(/^\*\*Goal: /, "", g); sub(/\*\*$/, "", g); print g }' "$readme" | unlink)
+        [ -z "$goal" ] || printf '\n.takeaway[Goal: %s]\n' "$goal"
+        # The README's figures, with the caption on the line after each.
+        while IFS=$'\t' read -r f caption; do
+            [ -f "$FIGURES/$f" ] || [ -n "$run" ] || continue
+            figs+="![$nn](figures/$f) "
+            notes+="- $f: $caption"$'\n'
+        done < <(awk '
+            match($0, /\]\(\.\.\/\.\.\/slides\/figures\/[A-Za-z0-9._-]+\.svg\)/) {
+                f = substr($0, RSTART + 23, RLENGTH - 24); getline cap
+                gsub(/^\*|\*$/, "", cap); printf "%s\t%s\n", f, cap
+            }' "$readme" | head -2 | unlink)
+    else
+        echo
+        echo "<!-- from chapters/$ch/server.c -->"
+        echo '```c'
+        sed -n '1,/\*\//p' "chapters/$ch/server.c"
+        echo '```'
+    fi
+    # No figure in the README: its first table (one short enough for a slide), verbatim.
+    if [ -z "$figs" ] && [ -f "$readme" ]; then
+        awk '/^\|/ { print; n++; t = 1; next } t { exit }' "$readme" | unlink >"$work/table"
+        if [ -s "$work/table" ] && [ "$(wc -l <"$work/table")" -le 10 ]; then
+            printf '\n<!-- from %s -->\n' "$readme"
+            cat "$work/table"
+            notes+="- the README's first table, as it stands there"$'\n'
+            figs=table
+        fi
+    fi
+    if [ -z "$figs" ]; then # the two scenarios, as make figures draws them
+        while read -r f; do
+            if [ -n "$run" ] || [ -f "$FIGURES/$f" ]; then figs+="![$nn](figures/$f) "; fi
+        done < <(scripts/compare.sh --list-figures "$ch" | grep -- '-shared' | head -2)
+    fi
+    local layout=(- one pair)
+    [ -z "$figs" ] || [ "$figs" = table ] || printf '\n.%s[%s]\n' "${layout[$(wc -w <<<"$figs")]}" "$figs"
     echo
+    echo '???'
+    echo
+    echo "[auto] This slide is made from chapters/$ch/ at build time: the chapter has no hand-written"
+    echo "slide yet. Read its goal; point at each figure:"
+    echo
+    printf '%s' "$notes"
+    [ -n "$notes" ] || echo "- the shared scenario, as for every chapter: who waited for whom."
 }
 
-# The deck with its markers filled.
+# with_chapters DECK: DECK with a slide for each chapter it does not show, in story order.
+with_chapters() {
+    local deck=$1 ch nn have
+    have=$(covered "$deck")
+    : >"$work/auto.list"
+    for ch in chapters/[0-9]*/; do
+        ch=$(basename "$ch")
+        [ -f "chapters/$ch/server.c" ] || continue
+        nn=${ch%%-*}
+        grep -qx "$nn" <<<"$have" && continue
+        chapter_slide "$ch" >"$work/auto-$nn.md"
+        echo "$nn $work/auto-$nn.md" >>"$work/auto.list"
+    done
+    awk -v list="$work/auto.list" '
+        function slide_chapters(text,    s, out, m) {
+            out = ""; s = text
+            while (match(s, /\]\(figures\/[0-9][0-9]-|<!-- from chapters\/[0-9][0-9]-|<!-- chapter: [0-9 ]+-->/)) {
+                m = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH)
+                while (match(m, /[0-9][0-9]/)) { out = out " " substr(m, RSTART, 2); m = substr(m, RSTART + 2) }
+            }
+            return out
+        }
+        function put_auto(i,    line, f) {
+            f = auto_file[i]; done[i] = 1
+            printf "%s", (started ? "---\n\n" : "")
+            while ((getline line < f) > 0) print line
+            print ""
+            close(f); started = 1
+        }
+        function flush(    i, n, c, k, later, marker) {
+            if (!have_slide) return
+            n = split(slide_chapters(buf), c, " ")
+            marker = index(buf, "<!-- more chapters -->") > 0
+            for (i = 1; i <= nauto; i++) {
+                if (done[i]) continue
+                later = 0
+                for (k = 1; k <= n; k++) if (c[k] + 0 > auto_nn[i] + 0) later = 1
+                if (later || marker) put_auto(i)
+            }
+            gsub(/<!-- more chapters -->\n?/, "", buf)
+            printf "%s%s", (started ? "---\n" : ""), buf
+            started = 1; buf = ""
+        }
+        BEGIN { while ((getline line < list) > 0) { split(line, p, " "); nauto++; auto_nn[nauto] = p[1]; auto_file[nauto] = p[2] } }
+        /^```/ { fence = !fence }
+        !fence && /^---[ \t]*$/ { flush(); have_slide = 0; next }
+        { buf = buf $0 "\n"; have_slide = 1 }
+        END {
+            flush()
+            for (i = 1; i <= nauto; i++) if (!done[i]) put_auto(i)
+        }' "$deck"
+}
+
+# ---- The deck with its markers filled ----
+
+# lint DECK: a number marker must sit in a block that names its source, or under <!-- from -->,
+# with blocks as scripts/docs-check sees them (a paragraph, a list item, a table; a quote ending
+# with a colon quotes the block after it too).
+lint() {
+    awk -v deck="$deck" '
+        function end_block(    i, src, base, srcs) {
+            srcs = block_src
+            if (block ~ /REPORT\.md/) srcs = srcs " bench/REPORT.md"
+            if (block ~ /compare\.md/) srcs = srcs " bench/compare.md"
+            for (i = 1; i <= nm; i++) {
+                src = msrc[i]; base = src; sub(/.*\//, "", base)
+                if (!index(block, base) && !index(" " srcs " ", " " src " ")) {
+                    printf "build.sh: %s:%d: a number from %s in a block that does not name it: say %s in it, or put <!-- from %s --> above it\n", deck, mline[i], src, base, src > "/dev/stderr"
+                    bad = 1
+                }
+            }
+            carry = (nlines && srcs != "" && last ~ /:[ \t]*$/) ? srcs : ""
+            nm = 0; nlines = 0; block = ""; block_src = ""
+        }
+        /^```/ { end_block(); fence = !fence; pending = ""; carry = ""; next }
+        fence { next }
+        /^[ \t]*<!--.*-->[ \t]*$/ && $0 !~ /<!-- n / {
+            end_block()
+            if (match($0, /<!-- from [^ ]+ -->/)) pending = pending " " substr($0, RSTART + 10, RLENGTH - 14)
+            if (carry != "") pending = pending " " carry
+            carry = ""
+            next
+        }
+        /^[ \t]*$/ { end_block(); pending = ""; next }
+        /^#/ { end_block(); pending = ""; carry = ""; next }
+        /^[ \t]*([-*+]|[0-9]+\.)[ \t]/ { end_block() }
+        {
+            if (!nlines) { block_src = pending " " carry; pending = ""; carry = "" }
+            nlines++; last = $0
+            block = block "\n" $0
+            s = $0
+            while (match(s, /<!-- n [^>]*src="[^"]*"/)) {
+                m = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH)
+                sub(/.*src="/, "", m); sub(/"$/, "", m)
+                msrc[++nm] = m; mline[nm] = NR
+            }
+        }
+        END { end_block(); exit bad }' "$1"
+}
+
 expand() {
-    local line ch
+    local line n=0 spec
     while IFS= read -r line; do
+        n=$((n + 1))
         case $line in
-        '<!-- more chapters -->')
-            for ch in chapters/[0-9]*/; do
-                ch=$(basename "$ch")
-                [ -f "chapters/$ch/server.c" ] || continue
-                grep -q "](figures/${ch%%-*}-" "$deck" || chapter_slide "$ch"
-            done
-            ;;
-        '<!-- compare table -->')
-            if [ -f "$COMPARE_MD" ]; then
-                grep '^|' "$COMPARE_MD"
-                echo
-                echo ".small[$(grep -o 'Made by .* cores' "$COMPARE_MD" | head -1).]"
-            else
-                echo '*No table yet: run `make compare`, then `make slides`.*'
-            fi
-            ;;
+        '<!-- table '*' -->') spec=${line#'<!-- table '}; table_block "$n" "${spec%' -->'}" ;;
+        '<!-- chart '*' -->') spec=${line#'<!-- chart '}; chart_block "$n" "${spec%' -->'}" ;;
+        '<!-- output '*' -->') spec=${line#'<!-- output '}; output_block "$n" "${spec%' -->'}" ;;
+        '<!-- diff '*' -->') spec=${line#'<!-- diff '}; diff_block "$n" "${spec%' -->'}" ;;
+        '<!-- list '*' -->') spec=${line#'<!-- list '}; list_block "$n" "${spec%' -->'}" ;;
+        *'<!-- n '*) fill_inline "$n" "$line" ;;
         *) printf '%s\n' "$line" ;;
         esac
-    done <"$deck"
+    done <"$1"
 }
-expand >"$work/deck.md"
+
+# keep_lightning: only the slides whose class names `lightning`.
+keep_lightning() {
+    awk '
+        function flush() { if (have && buf ~ /(^|\n)class:[^\n]*lightning/) { printf "%s%s", (n++ ? "---\n" : ""), buf } buf = ""; have = 0 }
+        /^```/ { fence = !fence }
+        !fence && /^---[ \t]*$/ { flush(); next }
+        { buf = buf $0 "\n"; have = 1 }
+        END { flush() }'
+}
+
+lint "$deck" || exit 1
+with_chapters "$deck" >"$work/with-chapters.md"
+expand "$work/with-chapters.md" >"$work/deck.md"
+# with_chapters and expand change the line numbers: a marker's error names the line in
+# $work/with-chapters.md, which is the deck's own until the first slide it adds.
+if [ -n "$lightning" ]; then
+    keep_lightning <"$work/deck.md" >"$work/lightning.md"
+    mv "$work/lightning.md" "$work/deck.md"
+fi
+[ -z "$markdown_out" ] || cp "$work/deck.md" "$markdown_out"
 
 # Every figure the deck shows must exist; make the missing ones once, from fresh runs.
 grep -o '](figures/[A-Za-z0-9._-]*\.svg)' "$work/deck.md" | sed 's|^](figures/||;s|)$||' | sort -u \
     >"$work/figures"
-missing=$(while read -r f; do [ -f "$FIGURES/$f" ] || echo "$f"; done <"$work/figures")
+where() { if [ -f "$work/charts/$1" ]; then echo "$work/charts/$1"; else echo "$FIGURES/$1"; fi; }
+missing=$(while read -r f; do [ -f "$(where "$f")" ] || echo "$f"; done <"$work/figures")
 if [ -n "$missing" ] && [ -n "$run" ]; then
     echo "build.sh: making the missing figures: $(echo $missing)" >&2
     # Only the chapters whose figures are missing: NN-... names chapters/NN-*/.
@@ -89,13 +590,15 @@ if [ -n "$missing" ] && [ -n "$run" ]; then
     scripts/compare.sh --figures "$FIGURES" $(for f in $missing; do
         basename "$(dirname chapters/"${f%%-*}"-*/server.c)"
     done | sort -u) >/dev/null
-    missing=$(while read -r f; do [ -f "$FIGURES/$f" ] || echo "$f"; done <"$work/figures")
+    missing=$(while read -r f; do [ -f "$(where "$f")" ] || echo "$f"; done <"$work/figures")
 fi
 [ -z "$missing" ] || { echo "build.sh: missing figures (make figures): $(echo $missing)" >&2; exit 1; }
+[ -z "$charts_out" ] || { mkdir -p "$charts_out" && find "$work/charts" -name '*.svg' -exec cp {} "$charts_out/" \; ; }
+[ -n "$html" ] || exit 0
 
 # Figures become data: URIs; the Markdown is escaped for the <textarea> remark reads it from.
 while read -r f; do
-    printf '%s\t%s\n' "$f" "$(base64 -w0 "$FIGURES/$f")"
+    printf '%s\t%s\n' "$f" "$(base64 -w0 "$(where "$f")")"
 done <"$work/figures" >"$work/uris"
 awk -F '\t' '
     NR == FNR { uri[$1] = $2; next }
@@ -105,8 +608,9 @@ awk -F '\t' '
             ref = substr(line, RSTART, RLENGTH)
             alt = ref; sub(/^!\[/, "", alt); sub(/\].*/, "", alt)
             name = ref; sub(/^.*\(figures\//, "", name); sub(/\)$/, "", name)
-            done = done substr(line, 1, RSTART - 1) "<img class=\"figure\" alt=\"" alt \
-                "\" src=\"data:image/svg+xml;base64," uri[name] "\">"
+            done = done substr(line, 1, RSTART - 1) "<img class=\"figure" \
+                (name ~ /^chart-/ ? " chart" : "") "\" alt=\"" alt \
+                "\" data-name=\"" name "\" src=\"data:image/svg+xml;base64," uri[name] "\">"
             line = substr(line, RSTART + RLENGTH)
         }
         print done line
@@ -122,19 +626,44 @@ awk -F '\t' '
 <style>
 body { font-family: 'DejaVu Sans', 'Helvetica Neue', Arial, sans-serif; }
 h1, h2, h3 { font-weight: normal; color: #1a2a3a; }
-.remark-slide-content { font-size: 22px; padding: 0.6em 2em; }
-.remark-slide-content h1 { font-size: 1.5em; margin: 0.4em 0 0.5em; }
+/* A 16:9 slide is 1210 x 681 px, drawn at 1.06 in a 1280 x 720 window: every size here is about
+ * what the audience gets, and tests/slides.bats checks that no text ends up under 12 px. */
+.remark-slide-content { font-size: 22px; padding: 0.4em 1.3em 0.3em; }
+.remark-slide-content h1 { font-size: 1.45em; margin: 0.3em 0 0.4em; }
 .remark-slide-content.center h1 { font-size: 2em; }
+.remark-slide-content p, .remark-slide-content ul, .remark-slide-content ol { margin: 0.35em 0; }
+.remark-slide-content li { margin: 0.15em 0; }
 .remark-code, .remark-inline-code { font-family: 'DejaVu Sans Mono', Menlo, monospace; }
-.remark-code { font-size: 14px; line-height: 1.25; }
-img.figure { display: block; margin: 0 auto; max-width: 100%; max-height: 360px; }
-.pair img.figure { display: inline-block; width: 49.2%; }
-.trio img.figure { display: inline-block; width: 32.6%; }
-.quad img.figure { display: inline-block; width: 24.3%; }
-.small { font-size: 15px; color: #555; }
-.remark-slide-content table { border-collapse: collapse; font-size: 12px; margin: 0 auto; }
-.remark-slide-content th, .remark-slide-content td { border: 1px solid #bbb; padding: 2px 5px; }
-.remark-slide-number { font-size: 12px; }
+.remark-code { font-size: 15px; line-height: 1.25; }
+.remark-slide-content pre { margin: 0.3em 0; }
+.remark-slide-content pre > code { display: block; background: #f6f6f6; padding: 0.3em 0.5em; }
+.remark-slide-content.center pre { display: inline-block; text-align: left; }
+.output .remark-code { font-size: 17px; }
+img.figure { display: block; margin: 0 auto; max-width: 100%; height: 400px; }
+img.chart { height: auto; max-height: 560px; }
+.pair { display: flex; justify-content: space-between; }
+.pair img.figure { display: inline-block; width: 49.6%; height: auto; max-height: 470px; object-fit: contain; }
+.split { display: flex; gap: 0.8em; align-items: flex-start; }
+.split > div { flex: 1 1 0; min-width: 0; }
+.split > .wide { flex: 2.2 1 0; }
+.split > .narrow { flex: 1 1 0; font-size: 18px; }
+.takeaway { display: block; border-left: 5px solid #0072b2; padding: 0.1em 0.5em; margin: 0.3em 0 0.4em;
+    color: #1a2a3a; }
+.small { font-size: 16px; color: #444; }
+.rules ol { font-size: 26px; }
+.remark-slide-content table { border-collapse: collapse; font-size: 19px; margin: 0.2em auto; }
+.remark-slide-content.dense table { font-size: 13px; }
+.remark-slide-content th, .remark-slide-content td { border: 1px solid #bbb; padding: 1px 6px; }
+.remark-slide-number { font-size: 13px; }
+.remark-slide-notes { font-size: 16px; }
+/* Printed (make slides-pdf): one page a slide, at its own size, where remark would scale each
+ * slide to its 4:3 page. */
+@page { size: 1210px 681px; margin: 0; }
+@media print {
+  .remark-slide-container { width: 1210px !important; height: 681px !important; overflow: hidden; }
+  .remark-slide-scaler { transform: none !important; -webkit-transform: none !important;
+      left: 0 !important; top: 0 !important; width: 1210px !important; height: 681px !important; }
+}
 </style>
 </head>
 <body>
@@ -151,4 +680,5 @@ EOF
     echo '</html>'
 } >"$work/deck.html"
 mv "$work/deck.html" "$out"
-echo "wrote $out ($(grep -c '^---$' "$work/deck.md") slide breaks, $(wc -l <"$work/figures") figures)" >&2
+slides=$(awk '/^```/ { f = !f } !f && /^---[ \t]*$/ { n++ } END { print n + 1 }' "$work/deck.md")
+echo "wrote $out ($slides slides, $(wc -l <"$work/figures") figures and charts)" >&2

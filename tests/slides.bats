@@ -1,14 +1,55 @@
 #!/usr/bin/env bats
-# The talk never lies about the code: every C excerpt on a slide is still, verbatim, in the file
-# it cites, and every figure it shows is one `make figures` draws. Plus the SVG renderer itself.
-# Fast: nothing here starts a server or draws the real figures.
+# The talk never lies about the code or the numbers: every C excerpt on a slide is still,
+# verbatim, in the file it cites; every figure it shows is one `make figures` draws; every number
+# is filled in from the file a run wrote, and the filled deck quotes only what that file holds.
+# Every slide has speaker notes with a time mark, and the talk keeps its 30 and 10 minutes.
+# In headless Chromium (Debian's, which make test installs) every slide fits 1280 x 720 with no
+# text under 12 px, and the PDF handout has a page per slide. Plus the SVG renderers themselves.
+# Nothing here starts a server or draws the real figures; the browser tests take about 10 s.
 #
 # The excerpt convention in slides/deck.md: a ```c block must follow, on the very next line, a
 # line  <!-- from chapters/NN-name/server.c -->  and its lines must appear, contiguous and
-# unchanged (indentation included), in that file.
+# unchanged (indentation included), in that file. The number markers: slides/build.sh's header.
 load helpers
 
 DECK="$ROOT/slides/deck.md"
+
+# filled DECK OUT: the deck as build.sh fills it (markers, chapter slides), its charts beside it
+# in OUT's folder under figures/, with the committed figures, so docs-check can follow its links.
+filled() {
+    local dir
+    dir=$(dirname "$2")
+    mkdir -p "$dir/figures"
+    ln -sf "$ROOT"/slides/figures/*.svg "$dir/figures/"
+    "$ROOT/slides/build.sh" --no-run --markdown-only "$2" --charts "$dir/figures" "$1"
+}
+
+# slide_facts DECK: one line a slide: its number, "L" if on the lightning path else "-", the
+# figures it shows, its full-talk time mark and its lightning one ("-" when none, "auto" for a
+# slide build.sh made), whether it has notes (1/0), and its title.
+slide_facts() {
+    awk '
+        function flush() {
+            if (!have) return
+            printf "%d %s %d %s %s %d %s\n", ++n, (cls ~ /lightning/ ? "L" : "-"), figs,
+                (mark == "" ? "-" : mark), (fast == "" ? "-" : fast), notes, (title == "" ? "-" : title)
+            have = 0; cls = ""; figs = 0; mark = ""; fast = ""; notes = 0; title = ""; in_notes = 0
+        }
+        /^```/ { fence = !fence }
+        !fence && /^---[ \t]*$/ { flush(); next }
+        { have = 1 }
+        !fence && /^class:/ && !in_notes { cls = $0 }
+        !fence && /^# / && title == "" && !in_notes { title = substr($0, 3); gsub(/ /, "_", title) }
+        !fence && /^\?\?\?[ \t]*$/ { in_notes = 1; next }
+        in_notes && /[^ \t]/ { notes = 1 }
+        in_notes && mark == "" && match($0, /\[[0-9]+:[0-5][0-9]\]|\[auto\]/) { mark = substr($0, RSTART + 1, RLENGTH - 2) }
+        in_notes && fast == "" && match($0, /\[\xe2\x9a\xa1 [0-9]+:[0-5][0-9]\]/) { fast = substr($0, RSTART + 5, RLENGTH - 6) }
+        !in_notes { s = $0; while (match(s, /\]\(figures\/[A-Za-z0-9._-]+\.svg\)/)) { figs++; s = substr(s, RSTART + RLENGTH) } }
+        END { flush() }' "$1"
+}
+
+# seconds M:SS
+seconds() { echo $((10#${1%%:*} * 60 + 10#${1##*:})); }
 
 # check_excerpts DECK: prints each excerpt that is uncited or no longer in its file; fails if any.
 check_excerpts() {
@@ -121,7 +162,7 @@ figure_refs() {
     for f in $refs; do
         [ -f "$ROOT/slides/figures/$f" ] || continue # not drawn yet on this machine
         head -c 5 "$ROOT/slides/figures/$f" | grep -q '^<svg' || { echo "$f is not an SVG"; false; }
-        grep -q '<title>request 0:' "$ROOT/slides/figures/$f" || { echo "$f has no bars"; false; }
+        grep -qE '<title>request 0[:,]' "$ROOT/slides/figures/$f" || { echo "$f has no bars"; false; }
     done
 }
 
@@ -180,6 +221,243 @@ figure_refs() {
     ! grep -q '](figures/' "$out"
     [ "$(grep -o 'data:image/svg+xml;base64,' "$out" | wc -l)" -ge "$(figure_refs "$DECK" | wc -l)" ]
     grep -q 'remark.create' "$out"
+}
+
+@test "chart-svg draws a bar per cell, as long as its value, labelled with the cell as written" {
+    printf '%s\n' '# a comment' 'server	req/s	µs per request' 'nginx	18484.3	47.0' \
+        '08 <fork> & co	482.9	3866.7' 'none	—	about 12' >"$BATS_TEST_TMPDIR/t.tsv"
+    run "$BIN/chart-svg" -t 'a <title>' -H nginx -m 0,200 "$BATS_TEST_TMPDIR/t.tsv"
+    [ "$status" -eq 0 ]
+    [[ $output == "<svg"* ]] && [[ $output == *"</svg>" ]]
+    [[ $output == *'a &lt;title&gt;'* ]] && [[ $output == *'08 &lt;fork&gt; &amp; co'* ]]
+    # One bar a cell with a value (the dash has none), in the first panel as long as its value.
+    [ "$(grep -c '<title>' <<<"$output")" -eq 5 ]
+    local w1 w2
+    w1=$(grep '<title>nginx, req/s' <<<"$output" | sed 's/.*width="\([0-9.]*\)".*/\1/')
+    w2=$(grep '<title>08 &lt;fork&gt; &amp; co, req/s' <<<"$output" | sed 's/.*width="\([0-9.]*\)".*/\1/')
+    awk -v a="$w1" -v b="$w2" 'BEGIN { r = a / b; exit !(r > 18484.3 / 482.9 * 0.99 && r < 18484.3 / 482.9 * 1.01) }'
+    # Labels are the cells as written, a cut bar (past -m) says so, the highlighted row is bold.
+    [[ $output == *'>18484.3</text>'* ]] && [[ $output == *'>about 12</text>'* ]]
+    [[ $output == *'▸ 3866.7</text>'* ]]
+    [[ $output == *'font-weight="bold">nginx</text>'* ]]
+    # Every text at least 14 px in the SVG's own units.
+    ! grep -o 'font-size="[0-9.]*"' <<<"$output" | sed 's/[^0-9.]//g' | awk '$1 < 14 { bad = 1 } END { exit !bad }'
+    # Grouped: one panel, a bar per series in each row.
+    run "$BIN/chart-svg" -g "$BATS_TEST_TMPDIR/t.tsv"
+    [ "$status" -eq 0 ] && [ "$(grep -c '<title>' <<<"$output")" -eq 5 ]
+}
+
+@test "chart-svg refuses a malformed table with the file and line" {
+    local t=$BATS_TEST_TMPDIR/t.tsv
+    printf 'label\tv\nx\tten\n' >"$t"
+    run "$BIN/chart-svg" "$t"
+    [ "$status" -eq 1 ] && [[ $output == *"t.tsv:2: not a number: ten"* ]]
+    printf 'label\tv\nx\t1\t2\n' >"$t"
+    run "$BIN/chart-svg" "$t"
+    [ "$status" -eq 1 ] && [[ $output == *"t.tsv:2: 3 cells, the header has 2"* ]]
+    printf 'label\n' >"$t"
+    run "$BIN/chart-svg" "$t"
+    [ "$status" -eq 1 ] && [[ $output == *"needs a label and at least one series"* ]]
+    printf 'label\tv\n' >"$t"
+    run "$BIN/chart-svg" "$t"
+    [ "$status" -eq 1 ] && [[ $output == *"no rows"* ]]
+    run "$BIN/chart-svg" "$BATS_TEST_TMPDIR/absent"
+    [ "$status" -eq 1 ]
+    run "$BIN/chart-svg" -w 10 "$t"
+    [ "$status" -eq 1 ]
+    run "$BIN/chart-svg" --bogus
+    [ "$status" -eq 64 ]
+}
+
+@test "every slide has speaker notes with a time mark, and shows two figures at most" {
+    filled "$DECK" "$BATS_TEST_TMPDIR/out/deck.md"
+    run slide_facts "$BATS_TEST_TMPDIR/out/deck.md"
+    echo "$output"
+    [ "$(wc -l <<<"$output")" -ge 30 ]
+    local n lane figs mark fast notes title bad=0
+    while read -r n lane figs mark fast notes title; do
+        [ "$notes" -eq 1 ] || { echo "slide $n ($title): no speaker notes"; bad=1; }
+        [ "$mark" != - ] || { echo "slide $n ($title): notes without a [M:SS] mark"; bad=1; }
+        [ "$figs" -le 2 ] || { echo "slide $n ($title): $figs figures"; bad=1; }
+        # The lightning path's slides, and only they, carry its time mark.
+        if [ "$lane" = L ] && [ "$fast" = - ]; then echo "slide $n ($title): lightning, no ⚡ mark"; bad=1; fi
+        if [ "$lane" = - ] && [ "$fast" != - ]; then echo "slide $n ($title): a ⚡ mark off the path"; bad=1; fi
+    done <<<"$output"
+    [ "$bad" -eq 0 ]
+}
+
+@test "the talk runs 30 minutes and its lightning path 10: the time marks go forward and end in time" {
+    run slide_facts "$DECK"
+    local n lane figs mark fast notes title last=-1 last_fast=-1 t bad=0 count=0
+    while read -r n lane figs mark fast notes title; do
+        [ "$mark" = - ] && continue
+        t=$(seconds "$mark")
+        [ "$t" -gt "$last" ] || { echo "slide $n ($title): [$mark] is not after the slide before"; bad=1; }
+        last=$t
+        [ "$fast" = - ] && continue
+        count=$((count + 1))
+        t=$(seconds "$fast")
+        [ "$t" -gt "$last_fast" ] || { echo "slide $n ($title): [⚡ $fast] is not after the one before"; bad=1; }
+        last_fast=$t
+    done <<<"$output"
+    echo "last mark $last s, last lightning mark $last_fast s, $count lightning slides"
+    [ "$bad" -eq 0 ]
+    # The last slide starts with time left for it, and both paths start at 0:00.
+    [ "$last" -ge $((25 * 60)) ] && [ "$last" -le $((29 * 60 + 30)) ]
+    [ "$last_fast" -ge $((8 * 60)) ] && [ "$last_fast" -le $((9 * 60 + 30)) ]
+    [ "$(sed -n '1p' <<<"$output" | awk '{ print $4, $5 }')" = "0:00 0:00" ]
+    [ "$count" -ge 8 ]
+    # slides/README.md's outline quotes the marks: each is a slide's.
+    local m
+    for m in $(grep -oE '`\[[0-9]+:[0-5][0-9]\]`' "$ROOT/slides/README.md" | tr -d '`[]'); do
+        grep -q "^\[$m\]" "$DECK" || { echo "slides/README.md quotes [$m], which no slide starts at"; false; }
+    done
+}
+
+@test "every number marker resolves, and the filled deck quotes only numbers its sources hold" {
+    local out=$BATS_TEST_TMPDIR/out/deck.md
+    run filled "$DECK" "$out"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    # Every marker was filled, and the deck still has its numbers in it.
+    ! grep -nE '<!-- (n|table|chart|output|diff|list) |<!-- more chapters -->' "$out"
+    [ "$(grep -o '<!-- n ' "$DECK" | wc -l)" -ge 15 ]
+    # scripts/docs-check holds each block that names REPORT.md or compare.md, and each one under
+    # a <!-- from FILE --> line, to that file: a filled number is in it, row by row.
+    run "$ROOT/scripts/docs-check" -C "$ROOT" "$out"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    # And it would say so if one were not: the last cell of a filled row made up.
+    local row
+    row=$(grep -m1 '^| 04-epoll |' "$out")
+    sed -i 's/^\(| 04-epoll |.*| \)[^|]*|$/\112345.6 |/' "$out"
+    [ "$row" != "$(grep -m1 '^| 04-epoll |' "$out")" ]
+    run "$ROOT/scripts/docs-check" -C "$ROOT" "$out"
+    [ "$status" -eq 1 ] && [[ $output == *'in the "04-epoll" rows of bench/REPORT.md'* ]]
+}
+
+@test "a marker that finds nothing stops the build, naming its line and what the file holds" {
+    local d=$BATS_TEST_TMPDIR/d.md
+    printf '%s\n' '# T' '' 'From bench/REPORT.md: <!-- n src="bench/REPORT.md" in="Zero-delay" row="99-nothing" col="req/s" -->' \
+        '' '???' '' '[0:00]' >"$d"
+    run "$ROOT/slides/build.sh" --no-run --markdown-only "$BATS_TEST_TMPDIR/o.md" "$d"
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ $output == *"d.md:3: <!-- n "*'row="99-nothing"'*"no row \"99-nothing\"; the rows: nginx, 01-blocking"* ]]
+    # A column no table of the section has: the section's tables are listed.
+    sed -i 's/row="99-nothing" col="req\/s"/row="nginx" col="nothing per second"/' "$d"
+    run "$ROOT/slides/build.sh" --no-run --markdown-only "$BATS_TEST_TMPDIR/o.md" "$d"
+    [ "$status" -eq 1 ] && [[ $output == *'has the columns "nothing per second"'*"[server | COUNT | req/s"* ]]
+    # A section the report does not have.
+    sed -i 's/in="Zero-delay"/in="No such section"/' "$d"
+    run "$ROOT/slides/build.sh" --no-run --markdown-only "$BATS_TEST_TMPDIR/o.md" "$d"
+    [ "$status" -eq 1 ] && [[ $output == *'no heading holds "No such section"'* ]]
+    # A number in a block that does not name its source: docs-check could not hold it to it.
+    printf '%s\n' '# T' '' 'Fast: <!-- n src="bench/REPORT.md" in="Zero-delay" row="nginx" col="req/s" -->' \
+        '' '???' '' '[0:00]' >"$d"
+    run "$ROOT/slides/build.sh" --no-run --markdown-only "$BATS_TEST_TMPDIR/o.md" "$d"
+    [ "$status" -eq 1 ] && [[ $output == *"d.md:3: a number from bench/REPORT.md in a block that does not name it"* ]]
+    # Named, it is filled.
+    sed -i 's/^Fast:/From bench\/REPORT.md:/' "$d"
+    run "$ROOT/slides/build.sh" --no-run --markdown-only "$BATS_TEST_TMPDIR/o.md" "$d"
+    [ "$status" -eq 0 ]
+    grep -qE '^From bench/REPORT.md: [0-9]+(\.[0-9]+)?$' "$BATS_TEST_TMPDIR/o.md"
+}
+
+@test "a chapter with no slide of its own joins the talk in story order, from its README" {
+    local d=$BATS_TEST_TMPDIR/d.md
+    printf '%s\n' '# one' '' '![x](figures/01-shared.svg)' '' '???' '' '[0:00]' '' '---' '' \
+        '# five' '' '<!-- chapter: 05 -->' '' '???' '' '[1:00]' '' '---' '' \
+        '# the end' '' '<!-- more chapters -->' '' '???' '' '[2:00]' >"$d"
+    run "$ROOT/slides/build.sh" --no-run --markdown-only "$BATS_TEST_TMPDIR/o.md" "$d"
+    [ "$status" -eq 0 ]
+    # The titles in order: 02-04 between 01 and 05, every later chapter before the marker's slide.
+    local titles expected ch
+    titles=$(grep -E '^# ' "$BATS_TEST_TMPDIR/o.md" | sed 's/^# //' | cut -c1-4)
+    expected=$(printf '%s\n' one "02 b" "03 s" "04 e" five)
+    for ch in "$ROOT"/chapters/[0-9]*/server.c; do
+        ch=$(basename "$(dirname "$ch")")
+        case ${ch%%-*} in 01 | 02 | 03 | 04 | 05) ;; *) expected+=$'\n'"$(cut -c1-4 <<<"${ch/-/ }")" ;; esac
+    done
+    expected+=$'\n'"the "
+    echo "$titles"
+    [ "$titles" = "$expected" ]
+    # Each made slide has its README's goal, notes, and none of the README's relative links.
+    grep -q '^.takeaway\[Goal: watch a server that serves one client at a time' "$BATS_TEST_TMPDIR/o.md" || true
+    [ "$(grep -c '^\[auto\]' "$BATS_TEST_TMPDIR/o.md")" -eq "$(grep -c '^class: auto' "$BATS_TEST_TMPDIR/o.md")" ]
+    ! grep -q '](\.\./' "$BATS_TEST_TMPDIR/o.md"
+    # The marker is gone, and the deck's own slides are unchanged.
+    ! grep -q 'more chapters' "$BATS_TEST_TMPDIR/o.md"
+}
+
+@test "the lightning deck is the slides marked lightning, in order" {
+    local out=$BATS_TEST_TMPDIR/out/l.md
+    mkdir -p "$BATS_TEST_TMPDIR/out"
+    "$ROOT/slides/build.sh" --no-run --lightning --markdown-only "$out" "$DECK"
+    run slide_facts "$out"
+    echo "$output"
+    [ "$(awk '$2 == "L"' <<<"$output" | wc -l)" -eq "$(wc -l <<<"$output")" ]
+    [ "$(awk '{ print $7 }' <<<"$output")" = "$(slide_facts "$DECK" | awk '$2 == "L" { print $7 }')" ]
+}
+
+# need_browser: skips, saying why, where make test has not installed Chromium and remark.
+need_browser() {
+    command -v chromium >/dev/null || skip "no chromium (make install-test-deps installs it)"
+    [ -f /usr/share/javascript/remark-slide/remark.min.js ] || skip "no libjs-remark-slide (make slides installs it)"
+    export TMPDIR=$BATS_TEST_TMPDIR # Chromium's fresh profile goes there and with the test
+}
+
+@test "in headless Chromium at 1280 x 720 every slide fits, has notes, two figures at most, no text under 12 px" {
+    need_browser
+    local d flag slides
+    for d in deck lightning; do
+        flag=$([ $d = lightning ] && echo --lightning || true)
+        run "$ROOT/slides/build.sh" --no-run $flag "$DECK" "$BATS_TEST_TMPDIR/$d.html"
+        [ "$status" -eq 0 ]
+        slides=$(sed -n 's/^wrote .* (\([0-9]*\) slides.*/\1/p' <<<"$output")
+        run "$ROOT/slides/browser.sh" check "$BATS_TEST_TMPDIR/$d.html" ${flag:+lightning}
+        echo "$output"
+        [ "$status" -eq 0 ]
+        # It drew every slide of the deck, at the projector's size.
+        [[ $output == *"drawn in 1280 x 720 px"* ]]
+        [[ $output == *"checked $slides slides, "*": 0 problem(s)" ]]
+    done
+}
+
+@test "the browser check fails a slide that overflows, has no notes, shows three figures or small text" {
+    need_browser
+    local d=$BATS_TEST_TMPDIR/bad.md f=01-shared.svg
+    {
+        printf '%s\n' '# too long' '' '```text'
+        seq 1 60
+        printf '%s\n' '```' '' '???' '' '[0:00]' '' '---' '' '# silent' '' 'no notes here' '' '---' '' \
+            '# crowded' '' ".pair[![a](figures/$f) ![b](figures/$f) ![c](figures/$f)]" '' '???' '' '[1:00]' '' \
+            '---' '' '# tiny' '' '<span style="font-size: 9px">small print</span>' '' '???' '' 'no mark'
+    } >"$d"
+    "$ROOT/slides/build.sh" --no-run "$d" "$BATS_TEST_TMPDIR/bad.html"
+    run "$ROOT/slides/browser.sh" check "$BATS_TEST_TMPDIR/bad.html"
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ $output == *"slide 1 (too long): does not fit"* ]]
+    [[ $output == *"slide 2 (silent): no speaker notes"* ]]
+    [[ $output == *"slide 3 (crowded): 3 figures (two at most)"* ]]
+    [[ $output == *"slide 4 (tiny): text of 9.5 px"* ]]
+    [[ $output == *"slide 4 (tiny): notes with no time mark"* ]]
+}
+
+@test "make slides-pdf's printer writes one page per slide, each the slide's size" {
+    need_browser
+    "$ROOT/slides/build.sh" --no-run --lightning "$DECK" "$BATS_TEST_TMPDIR/l.html"
+    run "$ROOT/slides/browser.sh" pdf "$BATS_TEST_TMPDIR/l.html" "$BATS_TEST_TMPDIR/l.pdf"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    head -c 5 "$BATS_TEST_TMPDIR/l.pdf" | grep -q '^%PDF-'
+    local pages slides
+    pages=$(grep -a -o '/Type */Pages\?' "$BATS_TEST_TMPDIR/l.pdf" | grep -c 'Page$')
+    slides=$(slide_facts "$DECK" | awk '$2 == "L"' | wc -l)
+    [ "$pages" -eq "$slides" ]
+    # 1210 x 681 px, a 16:9 slide, in points: 907.5 x 510.75.
+    [ "$(grep -a -o '/MediaBox \[[^]]*\]' "$BATS_TEST_TMPDIR/l.pdf" | sort -u | awk '{ printf "%d %d", $4, $5 }')" = "907 510" ]
 }
 
 @test "compare.sh runs each variant of a chapter's compare.conf and marks the ones that time out" {

@@ -1,0 +1,537 @@
+/* chart-svg: draws a small data file as a horizontal bar chart in SVG, for the slides. The data
+ * are what a run wrote (a table of bench/REPORT.md, a demo's table), passed through as text: each
+ * bar is labelled with its cell exactly as the file wrote it, so the picture quotes its source and
+ * never rounds it. Every text is at least FONT px in the SVG's own units, which the slides show
+ * at 1:1 or more (tests/slides.bats measures it in a browser).
+ *
+ * The file is tab-separated: a header "LABEL<TAB>SERIES<TAB>SERIES..." then a row a bar group;
+ * '#' lines are comments; an empty cell, "-" or "—" draws no bar. By default each series is a
+ * panel with its own scale, side by side (different units: KiB, threads, MiB); with -g they share
+ * one axis and each row has a bar per series (the same unit: p99 alone and beside a dying disk).
+ * Exit status: 0, 1 on bad input (the file and line in the message), 64 on bad usage. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { SERIES_MAX = 6, ROWS_MAX = 64, CELL_MAX = 96, HIGHLIGHT_MAX = 8 };
+/* Sizes in px; the slides show the SVG at about its own size (a 1280 x 720 window draws a slide's
+ * px at 1.06 screen px), so FONT is the smallest text a reader gets. */
+enum { FONT = 14, LABEL_FONT = 15, TITLE_FONT = 20, ROW_PITCH = 24, GROUP_BAR = 16 };
+enum { MARGIN = 12, TOP_TITLE = 30, PANEL_GAP = 28, AXIS_HEIGHT = 26 };
+
+/* Okabe-Ito: colour-blind safe, and the same palette as timeline-svg's pictures. */
+static const char *const SERIES_COLOUR[SERIES_MAX] = {"#0072b2", "#e69f00", "#009e73",
+                                                      "#cc79a7", "#56b4e9", "#d55e00"};
+static const char *const HIGHLIGHT_COLOUR = "#d55e00";
+
+struct cell {
+    char text[CELL_MAX]; /* as the file wrote it */
+    double value;
+    bool has_value;
+};
+
+struct chart {
+    char series[SERIES_MAX][CELL_MAX];
+    int n_series;
+    char label[ROWS_MAX][CELL_MAX];
+    struct cell cell[ROWS_MAX][SERIES_MAX];
+    int n_rows;
+};
+
+struct options {
+    const char *title, *subtitle, *footnote;
+    const char *highlight[HIGHLIGHT_MAX];
+    int n_highlight;
+    int width;
+    bool grouped;
+    double axis_max[SERIES_MAX]; /* per panel (-m); 0: from the data */
+    int n_axis_max;
+    double reference; /* a dashed line at this value (-r), when has_reference */
+    bool has_reference;
+    const char *reference_label;
+};
+
+static void usage(FILE *to) {
+    fprintf(
+        to,
+        "usage: chart-svg [-t TITLE] [-s SUBTITLE] [-f FOOTNOTE] [-w WIDTH] [-g]\n"
+        "                 [-H LABEL]... [-m MAX[,MAX]...] [-r VALUE[:TEXT]] [FILE]\n"
+        "  FILE          tab-separated: a header LABEL<TAB>SERIES..., then one row a bar group\n"
+        "                (else stdin); '#' lines are comments; '-' or an empty cell: no bar\n"
+        "  -t, -s, -f    the title, the subtitle, and a footnote under the chart (its source)\n"
+        "  -w WIDTH      the SVG's width in px (1100)\n"
+        "  -g            grouped: one axis, a bar per series in each row (same unit)\n"
+        "  -H LABEL      draw that row's bars in another colour (a reference: nginx)\n"
+        "  -m MAX,...    each panel's axis maximum (0: the data's); a longer bar is cut\n"
+        "                at it, drawn broken, with its value written beyond\n"
+        "  -r VALUE[:TEXT]  a dashed line at VALUE in every panel, labelled TEXT\n");
+}
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("chart-svg: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static void put_xml(FILE *out, const char *s) {
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", out); break;
+        case '>': fputs("&gt;", out); break;
+        case '&': fputs("&amp;", out); break;
+        case '"': fputs("&quot;", out); break;
+        case '\'': fputs("&apos;", out); break;
+        default: fputc(*s, out);
+        }
+    }
+}
+
+/* Characters, not bytes: a UTF-8 "µ" or "÷" is one character wide. */
+static int text_chars(const char *s) {
+    int n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
+/* About how wide s is at size px in a sans-serif face: generous, so that nothing is clipped. */
+static double text_width(const char *s, int size) {
+    return 0.6 * size * text_chars(s);
+}
+
+static void trim(char *s) {
+    char *start = s;
+    while (*start == ' ')
+        start++;
+    size_t len = strlen(start);
+    while (len && (start[len - 1] == ' ' || start[len - 1] == '\r'))
+        len--;
+    memmove(s, start, len);
+    s[len] = '\0';
+}
+
+/* A cell's value: its first number ("about 1200" is 1200, "14,534.9" is 14534.9). false when it
+ * holds none, or holds only "-" or "—": no bar. A cell with letters and no digit is an error. */
+static bool parse_value(struct cell *c, const char *name, int line) {
+    const char *s = c->text;
+    if (!*s || strcmp(s, "-") == 0 || strcmp(s, "\xe2\x80\x94") == 0)
+        return false;
+    const char *digit = strpbrk(s, "0123456789");
+    if (!digit)
+        fail("%s:%d: not a number: %s", name, line, s);
+    char plain[CELL_MAX];
+    size_t n = 0;
+    for (const char *p = digit; *p && n + 1 < sizeof plain; p++) {
+        if (*p == ',' && p[1] >= '0' && p[1] <= '9')
+            continue; /* a thousands separator */
+        if (!strchr("0123456789.", *p))
+            break;
+        plain[n++] = *p;
+    }
+    plain[n] = '\0';
+    char *end;
+    errno = 0;
+    c->value = strtod(plain, &end);
+    if (errno || end == plain || *end || c->value < 0 || !isfinite(c->value))
+        fail("%s:%d: not a number: %s", name, line, s);
+    if (digit > s && digit[-1] == '-')
+        fail("%s:%d: a negative value: %s", name, line, s);
+    return true;
+}
+
+/* Splits line at tabs into at most max trimmed fields; the count. */
+static int split_tabs(char *line, char fields[][CELL_MAX], int max, const char *name, int lineno) {
+    int n = 0;
+    for (char *p = line;;) {
+        char *tab = strchr(p, '\t');
+        size_t len = tab ? (size_t)(tab - p) : strlen(p);
+        if (n == max)
+            fail("%s:%d: more than %d columns", name, lineno, max);
+        if (len >= CELL_MAX)
+            fail("%s:%d: a cell longer than %d bytes", name, lineno, CELL_MAX - 1);
+        memcpy(fields[n], p, len);
+        fields[n][len] = '\0';
+        trim(fields[n++]);
+        if (!tab)
+            return n;
+        p = tab + 1;
+    }
+}
+
+static void load(FILE *in, const char *name, struct chart *ch) {
+    char line[4096];
+    int lineno = 0;
+    bool header = false;
+    memset(ch, 0, sizeof *ch);
+    while (fgets(line, sizeof line, in)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len && line[len - 1] == '\n')
+            line[--len] = '\0';
+        else if (!feof(in))
+            fail("%s:%d: a line longer than %zu bytes", name, lineno, sizeof line - 2);
+        if (line[0] == '#' || line[strspn(line, " \t\r")] == '\0')
+            continue;
+        char fields[SERIES_MAX + 1][CELL_MAX];
+        int n = split_tabs(line, fields, SERIES_MAX + 1, name, lineno);
+        if (!header) {
+            if (n < 2)
+                fail("%s:%d: the header needs a label and at least one series, tab-separated", name,
+                     lineno);
+            for (int i = 1; i < n; i++) {
+                if (!fields[i][0])
+                    fail("%s:%d: series %d has no name", name, lineno, i);
+                strcpy(ch->series[i - 1], fields[i]);
+            }
+            ch->n_series = n - 1;
+            header = true;
+            continue;
+        }
+        if (n != ch->n_series + 1)
+            fail("%s:%d: %d cells, the header has %d", name, lineno, n, ch->n_series + 1);
+        if (ch->n_rows == ROWS_MAX)
+            fail("%s:%d: more than %d rows", name, lineno, ROWS_MAX);
+        strcpy(ch->label[ch->n_rows], fields[0]);
+        for (int i = 0; i < ch->n_series; i++) {
+            struct cell *c = &ch->cell[ch->n_rows][i];
+            strcpy(c->text, fields[i + 1]);
+            c->has_value = parse_value(c, name, lineno);
+        }
+        ch->n_rows++;
+    }
+    if (ferror(in))
+        fail("%s: %s", name, strerror(errno));
+    if (!header)
+        fail("%s: no header line", name);
+    if (ch->n_rows == 0)
+        fail("%s: no rows", name);
+}
+
+/* The axis: from 0 to a round maximum at or above max, in steps of 1, 2 or 5 times a power of
+ * ten, at most ticks of them. */
+static double nice_step(double max, int ticks) {
+    double power = pow(10, floor(log10(max / ticks)));
+    static const double MANTISSA[] = {1, 2, 5, 10, 20};
+    for (int i = 0; i < 5; i++)
+        if (max / (power * MANTISSA[i]) <= ticks)
+            return power * MANTISSA[i];
+    return power * 50;
+}
+
+static bool highlighted(const struct options *o, const char *label) {
+    for (int i = 0; i < o->n_highlight; i++)
+        if (strcmp(o->highlight[i], label) == 0)
+            return true;
+    return false;
+}
+
+static void put_number(FILE *out, double v) {
+    if (v == floor(v) && fabs(v) < 1e15)
+        fprintf(out, "%.0f", v);
+    else
+        fprintf(out, "%g", v);
+}
+
+struct panel {
+    double x, width; /* the plot area: bars start at x */
+    double max, step;
+};
+
+/* One panel's grid, its tick labels under it, and the reference line. */
+static void draw_axis(FILE *out, const struct panel *p, double top, double bottom,
+                      const struct options *o) {
+    fprintf(out, "<g stroke=\"#ddd\">\n");
+    for (double t = 0; t <= p->max * (1 + 1e-9); t += p->step)
+        fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
+                p->x + t / p->max * p->width, top, p->x + t / p->max * p->width, bottom);
+    fprintf(out, "</g>\n<g font-size=\"%d\" fill=\"#555\" text-anchor=\"middle\">\n", FONT);
+    for (double t = 0; t <= p->max * (1 + 1e-9); t += p->step) {
+        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">", p->x + t / p->max * p->width,
+                bottom + FONT + 4);
+        put_number(out, t);
+        fprintf(out, "</text>\n");
+    }
+    fprintf(out, "</g>\n<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>\n",
+            p->x, top, p->x, bottom);
+    if (o->has_reference && o->reference <= p->max) {
+        double x = p->x + o->reference / p->max * p->width;
+        fprintf(out,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\" "
+                "stroke-dasharray=\"5 4\"/>\n",
+                x, top - 4, x, bottom);
+        if (o->reference_label) {
+            fprintf(out,
+                    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%d\" fill=\"#333\" "
+                    "text-anchor=\"end\">",
+                    x - 4, top - 6, FONT);
+            put_xml(out, o->reference_label);
+            fprintf(out, "</text>\n");
+        }
+    }
+}
+
+/* A bar from the axis to the cell's value, the cell's text beyond its end. */
+static void draw_bar(FILE *out, const struct panel *p, double y, double height, const char *colour,
+                     const char *label, const char *series, const struct cell *c) {
+    if (!c->has_value) {
+        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%d\" fill=\"#555\">", p->x + 4,
+                y + height / 2 + FONT * 0.35, FONT);
+        put_xml(out, c->text[0] ? c->text : "-");
+        fprintf(out, "</text>\n");
+        return;
+    }
+    bool cut = c->value > p->max * (1 + 1e-9); /* past a fixed axis (-m): drawn broken */
+    double w = (cut ? p->max : c->value) / p->max * p->width;
+    fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\" fill=\"%s\">", p->x, y,
+            w < 1 && c->value > 0 ? 1 : w, height, colour);
+    fprintf(out, "<title>");
+    put_xml(out, label);
+    fprintf(out, ", ");
+    put_xml(out, series);
+    fprintf(out, ": ");
+    put_xml(out, c->text);
+    fprintf(out, "</title></rect>\n");
+    if (cut) /* two white slants across the bar's end: it goes on past the axis */
+        fprintf(out,
+                "<path d=\"M%.1f %.1f l6 %.1f M%.1f %.1f l6 %.1f\" stroke=\"white\" "
+                "stroke-width=\"2.5\"/>\n",
+                p->x + w - 16, y + height, -height, p->x + w - 10, y + height, -height);
+    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%d\" fill=\"#222\">%s", p->x + w + 5,
+            y + height / 2 + FONT * 0.35, FONT, cut ? "\xe2\x96\xb8 " : "");
+    put_xml(out, c->text);
+    fprintf(out, "</text>\n");
+}
+
+static double column_max(const struct chart *ch, int first, int count) {
+    double max = 0;
+    for (int r = 0; r < ch->n_rows; r++)
+        for (int s = first; s < first + count; s++)
+            if (ch->cell[r][s].has_value && ch->cell[r][s].value > max)
+                max = ch->cell[r][s].value;
+    return max;
+}
+
+static double widest_value(const struct chart *ch, int first, int count) {
+    double w = 0;
+    for (int r = 0; r < ch->n_rows; r++)
+        for (int s = first; s < first + count; s++) {
+            double t = text_width(ch->cell[r][s].text, FONT) + 2 * FONT; /* room for a cut's mark */
+            if (t > w)
+                w = t;
+        }
+    return w;
+}
+
+/* Sets p's scale for the values of series [first, first + count). */
+static void scale_panel(struct panel *p, const struct chart *ch, int panel, int first, int count,
+                        const struct options *o) {
+    double fixed = panel < o->n_axis_max ? o->axis_max[panel] : 0;
+    double max = fixed > 0 ? fixed : column_max(ch, first, count);
+    if (o->has_reference && o->reference > max && fixed <= 0)
+        max = o->reference;
+    if (max <= 0)
+        max = 1;
+    /* Room for the widest value's text past the longest bar. */
+    p->width -= widest_value(ch, first, count) + 8;
+    if (p->width < 40)
+        fail("the chart is too narrow for its values: give it more width (-w)");
+    /* As many ticks as their labels leave room for, 5 at most. */
+    char widest[32];
+    snprintf(widest, sizeof widest, "%.0f", max * 2);
+    int ticks = (int)(p->width / (text_width(widest, FONT) + 14));
+    p->step = nice_step(max, ticks < 1 ? 1 : ticks > 5 ? 5 : ticks);
+    p->max = ceil(max / p->step - 1e-9) * p->step;
+}
+
+static void draw(FILE *out, const struct chart *ch, const struct options *o) {
+    double label_w = 0;
+    for (int r = 0; r < ch->n_rows; r++) {
+        double t = text_width(ch->label[r], LABEL_FONT);
+        if (t > label_w)
+            label_w = t;
+    }
+    label_w += 10;
+    int groups = o->grouped ? 1 : ch->n_series;
+    int bars_per_row = o->grouped ? ch->n_series : 1;
+    /* Many rows pack a little closer, so that a chart of every chapter still fits a slide. */
+    double pitch = ch->n_rows > 12 ? ROW_PITCH - 3 : ROW_PITCH;
+    double row_pitch = o->grouped ? ch->n_series * GROUP_BAR + 10 : pitch;
+    double bar_h = o->grouped ? GROUP_BAR - 2 : pitch - 7;
+    double header = TOP_TITLE + (o->subtitle ? 22 : 0) + 8;
+    double legend_top = header;
+    if (o->grouped)
+        header += 24; /* the legend */
+    else
+        header += LABEL_FONT + 8; /* each panel's name */
+    if (o->has_reference && o->reference_label)
+        header += FONT + 4;
+    double top = header, bottom = top + row_pitch * ch->n_rows;
+    double height = bottom + AXIS_HEIGHT + (o->footnote ? 22 : 0) + 6;
+    double panels_w = o->width - MARGIN * 2 - label_w - PANEL_GAP * (groups - 1);
+    if (panels_w / groups < 120)
+        fail("%d panels do not fit in %d px: give it more width (-w)", groups, o->width);
+
+    fprintf(out,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%.0f\" "
+            "viewBox=\"0 0 %d %.0f\" font-family=\"sans-serif\">\n"
+            "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+            o->width, height, o->width, height);
+    if (o->title) {
+        fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"%d\" font-weight=\"bold\" fill=\"#111\">",
+                MARGIN, TOP_TITLE - 8, TITLE_FONT);
+        put_xml(out, o->title);
+        fprintf(out, "</text>\n");
+    }
+    if (o->subtitle) {
+        fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"%d\" fill=\"#333\">", MARGIN,
+                TOP_TITLE + 14, FONT);
+        put_xml(out, o->subtitle);
+        fprintf(out, "</text>\n");
+    }
+    if (o->grouped) {
+        double x = MARGIN + label_w;
+        for (int s = 0; s < ch->n_series; s++) {
+            fprintf(out,
+                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"14\" fill=\"%s\"/>"
+                    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%d\" fill=\"#333\">",
+                    x, legend_top, SERIES_COLOUR[s], x + 19, legend_top + 12, FONT);
+            put_xml(out, ch->series[s]);
+            fprintf(out, "</text>\n");
+            x += 19 + text_width(ch->series[s], FONT) + 18;
+        }
+    }
+    /* The row labels, once, on the left. */
+    fprintf(out, "<g font-size=\"%d\" fill=\"#222\" text-anchor=\"end\">\n", LABEL_FONT);
+    for (int r = 0; r < ch->n_rows; r++) {
+        bool hl = highlighted(o, ch->label[r]);
+        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\"%s>", MARGIN + label_w - 8,
+                top + r * row_pitch + row_pitch / 2 + LABEL_FONT * 0.35,
+                hl ? " font-weight=\"bold\"" : "");
+        put_xml(out, ch->label[r]);
+        fprintf(out, "</text>\n");
+    }
+    fprintf(out, "</g>\n");
+    for (int g = 0; g < groups; g++) {
+        struct panel p = {.x = MARGIN + label_w + g * (panels_w / groups + PANEL_GAP),
+                          .width = panels_w / groups};
+        scale_panel(&p, ch, g, o->grouped ? 0 : g, bars_per_row, o);
+        if (!o->grouped) {
+            fprintf(out,
+                    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%d\" font-weight=\"bold\" "
+                    "fill=\"#333\">",
+                    p.x, top - 8 - (o->has_reference && o->reference_label ? FONT + 4 : 0),
+                    LABEL_FONT);
+            put_xml(out, ch->series[g]);
+            fprintf(out, "</text>\n");
+        }
+        draw_axis(out, &p, top, bottom, o);
+        for (int r = 0; r < ch->n_rows; r++) {
+            bool hl = highlighted(o, ch->label[r]);
+            for (int b = 0; b < bars_per_row; b++) {
+                int s = o->grouped ? b : g;
+                double y = top + r * row_pitch +
+                           (row_pitch - bars_per_row * bar_h - (bars_per_row - 1) * 2) / 2 +
+                           b * (bar_h + 2);
+                const char *colour = o->grouped ? SERIES_COLOUR[s]
+                                     : hl       ? HIGHLIGHT_COLOUR
+                                                : SERIES_COLOUR[0];
+                draw_bar(out, &p, y, bar_h, colour, ch->label[r], ch->series[s], &ch->cell[r][s]);
+            }
+        }
+    }
+    if (o->footnote) {
+        fprintf(out, "<text x=\"%d\" y=\"%.1f\" font-size=\"%d\" fill=\"#555\">", MARGIN,
+                height - 8, FONT);
+        put_xml(out, o->footnote);
+        fprintf(out, "</text>\n");
+    }
+    fprintf(out, "</svg>\n");
+}
+
+static double parse_number(const char *s, int opt) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || (*end && *end != ':') || !isfinite(v) || v <= 0)
+        fail("bad value for -%c: %s", opt, s);
+    return v;
+}
+
+int main(int argc, char **argv) {
+    struct options o = {.width = 1100};
+    enum { HELP = 256 };
+    static const struct option LONG[] = {{"help", no_argument, NULL, HELP}, {0, 0, 0, 0}};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "t:s:f:w:gH:m:r:", LONG, NULL)) != -1) {
+        switch (opt) {
+        case 't': o.title = optarg; break;
+        case 's': o.subtitle = optarg; break;
+        case 'f': o.footnote = optarg; break;
+        case 'g': o.grouped = true; break;
+        case 'w': {
+            char *end;
+            long w = strtol(optarg, &end, 10);
+            if (*end || end == optarg || w < 300 || w > 4000)
+                fail("bad value for -w: %s (300 to 4000 px)", optarg);
+            o.width = (int)w;
+            break;
+        }
+        case 'H':
+            if (o.n_highlight == HIGHLIGHT_MAX)
+                fail("-H at most %d times", HIGHLIGHT_MAX);
+            o.highlight[o.n_highlight++] = optarg;
+            break;
+        case 'm':
+            o.n_axis_max = 0;
+            for (char *p = optarg;; p++) {
+                if (o.n_axis_max == SERIES_MAX)
+                    fail("bad value for -m: more than %d panels", SERIES_MAX);
+                char *end;
+                errno = 0;
+                double v = strtod(p, &end);
+                if (errno || end == p || (*end && *end != ',') || !isfinite(v) || v < 0)
+                    fail("bad value for -m: %s", optarg);
+                o.axis_max[o.n_axis_max++] = v;
+                if (!*end)
+                    break;
+                p = end;
+            }
+            break;
+        case 'r': {
+            o.reference = parse_number(optarg, 'r');
+            o.has_reference = true;
+            const char *colon = strchr(optarg, ':');
+            o.reference_label = colon && colon[1] ? colon + 1 : NULL;
+            break;
+        }
+        case HELP: usage(stdout); return 0;
+        default: usage(stderr); return 64;
+        }
+    }
+    if (argc - optind > 1) {
+        usage(stderr);
+        return 64;
+    }
+    const char *name = optind < argc ? argv[optind] : "stdin";
+    FILE *in = optind < argc ? fopen(name, "r") : stdin;
+    if (!in)
+        fail("%s: %s", name, strerror(errno));
+    static struct chart ch;
+    load(in, name, &ch);
+    if (in != stdin)
+        fclose(in);
+    draw(stdout, &ch, &o);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        fail("writing the SVG: %s", strerror(errno));
+    return 0;
+}
