@@ -85,12 +85,13 @@ tour: all
 
 # What the tests use (scripts/need installs only what is missing): bats, OpenBSD netcat (its -N
 # shuts the socket down after stdin ends), curl, ps (procps) for thread and child counts, strace
-# for chapter 12's refused io_uring. prlimit comes with util-linux, which Debian always has.
+# for chapter 12's refused io_uring, clang-format for format-check. prlimit comes with util-linux, which Debian always has.
 install-test-deps:
-	@scripts/need bats netcat-openbsd curl procps strace
+	@scripts/need bats netcat-openbsd curl procps strace clang-format
 
-# Test files run in name order; each starts its own servers on port 0.
-test: install-test-deps all
+# Test files run in name order; each starts its own servers on port 0. The format goes first: it
+# takes a second, and a drifted file fails the run before the servers start.
+test: install-test-deps all format-check
 	bats tests
 
 # Every C file the repository holds, formatted by .clang-format; make test fails on any drift.

@@ -343,7 +343,7 @@ static int do_open(struct server *s, const struct request_in *rq) {
         }
         if (s->verbose)
             log_msg("OPEN %" PRIu64 ": node %016" PRIx64 " in %d ms", rq->h.unique, rq->h.nodeid,
-                n.delay_ms);
+                    n.delay_ms);
         return 0;
     }
     return answer_open(s, rq->h.unique);
