@@ -1,7 +1,8 @@
 # make              build every chapter's server and the client into bin/
 # make chapter-N    build chapter N and run its demo (make chapter-1, make chapter-01)
 # make tour         every chapter's demo, in order
-# make test         install the test tools if missing, then run every test
+# make test         install the test tools if missing, then run every test (TEST_JOBS=1: one
+#                   file at a time)
 # make clean        remove bin/
 # SAN=address,undefined (or SAN=thread) builds everything with those sanitizers, into its own
 # bin/san-*/ so that plain and sanitizer binaries never mix; `make test SAN=...` tests those.
@@ -87,12 +88,16 @@ tour: all
 # shuts the socket down after stdin ends), curl, ps (procps) for thread and child counts, strace
 # for chapter 12's refused io_uring, clang-format for format-check. prlimit comes with util-linux, which Debian always has.
 install-test-deps:
-	@scripts/need bats netcat-openbsd curl procps strace clang-format
+	@scripts/need bats parallel netcat-openbsd curl procps strace clang-format
 
-# Test files run in name order; each starts its own servers on port 0. The format goes first: it
-# takes a second, and a drifted file fails the run before the servers start.
+# Each test file starts its own servers on port 0, so files can run side by side: three at once
+# (GNU parallel runs them for bats), the tests of one file in order. Most of a test is waiting
+# for a deadline, so three fit two cores: the suite takes 40 % of its serial time. TEST_JOBS=1
+# runs one file at a time, in name order. The format goes first: a drifted file fails the run
+# before any server starts.
+TEST_JOBS ?= 3
 test: install-test-deps all format-check
-	bats tests
+	bats --jobs $(TEST_JOBS) --no-parallelize-within-files tests
 
 # Every C file the repository holds, formatted by .clang-format; make test fails on any drift.
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './bin/*')
