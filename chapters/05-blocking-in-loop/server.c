@@ -63,8 +63,9 @@ static enum want start_read(struct conn *c, int64_t now) {
     }
     job_start_read(&c->job, now);
     c->job.disk = plan_disk_read(&c->job.req, &rng);
-    /* THE BUG. The loop's only thread sleeps in the kernel for the whole read; epoll cannot
-     * help, because nothing returns to epoll_wait until this call does. */
+    /* THE BUG. The loop's only thread waits in the kernel for the whole read (a sleep on the
+     * simulated disk, a pread with -D); epoll cannot help, because nothing returns to
+     * epoll_wait until this call does. */
     disk_read(&c->job);
     if (stop_requested)
         return WANT_CLOSE; /* shutting down mid-read: no reply rather than a false one */
