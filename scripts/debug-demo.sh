@@ -75,7 +75,9 @@ if [ "$mode" = signal ]; then
         printf '3000,/obj/3\n' | timeout 60 nc -N 127.0.0.1 "$PORT"
         echo "(answered in $((($(date +%s%N) - start) / 1000000)) ms)"
         stop_server
-        grep -E 'loop (un)?blocked|its stack' "$SERVER_LOG"
+        # the report, the stack's first frames, the end of the stall
+        awk '/loop (un)?blocked|no stack/ {print} /its stack/ {print; n = 3; next}
+             n-- > 0 && /#[0-9]/ {print}' "$SERVER_LOG"
         echo "The disk's log of the read (bin/slowdisk -v):"
         grep 'READ' "$MNT.log" | tail -n +$((before + 1))
         unmount_disk

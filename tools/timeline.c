@@ -304,8 +304,9 @@ static void split_request(struct builder *b, size_t i) {
     v->n_seg = 0;
     /* No event names it, though the server traced this run until after the client gave up and
      * every connection it accepted is accounted for: it was never accepted (a loop blocked with
-     * it in its accept queue, say). */
-    if (!v->traced && b->linked && !b->orphan_accepts && b->trace_end_ms >= (double)r->end_ms) {
+     * it in its accept queue, say). A request that failed at once has no bar to draw. */
+    if (!v->traced && b->linked && !b->orphan_accepts && b->trace_end_ms >= (double)r->end_ms &&
+        r->end_ms > r->start_ms) {
         v->seg[v->n_seg++] =
             (struct segment){(double)r->start_ms, (double)r->end_ms, PH_ACCEPT, -1};
         return;
