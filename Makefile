@@ -84,9 +84,11 @@ chapter-%: all
 tour: all
 	@for c in $(CHAPTERS); do scripts/demo.sh $$c || exit 1; done
 
-# What the tests use (scripts/need installs only what is missing): bats, OpenBSD netcat (its -N
-# shuts the socket down after stdin ends), curl, ps (procps) for thread and child counts, strace
-# for chapter 12's refused io_uring, clang-format for format-check. prlimit comes with util-linux, which Debian always has.
+# What the tests use (scripts/need installs only what is missing): bats and GNU parallel (to run
+# three files at once), OpenBSD netcat (its -N shuts the socket down after stdin ends), curl, ps
+# (procps) for thread and child counts, strace for chapter 12's refused io_uring, clang-format for
+# format-check; mk/charts.mk adds Chromium and remark for the deck's browser test. prlimit comes
+# with util-linux, which Debian always has.
 install-test-deps:
 	@scripts/need bats parallel netcat-openbsd curl procps strace clang-format
 
