@@ -81,18 +81,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# quiet FILE: waits until FILE has not grown for 0.5 s, 4 s at most: the server's trace of the
-# reads the clients stopped waiting for, so the figure shows the whole story.
-quiet() {
-    local size=-1 now i
-    for i in $(seq 40); do
-        now=$(stat -c %s "$1")
-        [ "$now" = "$size" ] && [ $((i % 5)) -eq 0 ] && return 0
-        [ $((i % 5)) -eq 0 ] && size=$now
-        sleep 0.1
-    done
-}
-
 # measure CHAPTER LABEL SCENARIO FLAGS...: one fresh server, one client run. Sets JSON, CPU,
 # THREADS, HWM_KIB; writes the figure when --figures was given. Returns 1 if the server failed.
 measure() {
@@ -112,7 +100,7 @@ measure() {
     wait "$sampler" 2>/dev/null
     sampler=
     THREADS=$(cat "$work/threads")
-    [ -n "$figures" ] && quiet "$work/trace" # the server may still be busy with what clients left
+    [ -n "$figures" ] && trace_settled "$work/trace" # the server may still be busy with what clients left
     stop_server
     rm -f "$SERVER_OUT" "$SERVER_LOG"
     if [ -n "$figures" ]; then

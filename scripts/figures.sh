@@ -45,13 +45,8 @@ for ch in "${chapters[@]}"; do
         [ -n "$(trim "${warm:-}")" ] && "$BIN/client" -p "$PORT" -q $(trim "$warm") >/dev/null 2>&1
         # shellcheck disable=SC2046
         "$BIN/client" -p "$PORT" -q --timeline "$work/timeline" $(trim "$args") >/dev/null 2>&1
-        # The server may still be busy with what the clients gave up on: let the trace go quiet.
-        size=-1
-        for _ in $(seq 8); do
-            [ "$(stat -c %s "$work/trace")" = "$size" ] && break
-            size=$(stat -c %s "$work/trace")
-            sleep 0.5
-        done
+        # The server may still be busy with what the clients gave up on: let the trace settle.
+        trace_settled "$work/trace"
         stop_server
         rm -f "$SERVER_OUT" "$SERVER_LOG"
         # The client's path prefixes, so the trace's requests find their rows.

@@ -61,6 +61,25 @@ stop_server() {
     stop_process "$pid"
 }
 
+# trace_settled FILE: waits, 10 s at most, until a server's event trace (-E FILE) has a "closed"
+# for every "accepted" and has not grown for 0.5 s: the reads the clients stopped waiting for
+# are in it too. Its size alone cannot tell: a loop writes its events when its turn ends, so a
+# loop blocked for seconds (chapter 05) leaves the file still for as long.
+trace_settled() {
+    local size=-1 now i
+    for i in $(seq 100); do
+        if [ $((i % 5)) -eq 0 ]; then
+            now=$(stat -c %s "$1")
+            [ "$now" = "$size" ] &&
+                [ "$(grep -c '"event":"closed"' "$1")" -ge "$(grep -c '"event":"accepted"' "$1")" ] &&
+                return 0
+            size=$now
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
 # json_field NAME: reads one JSON object line on stdin, prints the numeric field NAME.
 json_field() {
     sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"
