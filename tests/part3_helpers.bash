@@ -37,6 +37,6 @@ dying_disk_beside_healthy() {
     sleep 0.2
     healthy_load
     wait "$BG_PID" || true
-    echo "# healthy disk: alone p99 ${ALONE_P99:-?} ms; beside the dying disk ok $(field ok)," \
+    echo "# healthy disk: ${ALONE_P99:+alone p99 $ALONE_P99 ms; }beside the dying disk ok $(field ok)," \
         "timeouts $(field timeouts), p99 $(field p99_ms) ms" >&3
 }
