@@ -60,8 +60,8 @@ static size_t peek(uintptr_t addr, void *out, size_t len) {
 }
 
 static int add_ranges(struct dl_phdr_info *info, size_t size, void *arg) {
-    (void)size, (void)arg;
-    bool program = info->dlpi_name[0] == '\0' && exe_hi == 0; /* the first object listed */
+    (void)size;
+    bool program = *(bool *)arg && info->dlpi_name[0] == '\0' && exe_hi == 0; /* the first */
     if (program)
         exe_bias = info->dlpi_addr;
     for (int i = 0; i < info->dlpi_phnum && text_count < MAX_RANGES; i++) {
@@ -78,11 +78,12 @@ static int add_ranges(struct dl_phdr_info *info, size_t size, void *arg) {
     return 0;
 }
 
-/* The executable segments of every object loaded now (a library may be dlopen'ed later). */
-static void find_code(void) {
+/* The executable segments of every object loaded now (a library may be dlopen'ed later). The
+ * program's own range is found once, by stack_init: the loop thread reads it to name frames
+ * while the watchdog thread scans, so only the scanner's text[] is found again. */
+static void find_code(bool first) {
     text_count = 0;
-    exe_lo = exe_hi = 0;
-    dl_iterate_phdr(add_ranges, NULL);
+    dl_iterate_phdr(add_ranges, &first);
 }
 
 static bool is_code(uintptr_t a) {
@@ -151,7 +152,7 @@ void stack_init(void) {
     done = true;
     void *warm_up[1];
     backtrace(warm_up, 1); /* loads libgcc's unwinder now (dlopen mallocs), not in a handler */
-    find_code();
+    find_code(true);
     load_symbols();
 }
 
@@ -361,7 +362,7 @@ static bool is_root(const char *name) {
 int stack_scan(uintptr_t sp, uintptr_t pc, uintptr_t *frames, int max) {
     if (max <= 0)
         return 0;
-    find_code();
+    find_code(false);
     static struct candidate c[MAX_CANDIDATES];
     static int score[MAX_CANDIDATES], next[MAX_CANDIDATES];
     const char *name;
