@@ -57,7 +57,12 @@ spans() {
 @test "trace 05: the loop reads one request after another: each read starts after the last ends" {
     traced "$BIN/05-blocking-in-loop"
     shared_scenario
-    sleep 2 # the loop is still reading what the clients gave up on
+    # The loop is still reading what the clients gave up on: wait (6 s at most) for the tenth
+    # read to end; its turn's events are written when the turn ends.
+    for _ in $(seq 60); do
+        [ "$(events read_done | wc -l)" -ge 10 ] && break
+        sleep 0.1
+    done
     stop_server
     local lanes
     lanes=$(events read_start read_done | awk '{ print $2 }' | sort -u)
