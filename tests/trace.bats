@@ -57,12 +57,9 @@ spans() {
 @test "trace 05: the loop reads one request after another: each read starts after the last ends" {
     traced "$BIN/05-blocking-in-loop"
     shared_scenario
-    # The loop is still reading what the clients gave up on: wait (6 s at most) for the tenth
-    # read to end; its turn's events are written when the turn ends.
-    for _ in $(seq 60); do
-        [ "$(events read_done | wc -l)" -ge 10 ] && break
-        sleep 0.1
-    done
+    # The loop is still reading what the clients gave up on, and writes a turn's events when the
+    # turn ends: wait until every connection is closed in the trace.
+    trace_settled "$TRACE"
     stop_server
     local lanes
     lanes=$(events read_start read_done | awk '{ print $2 }' | sort -u)
@@ -106,14 +103,9 @@ spans() {
     green=$(spans hub wake wait | sort -g | tail -1)
     traced "$BIN/09-green-threads" -m unpatched
     shared_scenario
-    # The hub writes a turn's events when the turn ends: wait (5 s at most) for the long one,
-    # which may still run when the clients have given up.
-    for _ in $(seq 50); do
-        unpatched=$(spans hub wake wait | sort -g | tail -1)
-        above 290 "${unpatched:-0}" && break
-        sleep 0.1
-    done
+    trace_settled "$TRACE" # the hub is still reading what the clients gave up on
     stop_server
+    unpatched=$(spans hub wake wait | sort -g | tail -1)
     echo "# the hub's longest turn: green $green ms, unpatched $unpatched ms" >&3
     # Green's turns are short (a timer armed, a reply written); unpatched, one lasts a read.
     below 100 "$green" && above 290 "$unpatched"
