@@ -200,26 +200,21 @@ int accept_client(int listen_fd, int flags) {
     if (spare_fd < 0)
         spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | flags);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && spare_fd >= 0 &&
+        !(fcntl(listen_fd, F_GETFL) & O_NONBLOCK)) {
+        /* A blocking listener: wait for a connection before shedding one, then try it for real
+         * first (by then descriptors may be free again). Shedding at once would wait in accept()
+         * for the next connection and close it, however many descriptors were freed meanwhile.
+         * A signal ends the poll with EINTR, returned as from accept4. */
+        struct pollfd pending = {.fd = listen_fd, .events = POLLIN};
+        if (poll(&pending, 1, -1) == 1)
+            fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | flags);
+    }
     if (fd >= 0)
         trace_event("accepted", fd, NULL);
     if (fd >= 0 || errno == EAGAIN || errno == EINTR)
         return fd;
     int saved = errno;
-    if ((saved == EMFILE || saved == ENFILE) && spare_fd >= 0 &&
-        !(fcntl(listen_fd, F_GETFL) & O_NONBLOCK)) {
-        /* A blocking listener: wait for a connection before shedding one, then try it for real
-         * first (by then descriptors may be free again). Shedding at once would wait in accept()
-         * for the next connection and close it, however many descriptors were freed meanwhile. */
-        struct pollfd pending = {.fd = listen_fd, .events = POLLIN};
-        if (poll(&pending, 1, -1) < 0)
-            return -1; /* EINTR: a signal */
-        fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | flags);
-        if (fd >= 0)
-            trace_event("accepted", fd, NULL);
-        if (fd >= 0 || errno == EAGAIN || errno == EINTR)
-            return fd;
-        saved = errno;
-    }
     if ((saved == EMFILE || saved == ENFILE) && spare_fd >= 0) {
         close(spare_fd);
         int shed = accept(listen_fd, NULL, NULL);
