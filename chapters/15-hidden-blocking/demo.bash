@@ -31,7 +31,6 @@ d15_client() {
 d15_load() {
     local bg= path=/4G/big
     case $1 in
-    shared) d15_client -c 10 -n 10 -d 300 -t 1500 ;;
     big | dns)
         [ "$1" = dns ] && path=/@replica.invalid/obj
         echo "\$ $BIN/client -p $PORT -c 1 -n 1 -d 0 -t 10000 --path $path &"
@@ -49,12 +48,12 @@ d15_load() {
         d15_client -c 1000 -n 1000 -d 0 -t 1000
         d15_client -c 10 -n 10 -d 300 -t 1500
         kill -CONT "$shipper" ;;
-    slow-first) # the dying disk's load, on the simulated disk
-        d15_client -c 10 -n 10 -d 50 --slow 2500 -t 1500
+    slow-first | dying-disk) # the dying disk's load: simulated, or on the slow disk's cold prefix
+        local on_disk=()
+        [ "$1" = dying-disk ] && on_disk=(--path "$D15_PREFIX")
+        # shellcheck disable=SC2086 # the scenario's arguments are words
+        d15_client ${SCENARIO_ARGS[dying-disk]} "${on_disk[@]}"
         D15_OF=$((D15_OF - 1)) ;; # the slow read itself cannot be fast
-    dying-disk)
-        d15_client -c 10 -n 10 -d 50 --slow 2500 -t 1500 --path "$D15_PREFIX"
-        D15_OF=$((D15_OF - 1)) ;;
     esac
 }
 
