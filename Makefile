@@ -33,17 +33,16 @@ PROGRAMS   := $(SERVERS) $(BIN_DIR)/client $(BIN_DIR)/epoll-file $(BIN_DIR)/aio-
 # chapter's own folder when it is that chapter's lesson (09's hub, 12's ring, 13's reuseport),
 # else in common/. `make -n -B bin/NN-name` prints the list.
 BASE := flags disk trace protocol utils
-WATCH := watchdog strict stack syscalls
-LOOP := loop ev heap $(WATCH) $(BASE)
+LOOP := loop ev heap $(BASE)
 uses.01-blocking              := blocking $(BASE)
 uses.02-busy-poll             := $(BASE)
 uses.03-select                := $(BASE)
-uses.04-epoll                 := heap $(WATCH) $(BASE)
-uses.05-blocking-in-loop      := heap $(WATCH) $(BASE)
-uses.06-worker-offload        := heap $(WATCH) $(BASE)
+uses.04-epoll                 := heap $(BASE)
+uses.05-blocking-in-loop      := heap $(BASE)
+uses.06-worker-offload        := heap $(BASE)
 uses.07-thread-per-connection := blocking $(BASE)
 uses.08-prefork               := blocking $(BASE)
-uses.09-green-threads         := hub blocking heap $(WATCH) $(BASE)
+uses.09-green-threads         := hub blocking heap $(BASE)
 uses.10-slow-clients          := pool $(LOOP)
 uses.11-dying-disk            := disk_process pool $(LOOP)
 uses.12-io-uring              := uring $(LOOP)

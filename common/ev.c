@@ -13,7 +13,6 @@
 
 #include "trace.h"
 #include "utils.h"
-#include "watchdog.h"
 
 #define MAX_EVENTS 256 /* per epoll_wait: more simply wait for the next turn */
 
@@ -88,7 +87,6 @@ static void run_timers(struct ev *ev, int64_t now) {
     while ((top = heap_top(&ev->timers)) && top->deadline_ms <= now) {
         struct ev_timer *t = (struct ev_timer *)((char *)top - offsetof(struct ev_timer, heap));
         heap_remove(&ev->timers, top);
-        watchdog_callback_at((void (*)(void))t->fn, -1);
         t->fn(ev, t, now);
     }
 }
@@ -96,16 +94,12 @@ static void run_timers(struct ev *ev, int64_t now) {
 void ev_run(struct ev *ev) {
     struct epoll_event events[MAX_EVENTS];
     while (!stop_requested) {
-        if (ev->before_wait) {
-            watchdog_callback_at((void (*)(void))ev->before_wait, -1);
+        if (ev->before_wait)
             ev->before_wait(ev->before_wait_arg);
-        }
-        watchdog_turn_end(); /* the watchdog's hooks (-W, -S, -L) are no-ops while it is off */
         /* Sleep until a descriptor is ready or the earliest deadline is due. */
         trace_event("wait", -1, NULL);
         int n = epoll_wait(ev->epfd, events, MAX_EVENTS, heap_wait_ms(&ev->timers, now_ms()));
         trace_event("wake", -1, NULL);
-        watchdog_turn_begin();
         if (n < 0 && errno != EINTR)
             perror_die("epoll_wait");
         for (int i = 0; i < n; i++) {
@@ -113,13 +107,10 @@ void ev_run(struct ev *ev) {
             struct watched w = ev->fds[fd]; /* a copy: the callback may unwatch fd */
             if (!w.fn)
                 continue;
-            watchdog_callback_at((void (*)(void))w.fn, fd);
             w.fn(ev, fd, events[i].events, w.arg);
         }
         run_timers(ev, now_ms());
     }
-    watchdog_turn_end();
-    watchdog_stop(); /* strict mode ends with the loop: shutting down may block */
 }
 
 void ev_free(struct ev *ev) {

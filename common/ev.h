@@ -49,8 +49,7 @@ void ev_before_wait(struct ev *ev, void (*fn)(void *arg), void *arg);
 
 /* Runs the loop on the calling thread until stop_requested is set. Each turn calls the
  * before-wait hook, sleeps in epoll_wait until a descriptor is ready or the earliest timer is
- * due, then runs the callbacks of what is ready and of every timer that is due, each announced to
- * the watchdog (watchdog.h: -W, -S, -L); when the loop ends, so does the watchdog. */
+ * due, then runs the callbacks of what is ready and of every timer that is due. */
 void ev_run(struct ev *ev);
 
 /* Closes the epoll set and frees the loop. The descriptors still watched are their owners'. */

@@ -26,15 +26,6 @@ static const struct {
     const char *arg, *help;
 } extra_flags[] = {
     {'w', " [-w WORKERS]", NULL}, /* the chapter says what its workers are */
-    {'W', " [-W MS]",
-     "  -W MS           watchdog: when a turn of the loop takes MS, log the call it is blocked in\n"
-     "                  and its stack; log every callback that slept in the kernel (default off;\n"
-     "                  WATCHDOG_CLOCK=cpu counts only CPU time, as Seastar does)\n"},
-    {'S', " [-S]",
-     "  -S              strict: refuse blocking system calls on the loop thread (EPERM), log each\n"
-     "                  with its stack (also LOOP_STRICT=1 in the environment)\n"},
-    {'L', " [-L]",
-     "  -L              loop lag: time every turn; log p50/p99/max on SIGUSR1 and at exit\n"},
     {'j', " [-j LOOPS]", "  -j LOOPS        event loops, one per core (default 1)\n"},
     {'d', " [-d DISKS]", "  -d DISKS        simulated disks (default 1)\n"},
 };
@@ -159,9 +150,6 @@ void parse_server_flags(int argc, char **argv, struct server_config *cfg,
             cfg->disk_dir = optarg;
             break;
         case 'w': cfg->workers = (int)number_flag('w', "a worker count", 1, 1024); break;
-        case 'W': cfg->watchdog_ms = (int)number_flag('W', "milliseconds", 1, 3600000); break;
-        case 'S': cfg->strict = true; break;
-        case 'L': cfg->lag = true; break;
         case 'j': cfg->loops = (int)number_flag('j', "a loop count", 1, 256); break;
         case 'd': cfg->disks = (int)number_flag('d', "a disk count", 1, 64); break;
         case 'm':
@@ -170,21 +158,13 @@ void parse_server_flags(int argc, char **argv, struct server_config *cfg,
             break;
         case 'H': usage(0);
         case ':': flag_error("-%c needs a value", optopt);
-        default: flag_error("unknown flag '%s'", argv[optind - 1]);
+        default:
+            if (optopt && strchr("WSL", optopt)) /* the chapters' flags before loopwatch */
+                flag_error("-%c is bin/loopwatch's: bin/loopwatch -%c ... -- %s ... (appendix A1)",
+                           optopt, optopt, flags.prog);
+            flag_error("unknown flag '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
         flag_error("unexpected argument '%s'", argv[optind]);
-    /* -W's variants, to compare it with other tools' ways (appendix A1) */
-    const char *clock = getenv("WATCHDOG_CLOCK"), *stack = getenv("WATCHDOG_STACK");
-    if (has_extra('W') && clock && *clock && strcmp(clock, "cpu") != 0 &&
-        strcmp(clock, "wall") != 0)
-        flag_error("bad WATCHDOG_CLOCK '%s' in the environment: want cpu or wall", clock);
-    if (has_extra('W') && stack && *stack && strcmp(stack, "scan") != 0 &&
-        strcmp(stack, "signal") != 0)
-        flag_error("bad WATCHDOG_STACK '%s' in the environment: want scan or signal", stack);
-    /* A whole test suite can run in strict mode: LOOP_STRICT=1 bats tests/06-*.bats */
-    const char *strict = getenv("LOOP_STRICT");
-    if (has_extra('S') && strict && strcmp(strict, "1") == 0)
-        cfg->strict = true;
 }

@@ -16,10 +16,6 @@ struct server_config {
     const char *trace_path; /* -E, the event trace (trace.h), NULL: none */
     const char *disk_dir;   /* -D, where objects are read for real (disk.h), NULL: simulated */
     int workers;            /* -w, worker threads (chapters with a pool), default 4 */
-    int watchdog_ms;        /* -W, loop-lag watchdog threshold, 0 = off */
-    bool strict;            /* -S (or LOOP_STRICT=1 in the environment): refuse blocking calls
-                               on the loop thread */
-    bool lag;               /* -L, loop-lag figures */
     int loops;              /* -j, event loops (one per core), default 1 */
     int disks;              /* -d, simulated disks (chapter 11), default 1 */
     int mode;               /* -m, index into chapter_flags.modes; 0, the first, by default */
@@ -29,8 +25,8 @@ struct server_config {
 /* What a chapter adds to the flags every server takes. */
 struct chapter_flags {
     const char *about;        /* what this chapter's server is, for the usage message */
-    const char *extra;        /* the chapter's own flags, any of "w:W:SLj:d:" (workers, watchdog,
-                                 strict, loop lag, loops, disks); -m comes with modes */
+    const char *extra;        /* the chapter's own flags, any of "w:j:d:" (workers, loops,
+                                 disks); -m comes with modes */
     const char *const *modes; /* -m's values, NULL-terminated, the default first; NULL: no -m */
     const char *workers;      /* what -w counts, when not "worker threads doing the blocking
                                  reads" */

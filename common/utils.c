@@ -165,7 +165,7 @@ void install_signal_handlers(void) {
     for (size_t i = 0; i < sizeof stop_signal_list / sizeof *stop_signal_list; i++)
         if (sigaction(stop_signal_list[i], &sa, NULL) < 0)
             perror_die("sigaction");
-    sa.sa_handler = on_wake_signal; /* SIGUSR1 too, harmless, unless -L takes it (watchdog.c) */
+    sa.sa_handler = on_wake_signal; /* SIGUSR1 too: a stray kill -USR1 is harmless */
     if (sigaction(SIGRTMIN, &sa, NULL) < 0 || sigaction(SIGUSR1, &sa, NULL) < 0)
         perror_die("sigaction");
     signal(SIGPIPE, SIG_IGN);

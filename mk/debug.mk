@@ -16,17 +16,22 @@ all: $(BIN_DIR)/spin-sleep.so
 $(BIN_DIR)/spin-sleep.so: tests/tools/spin-sleep.c $(FLAGS_STAMP)
 	$(CC) -O2 -g $(STRICT) -shared -fPIC -o $@ $<
 
-# make debug-cost: what the hooks and strict mode's filter cost (tests/tools/watchdog-cost.c).
+# make debug-cost: what loopwatch costs a loop's turn, and strict mode's filter a system call
+# (tests/tools/loop-cost.c): alone, then under bin/loopwatch with each flag.
 .PHONY: debug-cost debug-signal
-WATCHDOG_COST_SRC := tests/tools/watchdog-cost.c $(foreach p,$(WATCH) $(BASE) heap,common/$(p).c)
-all: $(BIN_DIR)/watchdog-cost
-$(BIN_DIR)/watchdog-cost: $(WATCHDOG_COST_SRC) $(COMMON_HDR) $(FLAGS_STAMP)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(WATCHDOG_COST_SRC) $(LDLIBS)
+all: $(BIN_DIR)/loop-cost
+$(BIN_DIR)/loop-cost: tests/tools/loop-cost.c $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
-debug-cost: $(BIN_DIR)/watchdog-cost
-	@for flags in "" "-L" "-W 100" "-S" "-W 100 -S -L"; do \
-	    $(BIN_DIR)/watchdog-cost $$flags 2>/dev/null || exit 1; done
+debug-cost: $(BIN_DIR)/loop-cost $(BIN_DIR)/loopwatch $(BIN_DIR)/libloopwatch.so
+	@$(BIN_DIR)/loop-cost || exit 1; for flags in "-L" "-W 100" "-C" "-S" "-W 100 -L -S"; do \
+	    $(BIN_DIR)/loopwatch $$flags -- $(BIN_DIR)/loop-cost "$$flags" 2>/dev/null || exit 1; done
 
 # make debug-signal: why -W does not take its stacks with a signal (appendix A1, "Why").
 debug-signal: all
 	@scripts/debug-demo.sh signal
+
+# two-loops (tests/loopwatch.bats): two event loops in one process, one of which blocks once.
+all: $(BIN_DIR)/two-loops
+$(BIN_DIR)/two-loops: tests/tools/two-loops.c $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)

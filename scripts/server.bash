@@ -31,14 +31,20 @@ stop_process() {
 
 # start_server BINARY [FLAGS...]
 # Starts a server on port 0 in the background and waits for its "listening on HOST:PORT" line.
-# Sets SERVER_PID, PORT, SERVER_LOG (its stderr) and SERVER_OUT (its stdout).
+# Sets SERVER_PID, PORT, SERVER_LOG (its stderr) and SERVER_OUT (its stdout). The server runs
+# under bin/loopwatch when WATCHED_BY holds its command line (start_watched sets it), or, with
+# LOOP_STRICT=1 in the environment, under `bin/loopwatch -S` (appendix A1).
 start_server() {
     local bin=$1
     shift
     SERVER_OUT=$(mktemp "${TMPDIR:-/tmp}/server-out.XXXXXX")
     SERVER_LOG=$(mktemp "${TMPDIR:-/tmp}/server-log.XXXXXX")
+    local watched_by=("${WATCHED_BY[@]}")
+    if [ ${#watched_by[@]} -eq 0 ] && [ "${LOOP_STRICT:-}" = 1 ]; then
+        watched_by=("${LOOPWATCH:-$(dirname "$bin")/loopwatch}" -S --)
+    fi
     # 3>&- : bats waits for every process holding its fd 3; a server must not inherit it.
-    "$bin" -p 0 "$@" >"$SERVER_OUT" 2>"$SERVER_LOG" 3>&- &
+    "${watched_by[@]}" "$bin" -p 0 "$@" >"$SERVER_OUT" 2>"$SERVER_LOG" 3>&- &
     SERVER_PID=$!
     local status=0
     wait_for_line "$SERVER_PID" "$SERVER_OUT" '^listening on .*:[0-9]+$' || status=$?
@@ -51,6 +57,24 @@ start_server() {
         echo "server $bin printed no 'listening on' line in 10 s" >&2
     fi
     return 1
+}
+
+# start_watched [LOOPWATCH FLAGS...] -- BINARY [FLAGS...]: start_server under bin/loopwatch
+# ($LOOPWATCH, else the one beside BINARY), which keeps the server's pid and adds its reports to
+# SERVER_LOG.
+WATCHED_BY=()
+start_watched() {
+    local flags=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        flags+=("$1")
+        shift
+    done
+    shift
+    WATCHED_BY=("${LOOPWATCH:-$(dirname "$1")/loopwatch}" "${flags[@]}" --)
+    local status=0
+    start_server "$@" || status=$?
+    WATCHED_BY=()
+    return $status
 }
 
 # stop_server: stop_process for the server. Safe to call twice.

@@ -1,6 +1,7 @@
 # Loaded by every .bats file: start/stop a chapter's server, talk to it, check its answers.
 ROOT="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
 BIN="$ROOT/${BIN_DIR:-bin}"
+LOOPWATCH="$BIN/loopwatch"
 source "$ROOT/scripts/server.bash"
 source "$ROOT/scripts/scenarios.bash"
 
@@ -19,10 +20,11 @@ teardown() {
         found=1
         cat "$SERVER_LOG" >&2
     fi
-    # LOOP_STRICT=1 bats tests/NN-x.bats: any blocking call a loop made fails the test (strict.h).
-    if [ "${LOOP_STRICT:-}" = 1 ] && [ -n "${SERVER_LOG:-}" ] && grep -q 'strict: refused' "$SERVER_LOG"; then
+    # LOOP_STRICT=1 bats tests/NN-x.bats: every server runs under bin/loopwatch -S, and any
+    # blocking call a loop made fails the test (appendix A1).
+    if [ "${LOOP_STRICT:-}" = 1 ] && [ -n "${SERVER_LOG:-}" ] && grep -q 'refused a blocking call' "$SERVER_LOG"; then
         found=1
-        grep -A12 'strict: refused' "$SERVER_LOG" >&2
+        grep -A12 'refused a blocking call' "$SERVER_LOG" >&2
     fi
     rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
     [ "$found" -eq 0 ]

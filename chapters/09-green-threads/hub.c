@@ -14,7 +14,6 @@
 #include "heap.h"
 #include "trace.h"
 #include "utils.h"
-#include "watchdog.h"
 
 /* A handler needs ~12 KiB (two buffers, a job, a log line). Like a thread's, the stack is only
  * address space until touched; a PROT_NONE guard page below it turns an overflow into a crash
@@ -336,7 +335,6 @@ static void run_ready(void) {
     while (g && !stop_requested) { /* stopping: leave the rest parked, hub_free drops them */
         struct green *next = g->next;
         g->ready = false;
-        watchdog_callback_at((void (*)(void))g->fn, -1); /* -W names the green thread's code */
         resume(g);
         if (g->done)
             free_green(g);
@@ -349,15 +347,13 @@ void hub_run(void) {
     struct epoll_event events[256];
     for (;;) {
         run_ready();
-        watchdog_turn_end(); /* -W, -S, -L (common/watchdog.h): no-ops without them */
-        if (stop_requested)  /* set while a green thread ran: do not go back to sleep */
+        if (stop_requested) /* set while a green thread ran: do not go back to sleep */
             break;
         /* Sleep until a socket is ready or the earliest timer is due, unless someone is ready. */
         int timeout = hub.ready_head ? 0 : heap_wait_ms(&hub.timers, now_ms());
         trace_event("wait", -1, NULL);
         int n = epoll_wait(hub.epfd, events, 256, timeout);
         trace_event("wake", -1, NULL);
-        watchdog_turn_begin();
         if (n < 0 && errno != EINTR)
             perror_die("epoll_wait");
         for (int i = 0; i < n; i++) {
@@ -375,7 +371,6 @@ void hub_run(void) {
             wake(g);
         }
     }
-    watchdog_stop();
 }
 
 void hub_free(void) {

@@ -16,7 +16,6 @@
 #include "hub.h"
 #include "protocol.h"
 #include "utils.h"
-#include "watchdog.h"
 
 enum mode { MODE_GREEN, MODE_UNPATCHED, MODE_TPOOL };
 static const char *const mode_names[] = {"green", "unpatched", "tpool", NULL};
@@ -111,7 +110,7 @@ int main(int argc, char **argv) {
         argc, argv, &cfg,
         &(struct chapter_flags){.about = "Chapter 09: green threads on a hub; -m says how "
                                          "the disk is read (-w: tpool's threads).",
-                                .extra = "w:W:SL",
+                                .extra = "w:",
                                 .modes = mode_names,
                                 .workers = "tpool threads doing the blocking reads (-m tpool)"});
     mode = (enum mode)cfg.mode;
@@ -131,7 +130,6 @@ int main(int argc, char **argv) {
     hub_init(mode == MODE_TPOOL ? cfg.workers : 0);
     if (green_spawn(acceptor, NULL) < 0)
         die("cannot start the acceptor");
-    watchdog_start(&cfg); /* -W, -S, -L, after tpool's threads: see common/watchdog.h */
     hub_run();
     log_msg("stopping");
     hub_free(); /* green threads still parked are dropped with their stacks */

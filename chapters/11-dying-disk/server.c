@@ -14,7 +14,6 @@
 #include "loop.h"
 #include "pool.h"
 #include "trace.h"
-#include "watchdog.h"
 
 enum mode { SHARED, PER_DISK, PER_PROCESS, DEADLINE };
 static const char *const mode_name[] = {"shared", "per-disk", "per-process", "deadline", NULL};
@@ -108,7 +107,6 @@ static void serve_disk(int from_parent) {
     if (ev_watch(loop_ev(loop), from_parent, EPOLLIN, on_handoff, loop) < 0)
         perror_die("watching the hand-off socket");
     start_pools();
-    watchdog_start(&cfg); /* each disk's process watches its own loop */
     loop_run(loop);
     log_msg("stopping");
     stop_pools();
@@ -120,7 +118,7 @@ int main(int argc, char **argv) {
         argc, argv, &cfg,
         &(struct chapter_flags){.about = "Chapter 11: -d disks, one of them dying; -m is how "
                                          "reads reach the disks.",
-                                .extra = "w:W:SLd:",
+                                .extra = "w:d:",
                                 .modes = mode_name});
     mode = (enum mode)cfg.mode;
     install_signal_handlers();
@@ -137,7 +135,6 @@ int main(int argc, char **argv) {
         disk_processes_start(loop, &cfg, serve_disk);
     else
         start_pools();
-    watchdog_start(&cfg); /* -W, -S, -L, after the workers: see common/watchdog.h */
     loop_run(loop);
     log_msg("stopping");
     if (routing)

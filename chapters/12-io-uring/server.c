@@ -22,7 +22,6 @@
 #include "disk.h"
 #include "loop.h"
 #include "uring.h"
-#include "watchdog.h"
 
 #define FILE_SIZE     (16 << 20) /* the data file: 256 slots of 64 KiB */
 #define SLOT          (64 << 10) /* one object per slot: plan_disk_read's sizes are below 64 KiB */
@@ -359,7 +358,7 @@ int main(int argc, char **argv) {
                                          "to the kernel through io_uring.\nHere -w caps the "
                                          "kernel's io-wq worker threads, and -m is how the "
                                          "file is read.",
-                                .extra = "w:W:SL",
+                                .extra = "w:",
                                 .modes = mode_names,
                                 .workers = "the most io-wq threads the kernel may start for us"});
     mode = (enum mode)cfg.mode;
@@ -382,7 +381,6 @@ int main(int argc, char **argv) {
     ev_before_wait(loop_ev(loop), before_wait, NULL);
     if (ev_watch(loop_ev(loop), doorbell, EPOLLIN, on_doorbell, NULL) < 0)
         perror_die("watching the ring's doorbell");
-    watchdog_start(&cfg); /* -W, -S, -L: see common/watchdog.h */
     loop_run(loop);
     log_msg("stopping");
     drain_ring();

@@ -18,7 +18,6 @@
 #include "pool.h"
 #include "reuseport.h"
 #include "trace.h"
-#include "watchdog.h"
 
 static struct server_config cfg;
 static struct prng rng;
@@ -54,7 +53,6 @@ static void run_loop(int listen_fd, bool exclusive) {
     /* Started after fork(), in each process: threads do not survive it. */
     pool = pool_start(loop,
                       &(struct pool_spec){.workers = cfg.workers, .deadline_ms = cfg.deadline_ms});
-    watchdog_start(&cfg); /* -W, -S, -L: each loop has its own */
     loop_run(loop);
     log_msg("loop %d (pid %d) stopping; connections accepted: %ld", loop_id, (int)getpid(),
             loop_accepted(loop));
@@ -94,7 +92,7 @@ int main(int argc, char **argv) {
                                          "listening socket per loop on one port;\n-m "
                                          "exclusive: one shared listening socket, woken "
                                          "with EPOLLEXCLUSIVE.",
-                                .extra = "w:W:SLj:",
+                                .extra = "w:j:",
                                 .modes = (const char *[]){"reuseport", "exclusive", NULL}});
     bool exclusive = cfg.mode == 1;
     install_signal_handlers();

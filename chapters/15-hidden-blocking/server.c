@@ -23,7 +23,6 @@
 #include "loop.h"
 #include "pool.h"
 #include "resolver.h"
-#include "watchdog.h"
 
 enum mode { SAFE, OPEN, MMAP, MUTEX, CHECKSUM, LOG, DNS };
 static enum mode mode;
@@ -253,7 +252,7 @@ int main(int argc, char **argv) {
                      "fstat), mmap (a page\nfault), mutex (a lock held across a read), checksum, "
                      "log (a full pipe), dns.\nPaths: /@HOST/... is looked up first; /4G/... asks "
                      "for an object of that size.",
-            .extra = "w:W:SL",
+            .extra = "w:",
             .modes =
                 (const char *[]){"safe", "open", "mmap", "mutex", "checksum", "log", "dns", NULL}});
     mode = (enum mode)cfg.mode;
@@ -277,7 +276,6 @@ int main(int argc, char **argv) {
                                                 .deadline_ms = cfg.deadline_ms,
                                                 .read = read_on_worker,
                                                 .on_done = on_done});
-    watchdog_start(&cfg); /* -W, -S, -L, after the workers: see common/watchdog.h */
     loop_run(loop);
     pool_stop(pool); /* the workers are gone: stats is the loop's alone */
     log_msg("stopping: %ld requests, %ld reads, %ld bytes read", stats.requests, stats.reads,

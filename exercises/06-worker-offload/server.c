@@ -23,7 +23,6 @@
 #include "protocol.h"
 #include "trace.h"
 #include "utils.h"
-#include "watchdog.h"
 
 /* What a connection waits for next. Handlers return it; the loop acts on it. */
 enum want { WANT_READ, WANT_DISK, WANT_WRITE, WANT_LINGER, WANT_CLOSE };
@@ -247,7 +246,6 @@ static void set_want(struct conn *c, enum want next) {
 }
 
 static void dispatch(struct conn *c, int64_t now, uint32_t events) {
-    watchdog_callback("dispatch", c->fd);
     uint32_t wanted = c->want == WANT_WRITE ? EPOLLOUT | EPOLLERR : EPOLLIN | EPOLLHUP | EPOLLERR;
     if (!(events & wanted))
         return;
@@ -282,7 +280,7 @@ int main(int argc, char **argv) {
         argc, argv, &cfg,
         &(struct chapter_flags){
             .about = "Chapter 06: the epoll loop hands blocking reads to worker threads.",
-            .extra = "w:W:SL"});
+            .extra = "w:"});
     install_signal_handlers();
     trace_thread("loop");
     rng.state = cfg.seed;
@@ -301,20 +299,17 @@ int main(int argc, char **argv) {
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, pool.efd, &ev) < 0)
         perror_die("epoll_ctl");
 
-    watchdog_start(&cfg); /* -W, -S, -L (common/watchdog.h): each hook is a no-op without them */
     struct epoll_event events[256];
     while (!stop_requested) {
         /* Sleep until a socket is ready or the earliest deadline is due. */
         trace_event("wait", -1, NULL);
         int n = epoll_wait(epfd, events, 256, heap_wait_ms(&timers, now_ms()));
         trace_event("wake", -1, NULL);
-        watchdog_turn_begin();
         if (n < 0 && errno != EINTR)
             perror_die("epoll_wait");
         int64_t now = now_ms();
         for (int i = 0; i < n; i++) {
             if (events[i].data.ptr == &pool) {
-                watchdog_callback("on_doorbell", pool.efd);
                 on_doorbell(now);
                 continue;
             }
@@ -322,16 +317,12 @@ int main(int argc, char **argv) {
                 dispatch(events[i].data.ptr, now, events[i].events);
                 continue;
             }
-            watchdog_callback("on_accept", listen_fd);
             int fd;
             while ((fd = accept_client(listen_fd, SOCK_NONBLOCK)) >= 0)
                 on_accept(fd, now);
         }
-        watchdog_callback("run_timers", -1);
         run_timers(now_ms());
-        watchdog_turn_end();
     }
-    watchdog_stop();
     log_msg("stopping");
     stop_workers(workers, cfg.workers);
     for (int fd = 0; fd <= max_fd; fd++)

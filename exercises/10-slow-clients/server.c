@@ -14,7 +14,6 @@
 
 #include "loop.h"
 #include "pool.h"
-#include "watchdog.h"
 
 #define OUT_CHUNK  16384      /* the payload is made and sent this much at a time */
 #define MAX_OBJECT (1L << 30) /* the largest object a path may ask for */
@@ -106,7 +105,7 @@ int main(int argc, char **argv) {
         &(struct chapter_flags){.about = "Chapter 10: replies carry their payload; -m naive "
                                          "sends it blocking,\n-m fixed with partial writes "
                                          "and EPOLLOUT.",
-                                .extra = "w:W:SL",
+                                .extra = "w:",
                                 .modes = (const char *[]){"fixed", "naive", NULL}});
     naive = cfg.mode == 1;
     install_signal_handlers();
@@ -124,7 +123,6 @@ int main(int argc, char **argv) {
     pool = pool_start(loop, &(struct pool_spec){.workers = cfg.workers,
                                                 .deadline_ms = cfg.deadline_ms,
                                                 .on_done = on_done});
-    watchdog_start(&cfg); /* -W, -S, -L, after the workers: see common/watchdog.h */
     loop_run(loop);
     log_msg("stopping");
     pool_stop(pool);

@@ -21,7 +21,6 @@
 #include "disk.h"
 #include "loop.h"
 #include "pool.h"
-#include "watchdog.h"
 
 static struct server_config cfg;
 static struct prng rng;
@@ -188,7 +187,7 @@ int main(int argc, char **argv) {
                                          "preadv2(RWF_NOWAIT), offload only a miss;\n-m "
                                          "always-offload: every read goes to the workers, "
                                          "as in chapter 06.",
-                                .extra = "w:W:SL",
+                                .extra = "w:",
                                 .modes = (const char *[]){"nowait", "always-offload", NULL}});
     try_nowait = cfg.mode == 0;
     if (!try_nowait)
@@ -208,7 +207,6 @@ int main(int argc, char **argv) {
     pool = pool_start(loop, &(struct pool_spec){.workers = cfg.workers,
                                                 .deadline_ms = cfg.deadline_ms,
                                                 .read = read_on_worker});
-    watchdog_start(&cfg); /* -W, -S, -L, after the workers: see common/watchdog.h */
     loop_run(loop);
     log_msg("stopping: %ld hits served on the loop, %ld reads offloaded", hits, misses);
     if (!disk_is_real())

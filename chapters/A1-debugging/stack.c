@@ -33,7 +33,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "utils.h"
+#include "report.h"
 
 #define SCAN_BYTES (256 * 1024) /* how far up the stack a scan reads, at most */
 #define MAX_RANGES 128          /* executable segments of the program and its libraries */
@@ -133,7 +133,7 @@ static void load_symbols(void) {
     const Elf64_Sym *s = (const void *)(file + tab->sh_offset);
     size_t count = tab->sh_size / sizeof *s;
     if (!(syms = calloc(count ? count : 1, sizeof *syms)))
-        die("out of memory for the symbol table");
+        return; /* frames of the program are then named by dladdr, as a library's */
     for (size_t i = 0; i < count; i++)
         if (ELF64_ST_TYPE(s[i].st_info) == STT_FUNC && s[i].st_value &&
             s[i].st_shndx != SHN_UNDEF && s[i].st_name < str->sh_size)
@@ -448,7 +448,7 @@ void stack_log(const uintptr_t *frames, int n) {
         char where[160] = "?";
         if (name)
             snprintf(where, sizeof where, "%s+%#lx", name, (unsigned long)(frames[i] - start));
-        log_msg("    #%-2d %s (%s+%#lx)", i, where, object, (unsigned long)(frames[i] - base));
+        report("    #%-2d %s (%s+%#lx)", i, where, object, (unsigned long)(frames[i] - base));
     }
 }
 

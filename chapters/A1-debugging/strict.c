@@ -1,11 +1,12 @@
-/* Strict mode (strict.h): a seccomp filter that makes the loop thread's blocking calls fail.
+/* Strict mode (strict.h): a seccomp filter that catches a loop thread's blocking calls.
  *
  * THE MECHANISM: SECCOMP_RET_TRAP. The filter, a classic BPF program the kernel runs at every
  * system call of the thread, answers TRAP for a blocking call: the call is not made, and the
  * kernel sends SIGSYS to the thread at once, synchronously, at the call site. The handler runs
  * on the loop thread with the caller's stack intact, so backtrace() gives the exact stack; it
  * copies the call's arguments, writes -EPERM into the register the call returns in, and the
- * caller sees the call fail with EPERM. The loop reports it after the callback (watchdog.c).
+ * caller sees the call fail with EPERM (-S); or it makes the call itself and writes its result
+ * there (-R). The watchdog thread reports it (watchdog.c).
  * The alternatives: SECCOMP_RET_ERRNO alone refuses without a word (no report, no stack).
  * SECCOMP_RET_USER_NOTIF parks the thread in the kernel until a supervisor thread answers: the
  * supervisor sees the call and its arguments but not the loop thread's stack, and every trapped
@@ -26,11 +27,14 @@
  * but the sanitizers' runtimes make raw system calls of their own (LeakSanitizer's checker opens
  * /proc at exit, on a thread that blocks every signal: a trap there would kill the process).
  * A filter is inherited by every thread the loop thread creates later, and cannot be removed; so
- * the handler refuses only on the loop thread, and only until strict_lift. Any other trapped call
- * (another thread's, a shutdown's, an open of /proc, /dev or /sys, which are not disks) it makes
+ * the handler catches only on a loop thread outside its own wait (loop_thread_busy: a poll loop
+ * waits in poll, which the filter traps), and only until strict_lift. Any other trapped call
+ * (another thread's, an exit's, an open of /proc, /dev or /sys, which are not disks) it makes
  * itself, through strict_escape: a system call instruction outside libc, which the filter lets
  * through. This is a debugging aid, not a sandbox: code that wanted to could get around it. */
 #include "strict.h"
+
+#include "loops.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,35 +54,35 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#define RING 16 /* refusals kept until the loop reports them */
+#define RING 64 /* trapped calls kept until the watchdog thread reports them */
 
-static struct refusal ring[RING];
-static atomic_uint ring_head, ring_tail; /* both on the loop thread: the handler and the loop */
-static atomic_long refused, lost;
-static atomic_int refusing;
-static pid_t loop_tid;
-
-bool strict_pending(void) {
-    return atomic_load_explicit(&ring_head, memory_order_relaxed) !=
-           atomic_load_explicit(&ring_tail, memory_order_relaxed);
-}
+/* Several loop threads may trap at once: each reserves a slot (head), fills it, then publishes it
+ * (its seq); the watchdog thread alone takes them in order (tail). */
+static struct slot {
+    atomic_uint seq; /* n + 1 once slot n is filled */
+    struct refusal r;
+} ring[RING];
+static atomic_uint ring_head, ring_tail;
+static atomic_long trapped, lost;
+static atomic_int catching; /* STRICT_REFUSE or STRICT_REPORT until strict_lift, else 0 */
 
 bool strict_take(struct refusal *out) {
     unsigned tail = atomic_load(&ring_tail);
-    if (tail == atomic_load(&ring_head))
+    struct slot *s = &ring[tail % RING];
+    if (atomic_load_explicit(&s->seq, memory_order_acquire) != tail + 1)
         return false;
-    *out = ring[tail % RING];
+    *out = s->r;
     atomic_store(&ring_tail, tail + 1);
     return true;
 }
 
-long strict_refused(long *lost_out) {
+long strict_trapped(long *lost_out) {
     *lost_out = atomic_load(&lost);
-    return atomic_load(&refused);
+    return atomic_load(&trapped);
 }
 
 void strict_lift(void) {
-    atomic_store(&refusing, 0);
+    atomic_store(&catching, 0);
 }
 
 #if defined(__x86_64__)
@@ -126,20 +130,24 @@ static bool harmless(long nr, const long *arg) {
            strncmp(p, "/sys/", 5) == 0;
 }
 
-/* Keeps a refused call for the loop to report. */
-static void keep(long nr, const long *arg, uintptr_t pc) {
-    atomic_fetch_add(&refused, 1);
+/* Keeps a trapped call for the watchdog thread to report. */
+static void keep(long nr, const long *arg, uintptr_t pc, pid_t tid, bool refused) {
+    atomic_fetch_add(&trapped, 1);
     unsigned head = atomic_load(&ring_head);
-    if (head - atomic_load(&ring_tail) >= RING) {
-        atomic_fetch_add(&lost, 1);
-        return;
-    }
-    struct refusal *r = &ring[head % RING];
-    r->call.nr = nr;
-    memcpy(r->call.arg, arg, sizeof r->call.arg);
-    syscall_capture(&r->call);
-    r->frame_count = stack_here(pc, r->frames, STACK_MAX);
-    atomic_store(&ring_head, head + 1);
+    do
+        if (head - atomic_load(&ring_tail) >= RING) {
+            atomic_fetch_add(&lost, 1);
+            return;
+        }
+    while (!atomic_compare_exchange_weak(&ring_head, &head, head + 1));
+    struct slot *s = &ring[head % RING];
+    s->r.call.nr = nr;
+    memcpy(s->r.call.arg, arg, sizeof s->r.call.arg);
+    syscall_capture(&s->r.call);
+    s->r.tid = tid;
+    s->r.refused = refused;
+    s->r.frame_count = stack_here(pc, s->r.frames, STACK_MAX);
+    atomic_store_explicit(&s->seq, head + 1, memory_order_release);
 }
 
 /* SIGSYS: the filter trapped a call of this thread. Runs at the call site. */
@@ -149,14 +157,17 @@ static void on_sigsys(int sig, siginfo_t *si, void *context) {
     long nr = si->si_syscall;
     long arg[6] = {reg[REG_RDI], reg[REG_RSI], reg[REG_RDX],
                    reg[REG_R10], reg[REG_R8],  reg[REG_R9]};
-    int saved = errno;
-    if (atomic_load(&refusing) && strict_escape(SYS_gettid, 0, 0, 0, 0, 0, 0) == loop_tid &&
-        !harmless(nr, arg)) {
-        keep(nr, arg, (uintptr_t)reg[REG_RIP]);
-        reg[REG_RAX] = -EPERM;
-    } else {
-        reg[REG_RAX] = strict_escape(nr, arg[0], arg[1], arg[2], arg[3], arg[4], arg[5]);
+    int saved = errno, mode = atomic_load(&catching);
+    if (mode && loop_thread_busy() && !harmless(nr, arg)) {
+        pid_t tid = (pid_t)strict_escape(SYS_gettid, 0, 0, 0, 0, 0, 0);
+        keep(nr, arg, (uintptr_t)reg[REG_RIP], tid, mode == STRICT_REFUSE);
+        if (mode == STRICT_REFUSE) {
+            reg[REG_RAX] = -EPERM;
+            errno = saved;
+            return;
+        }
     }
+    reg[REG_RAX] = strict_escape(nr, arg[0], arg[1], arg[2], arg[3], arg[4], arg[5]);
     errno = saved;
 }
 
@@ -282,6 +293,8 @@ struct code_range {
     uintptr_t lo, hi;
 };
 
+static struct sock_fprog prog;
+
 /* libc's executable segment. */
 static int find_libc(struct dl_phdr_info *info, size_t size, void *arg) {
     (void)size;
@@ -301,7 +314,12 @@ static int find_libc(struct dl_phdr_info *info, size_t size, void *arg) {
     return 0;
 }
 
-int strict_install(char *why, size_t size) {
+/* Once per process: the filter for this libc, and the handler. */
+static int prepare(char *why, size_t size) {
+    static struct program p;
+    static bool ready;
+    if (ready)
+        return 0;
     struct code_range libc = {0};
     dl_iterate_phdr(find_libc, &libc);
     if (!libc.lo) {
@@ -312,23 +330,31 @@ int strict_install(char *why, size_t size) {
         snprintf(why, size, "the C library's code straddles a 4 GiB boundary; run it again");
         return -1;
     }
-    static struct program p;
     if (build(&p, libc.lo, libc.hi) < 0) {
         snprintf(why, size, "the filter does not assemble");
         return -1;
     }
-    loop_tid = gettid();
     stack_init(); /* warms up backtrace(), which the handler calls */
     struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
     sigemptyset(&sa.sa_mask);
-    struct sock_fprog prog = {.len = (unsigned short)p.n, .filter = p.ins};
-    atomic_store(&refusing, 1);
+    if (sigaction(SIGSYS, &sa, NULL) < 0) {
+        snprintf(why, size, "cannot handle SIGSYS: %s", strerror(errno));
+        return -1;
+    }
+    prog = (struct sock_fprog){.len = (unsigned short)p.n, .filter = p.ins};
+    ready = true;
+    return 0;
+}
+
+int strict_install(int mode, char *why, size_t size) {
+    if (prepare(why, size) < 0)
+        return -1;
+    atomic_store(&catching, mode);
     /* no_new_privs: what lets a process without CAP_SYS_ADMIN install a filter. No flag asks
-     * for the other threads (SECCOMP_FILTER_FLAG_TSYNC): the loop thread alone. */
-    if (sigaction(SIGSYS, &sa, NULL) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+     * for the other threads (SECCOMP_FILTER_FLAG_TSYNC): this loop thread alone. */
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
         syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) {
         snprintf(why, size, "cannot install the seccomp filter: %s", strerror(errno));
-        atomic_store(&refusing, 0);
         return -1;
     }
     return 0;
@@ -336,7 +362,8 @@ int strict_install(char *why, size_t size) {
 
 #else
 
-int strict_install(char *why, size_t size) {
+int strict_install(int mode, char *why, size_t size) {
+    (void)mode;
     snprintf(why, size, "strict mode is written for x86-64 only (its handler edits registers)");
     return -1;
 }

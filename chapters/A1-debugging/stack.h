@@ -1,4 +1,4 @@
-/* Stacks for the watchdog (-W) and strict mode (-S): the loop thread's frames, named.
+/* Stacks for loopwatch's live report (-W) and strict mode (-S, -R): a loop thread's frames, named.
  * Two ways to get them. stack_here runs on the thread itself, in a signal handler (backtrace()),
  * and is exact. stack_scan reads the stack of a thread blocked in the kernel from another thread,
  * without its cooperation: no signal, so a blocked read is not disturbed (a signal makes a FUSE
@@ -12,7 +12,7 @@
 #define STACK_MAX 32 /* frames kept */
 
 /* Loads the program's own symbol table (its static functions too, which backtrace_symbols cannot
- * name) and warms up backtrace(). Call once at start-up; dies on failure. */
+ * name) and warms up backtrace(). Harmless twice; without the table, dladdr names what it can. */
 void stack_init(void);
 
 /* In a signal handler: the frames of the code the signal interrupted at pc (from the handler's
