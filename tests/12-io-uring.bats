@@ -2,6 +2,7 @@
 # Chapter 12: real file reads through io_uring: the loop never blocks, a linked timeout answers
 # RC 1 at the deadline, and the kernel's own worker threads stay under the -w cap.
 load helpers
+load slowdisk_helpers
 
 # start_uring_server FLAGS...: start_server, but a kernel that refuses io_uring (the server
 # says "io_uring unavailable: why" and exits 69) skips the test with the server's reason.
@@ -15,6 +16,16 @@ start_uring_server() {
 }
 
 setup() { start_uring_server; }
+
+# helpers' teardown, then the slow disk a test may have mounted (the server first: it holds
+# files open on the mount).
+eval "helpers_$(declare -f teardown)"
+teardown() {
+    local status=0
+    helpers_teardown || status=1
+    unmount_slowdisk || status=1
+    return "$status"
+}
 
 # restart_uring_server FLAGS...: a new server in place of the running one, whose log and output
 # go too (teardown removes only the last server's), once checked for a sanitizer's report.
@@ -113,6 +124,34 @@ fd_count() {
     grep -q 'timeout (service) /slow: the linked timeout fired' "$SERVER_LOG"
     grep -q 'read of /slow cancelled: -ECANCELED' "$SERVER_LOG"
     [[ $(ask '10,/good\n') =~ ^0,[0-9]+,[0-9]+,/good$ ]]
+}
+
+# answered_at_deadline TIMELINE N: the client's timeline (--timeline) holds N requests, each
+# answered RC 1 between 950 and 1500 ms after it was sent: at -T 1000, not when its read ended.
+answered_at_deadline() {
+    local rows
+    rows=$(awk '!/^#/ && $6 == 1 && $3 - $2 >= 950 && $3 - $2 < 1500' "$1" | wc -l)
+    echo "# $2 read(s) of 3000 ms, -T 1000: answered after $(awk '!/^#/ { printf "%s%d ms RC %d", s, $3 - $2, $6; s = ", " }' "$1")" >&3
+    [ "$rows" -eq "$2" ]
+}
+
+# On the slow disk (FUSE) a buffered read under -m async runs in an iou-wrk thread, where this
+# kernel arms a linked timeout only once the read is over: it once answered these at 3 s, and
+# the eighth of eight at 6-10 s, behind the -w cap. The loop's own timer answers at -T now.
+@test "12: on the slow disk, -m async reads past -T are answered RC 1 at -T, one or eight at once" {
+    mount_slowdisk
+    restart_uring_server -D "$MNT" -T 1000 -m async
+    client -c 1 -n 1 -d 3000 -t 8000 --path /one/ --timeline "$BATS_TEST_TMPDIR/one.tl"
+    answered_at_deadline "$BATS_TEST_TMPDIR/one.tl" 1
+    grep -q 'timeout (service) /one/0: still reading after' "$SERVER_LOG"
+    grep -q 'read of /one/0 over after [0-9]* ms, past its deadline' "$SERVER_LOG" # reaped, dropped
+    grep '/one/0' "$SERVER_LOG" | sed 's/^/# /' >&3
+    client -c 8 -n 8 -d 3000 -t 12000 --path /eight/ --timeline "$BATS_TEST_TMPDIR/eight.tl"
+    answered_at_deadline "$BATS_TEST_TMPDIR/eight.tl" 8
+    # The reads were cancelled, not left to hold the -w 4 workers for their last 2 s: a fast
+    # read now is answered ok, well inside its deadline.
+    [[ $(ask '10,/fast\n') =~ ^0,[0-9]+,([0-9]+),/fast$ ]]
+    [ "${BASH_REMATCH[1]}" -lt 500 ]
 }
 
 @test "12: page-cache hits, misses and O_DIRECT reads start no io-wq worker here" {

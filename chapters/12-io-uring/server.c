@@ -3,7 +3,8 @@
  * kernel on an io_uring submission queue instead of to a pool of our threads, and the kernel
  * rings an eventfd doorbell as it completes. The disk's time is a kernel timer linked in front
  * of the read, and a linked timeout cancels it at the deadline: RC 1 on time, however slow.
- * With -D the disk is real: the object is opened and the kernel reads it, no timer in front.
+ * With -D the disk is real: the object is opened and the kernel reads it, no timer in front, and
+ * the loop's own timer answers at the deadline, since a linked timeout cannot cut that read.
  * What breaks: io_uring does not make a blocking read non-blocking. A read the kernel cannot do
  * asynchronously runs on its own thread pool (iou-wrk threads), which -w caps like chapter 06's. */
 #include <errno.h>
@@ -39,9 +40,11 @@
 #define CQ_ENTRIES 65536 /* the kernel's most (IORING_MAX_CQ_ENTRIES), 1 MiB: 21,845 reads */
 
 /* A read is three linked SQEs: the disk's time, the deadline on it, the read itself; with -D,
- * two: the read of the real file, and the deadline on it. The step rides in the low bits of each
- * SQE's user_data, beside the conn pointer (16-byte aligned). */
-enum step { STEP_DISK_TIME, STEP_DEADLINE, STEP_READ, STEPS };
+ * one, the read of the real file, and later a cancel should the read outlive its deadline
+ * (disk_deadline). The step rides in the low bits of each SQE's user_data, beside the conn
+ * pointer (16-byte aligned). STEPS: the most CQEs one read posts. */
+enum step { STEP_DISK_TIME, STEP_DEADLINE, STEP_READ, STEP_CANCEL };
+#define STEPS 3
 
 /* How the data file is read (-m): page-cache hits, misses, O_DIRECT, or forced onto io-wq. */
 enum mode { BUFFERED, COLD, DIRECT, ASYNC, MODES };
@@ -154,9 +157,9 @@ static void read_sqe(struct conn *c, int fd, size_t len, off_t offset, bool last
 
 /* The deadline on the SQE before it in the chain: if that has not finished by then, the kernel
  * cancels it, and with it the rest of the chain. */
-static void deadline_sqe(struct conn *c, bool last) {
+static void deadline_sqe(struct conn *c) {
     struct ring_read *r = c->data;
-    struct io_uring_sqe *sqe = chain_sqe(c, STEP_DEADLINE, IORING_OP_LINK_TIMEOUT, last);
+    struct io_uring_sqe *sqe = chain_sqe(c, STEP_DEADLINE, IORING_OP_LINK_TIMEOUT, false);
     sqe->addr = (uintptr_t)&r->limit;
     sqe->len = 1;
 }
@@ -200,9 +203,8 @@ static enum want start_read(struct conn *c, int64_t now) {
         return conn_reply(c, now);
     }
     job_start_read(&c->job, now);
-    r->limit = ms_to_ts(cfg.deadline_ms - (now - c->job.arrived_ms));
     r->object_fd = -1;
-    if (disk_is_real()) { /* the real file: its read, and the deadline on it */
+    if (disk_is_real()) { /* the real file: its read; the loop's timer is its deadline */
         size_t size;
         if ((r->object_fd = open_object(c, &size)) < 0) {
             free(r->buf);
@@ -210,15 +212,16 @@ static enum want start_read(struct conn *c, int64_t now) {
             c->job.rc = RC_FAIL;
             return conn_reply(c, now);
         }
-        read_sqe(c, r->object_fd, size, 0, false);
-        deadline_sqe(c, true);
-        r->cqes_due = 2;
+        read_sqe(c, r->object_fd, size, 0, true);
+        r->cqes_due = 1;
         reads_in_flight++;
+        c->deadline_ms = c->job.arrived_ms + cfg.deadline_ms; /* then disk_deadline */
         return WANT_DISK;
     }
     if (mode == COLD || mode == ASYNC) /* make this read a page-cache miss */
         posix_fadvise(data_fd, offset, (off_t)len, POSIX_FADV_DONTNEED);
     r->disk_time = ms_to_ts(c->job.disk.delay_ms);
+    r->limit = ms_to_ts(cfg.deadline_ms - (now - c->job.arrived_ms));
 
     /* 1. The disk's time: a kernel timer. ETIME_SUCCESS makes its expiry a success, not an
      *    error that would break the chain. */
@@ -227,7 +230,7 @@ static enum want start_read(struct conn *c, int64_t now) {
     sqe->len = 1;
     sqe->timeout_flags = IORING_TIMEOUT_ETIME_SUCCESS;
     /* 2. The deadline on step 1. */
-    deadline_sqe(c, false);
+    deadline_sqe(c);
     /* 3. The read itself, from the data file. */
     read_sqe(c, data_fd, len, offset, true);
     r->cqes_due = STEPS;
@@ -244,6 +247,46 @@ static void answer(struct conn *c, int rc, int64_t now) {
     conn_set_want(c, conn_reply(c, now));
 }
 
+/* -D: c's read is still in the kernel at its deadline. Not a linked timeout, as on the simulated
+ * disk: a read that can outlive it is one io-wq runs (-m async; without it, FUSE's read blocks
+ * the loop itself: see the README), and its worker issues it as one blocking call. This kernel
+ * (6.18; since 6.15, commit b53e523261bf) arms a linked timeout when that call returns, when the
+ * read is over: it never fired, and a 3 s read under -T 1000 was answered at 3 s. Armed in time
+ * (older kernels), its cancel could do no more than ours. So the loop answers RC 1 now and asks
+ * the kernel to cancel the read (IORING_OP_ASYNC_CANCEL on its user_data): a read still queued
+ * for a worker is dropped (-ECANCELED); a worker inside one is signalled, which FUSE's wait
+ * takes (it sends the file system FUSE_INTERRUPT: -EINTR) and a block device's uninterruptible
+ * wait does not (the read ends when the disk does). Either way the buffer stays ours until the
+ * read's CQE (release). */
+static enum want disk_deadline(struct conn *c, int64_t now) {
+    struct ring_read *r = c->data;
+    c->deadline_ms = 0;
+    log_msg("timeout (service) %s: still reading after %lld ms: RC 1 now, and the read cancelled",
+            c->job.req.path, (long long)(now - c->job.started_ms));
+    struct io_uring_sqe *sqe = uring_get_sqe(&ring);
+    if (!sqe && uring_submit(&ring) >= 0)
+        sqe = uring_get_sqe(&ring);
+    if (sqe) { /* else the SQ is full: no cancel, the read ends when the disk does */
+        sqe->opcode = IORING_OP_ASYNC_CANCEL;
+        sqe->addr = (uint64_t)(uintptr_t)c | STEP_READ; /* the read's user_data */
+        sqe->user_data = (uint64_t)(uintptr_t)c | STEP_CANCEL;
+        r->cqes_due++;
+    }
+    r->answered = true;
+    c->job.rc = RC_TIMEOUT;
+    return conn_reply(c, now);
+}
+
+/* What the cancel's CQE says became of the read. */
+static const char *cancel_outcome(int res) {
+    switch (res) {
+    case 0: return "taken off io-wq's queue before a worker ran it";
+    case -EALREADY: return "a worker was in it: signalled";
+    case -ENOENT: return "it was over already";
+    default: return strerror(-res);
+    }
+}
+
 /* One CQE: one step of c's read is over. The reply goes out as soon as the outcome is known;
  * the conn and its buffer live until the kernel has posted the chain's last CQE. */
 static void on_cqe(uint64_t user_data, int res, int64_t now) {
@@ -251,15 +294,21 @@ static void on_cqe(uint64_t user_data, int res, int64_t now) {
     enum step step = (enum step)(user_data & 3);
     if (!c)
         return; /* the shutdown's cancel request */
+    struct ring_read *r = c->data;
     int64_t took = now - c->job.started_ms;
     /* The deadline's CQE says -ECANCELED when it was disarmed: the disk was on time. */
     if (step == STEP_DEADLINE && res != -ECANCELED) {
         log_msg("timeout (service) %s: the linked timeout fired after %lld ms (%s)",
                 c->job.req.path, (long long)took, strerror(-res));
         answer(c, RC_TIMEOUT, now);
+    } else if (step == STEP_CANCEL) {
+        log_msg("cancel of %s's read: %s", c->job.req.path, cancel_outcome(res));
     } else if (step == STEP_READ && res == -ECANCELED) {
         log_msg("read of %s cancelled: -ECANCELED", c->job.req.path);
         answer(c, RC_TIMEOUT, now);
+    } else if (step == STEP_READ && r->answered) { /* answered at its deadline: dropped */
+        log_msg("read of %s over after %lld ms, past its deadline: %s", c->job.req.path,
+                (long long)took, res < 0 ? strerror(-res) : "done");
     } else if (step == STEP_READ && (res < 0 || (!disk_is_real() && res < c->job.disk.bytes))) {
         log_msg("io fail %s: %s", c->job.req.path, res < 0 ? strerror(-res) : "short read");
         answer(c, RC_FAIL, now);
@@ -268,7 +317,6 @@ static void on_cqe(uint64_t user_data, int res, int64_t now) {
             c->job.disk.bytes = res; /* what the real file held */
         answer(c, job_finish(&c->job, now, cfg.deadline_ms), now);
     }
-    struct ring_read *r = c->data;
     if (--r->cqes_due == 0) {
         reads_in_flight--;
         if (r->object_fd >= 0)
@@ -376,6 +424,7 @@ int main(int argc, char **argv) {
         .listen_fd = listen_fd,
         .data_size = sizeof(struct ring_read),
         .on_request = start_read,
+        .disk_deadline = disk_deadline,
         .release = release,
     });
     ev_before_wait(loop_ev(loop), before_wait, NULL);
