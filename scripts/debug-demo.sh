@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # debug-demo.sh [CHAPTER]: the demo `make debug-5` runs (appendix A1). Mounts the slow disk
 # (bin/slowdisk; where FUSE is not available the reads are simulated, a sleep), starts the
-# chapter's server (default 05-blocking-in-loop) reading from it with -W 200 -L, and sends it the
-# dying-disk scenario. While the loop is stuck in the 2500 ms read it shows what the watchdog has
-# logged already, and looks from outside (wchan, ss); then the end of the stall, the stack's
-# frames resolved by addr2line, the -L figures, and the same read under strict mode (-S).
+# chapter's server (default 05-blocking-in-loop) reading from it under bin/loopwatch -W 200 -L, and
+# sends it the dying-disk scenario. While the loop is stuck in the 2500 ms read it shows what
+# loopwatch has reported already, and looks from outside (wchan, ss); then the end of the stall,
+# the stack's frames resolved by addr2line, the -L figures, and the same read under strict mode
+# (-S).
 # debug-demo.sh signal (make debug-signal): one 3000 ms read on the slow disk, with -W taking the
-# loop's stack by scanning it (the default) and then with a signal (WATCHDOG_STACK=signal, the
+# loop's stack by scanning it (the default) and then with a signal (LOOPWATCH_STACK=signal, the
 # way eventlet's hub_blocking_detection does), and what each did to the read.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,7 @@ mode=demo
 [ "${1:-}" = signal ] && { mode=signal; shift; }
 chapter=${1:-05-blocking-in-loop}
 BIN=${BIN_DIR:-bin}
-if [ ! -x "$BIN/$chapter" ] || [ ! -x "$BIN/slowdisk" ]; then
+if [ ! -x "$BIN/$chapter" ] || [ ! -x "$BIN/slowdisk" ] || [ ! -x "$BIN/loopwatch" ]; then
     echo "usage: scripts/debug-demo.sh [NN-name]   (build it first: make)" >&2
     exit 2
 fi
@@ -66,9 +67,9 @@ if [ "$mode" = signal ]; then
             echo "debug-signal needs FUSE: $(tail -1 "$MNT.log")"
             exit 0
         fi
-        say "WATCHDOG_STACK=$how: one read of 3000 ms, -W 300"
-        WATCHDOG_STACK=$how start_server "$BIN/$chapter" -W 300 "${disk[@]}" || exit 1
-        echo "\$ WATCHDOG_STACK=$how $BIN/$chapter -p 0 -W 300 ${disk[*]}"
+        say "LOOPWATCH_STACK=$how: one read of 3000 ms, -W 300"
+        LOOPWATCH_STACK=$how start_watched -W 300 -- "$BIN/$chapter" "${disk[@]}" || exit 1
+        echo "\$ LOOPWATCH_STACK=$how $BIN/loopwatch -W 300 -- $BIN/$chapter -p 0 ${disk[*]}"
         echo "\$ printf '3000,/obj/3\\n' | nc -N 127.0.0.1 $PORT"
         before=$(grep -c 'READ' "$MNT.log")
         start=$(date +%s%N)
@@ -93,8 +94,8 @@ if [ ${#disk[@]} -gt 0 ]; then
 else
     echo "The disk: simulated, a sleep ($(tail -1 "$MNT.log"))"
 fi
-start_server "$BIN/$chapter" -W 200 -L "${disk[@]}" || exit 1
-echo "\$ $BIN/$chapter -p 0 -W 200 -L ${disk[*]}     (pid $SERVER_PID)"
+start_watched -W 200 -L -- "$BIN/$chapter" "${disk[@]}" || exit 1
+echo "\$ $BIN/loopwatch -W 200 -L -- $BIN/$chapter -p 0 ${disk[*]}     (pid $SERVER_PID)"
 
 say "${SCENARIO_TITLE[dying-disk]}: ${SCENARIO_DETAIL[dying-disk]}"
 echo "\$ $BIN/client -p $PORT ${SCENARIO_ARGS[dying-disk]} -q"
@@ -112,7 +113,7 @@ new_log_lines() {
     shown=$total
 }
 
-say "0.7 s in, the read still running: what the watchdog has logged already"
+say "0.7 s in, the read still running: what loopwatch has reported already"
 new_log_lines
 
 say "From outside: where each thread sleeps (/proc/$SERVER_PID/task/*/wchan)"
@@ -156,8 +157,8 @@ echo "(exit status $?)"
 new_log_lines
 
 say "The same read under strict mode (-S): refused, reported, answered at once"
-start_server "$BIN/$chapter" -S "${disk[@]}" || exit 1
-echo "\$ $BIN/$chapter -p 0 -S ${disk[*]}"
+start_watched -S -- "$BIN/$chapter" "${disk[@]}" || exit 1
+echo "\$ $BIN/loopwatch -S -- $BIN/$chapter -p 0 ${disk[*]}"
 echo "\$ printf '2500,/obj/0\\n' | nc -N 127.0.0.1 $PORT"
 printf '2500,/obj/0\n' | timeout 10 nc -N 127.0.0.1 "$PORT"
 stop_server

@@ -487,6 +487,7 @@ static void nap(int ms) {
 
 static void *watchdog(void *arg) {
     (void)arg;
+    pthread_setname_np(pthread_self(), "loopwatch"); /* what ps -L and top show */
     sigset_t all; /* the program's signals are for its own threads */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
