@@ -3,7 +3,7 @@
 #                   draws each chart of the deck with it, from a table a run wrote
 #   make deck-data  the runs the deck quotes beyond bench/ and the figures, by scripts/deck-data.sh:
 #                   chapter 11's four designs (slides/data/11-designs.md), chapter 12's iou-wrk
-#                   threads (12-iou-wrk.md), the watchdog demo's output (debug-5.txt), in about
+#                   threads (12-iou-wrk.md), loopwatch's demo output (debug-5.txt), in about
 #                   20 s; make figures runs it too
 .PHONY: deck-data
 

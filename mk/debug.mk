@@ -1,7 +1,7 @@
-# make debug-5: the demo of appendix A1 (chapters/A1-debugging): chapter 05 under the dying disk
-# with -W 200, the read on the slow disk (bin/slowdisk, where FUSE is available) or the simulated
-# one; the watchdog's live report, looked at from outside too (wchan, ss), then strict mode (-S)
-# and the loop-lag figures (-L).
+# make debug-5: the demo of appendix A1 (chapters/A1-debugging): chapter 05 under the dying disk,
+# run by bin/loopwatch -W 200 -L, the read on the slow disk (bin/slowdisk, where FUSE is available)
+# or the simulated one; loopwatch's live report, looked at from outside too (wchan, ss), then
+# strict mode (-S) and the loop-lag figures (-L).
 .PHONY: debug-5 debug-tools
 debug-5: all debug-tools
 	@scripts/debug-demo.sh 05-blocking-in-loop
@@ -10,7 +10,7 @@ debug-5: all debug-tools
 debug-tools:
 	@scripts/need iproute2 binutils strace
 
-# spin-sleep.so (tests/watchdog.bats): LD_PRELOADed, it turns every nanosleep into a busy loop,
+# spin-sleep.so (tests/loopwatch.bats): LD_PRELOADed, it turns every nanosleep into a busy loop,
 # a compute-bound stall. Built without sanitizers: preloaded, it comes before their runtimes.
 all: $(BIN_DIR)/spin-sleep.so
 $(BIN_DIR)/spin-sleep.so: tests/tools/spin-sleep.c $(FLAGS_STAMP)
