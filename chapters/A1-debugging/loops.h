@@ -43,9 +43,9 @@ struct loop {
     _Atomic int64_t slept_longest_ns;
     /* Written by the watchdog thread. */
     _Atomic int64_t reported_turn; /* the turn it reported as a stall */
-    /* The loop thread's own. */
-    int64_t began;     /* this turn, ns (1: untimed); 0 between turns */
-    long nvcsw, majflt; /* -C: the thread's counts when the turn began */
+    /* The loop thread's own, but read at exit: -L says how long a turn still running has run. */
+    _Atomic int64_t began; /* this turn, ns (1: untimed); 0 between turns */
+    long nvcsw, majflt;    /* -C: the thread's counts when the turn began */
 };
 
 extern struct loop loops[MAX_LOOPS];

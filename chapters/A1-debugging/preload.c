@@ -52,11 +52,11 @@
 struct watch_config watch;
 struct loop loops[MAX_LOOPS];
 
-static bool enabled;      /* the launcher set LOOPWATCH_* */
-static pid_t top_pid;     /* the process bin/loopwatch started (LOOPWATCH_TOP) */
-static atomic_int found;  /* loops found in this process */
-static atomic_int forks;  /* children it forked */
-static atomic_bool full;  /* MAX_LOOPS reached once */
+static bool enabled;     /* the launcher set LOOPWATCH_* */
+static pid_t top_pid;    /* the process bin/loopwatch started (LOOPWATCH_TOP) */
+static atomic_int found; /* loops found in this process */
+static atomic_int forks; /* children it forked */
+static atomic_bool full; /* MAX_LOOPS reached once */
 static pthread_key_t exit_key;
 
 enum kind { UNKNOWN, NOT_YET, EPOLL_LOOP, POLL_LOOP, UNWATCHED };
@@ -69,8 +69,7 @@ static TLS bool in_wait; /* in the loop's own wait: strict mode lets its poll th
 static struct {
     int (*epoll_wait)(int, struct epoll_event *, int, int);
     int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
-    int (*epoll_pwait2)(int, struct epoll_event *, int, const struct timespec *,
-                        const sigset_t *);
+    int (*epoll_pwait2)(int, struct epoll_event *, int, const struct timespec *, const sigset_t *);
     int (*poll)(struct pollfd *, nfds_t, int);
     int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
     int (*poll_chk)(struct pollfd *, nfds_t, int, size_t);
@@ -156,8 +155,8 @@ static struct loop *found_loop(const char *wait, int fd) {
     watchdog_ensure(); /* before the filter: the watchdog thread must not inherit it */
     char why[160];
     if (watch.strict && strict_install(watch.strict, why, sizeof why) < 0)
-        report("%s is off on thread %d: %s", watch.strict == STRICT_REFUSE ? "-S" : "-R",
-               (int)tid, why);
+        report("%s is off on thread %d: %s", watch.strict == STRICT_REFUSE ? "-S" : "-R", (int)tid,
+               why);
     return self = l;
 }
 
@@ -327,8 +326,8 @@ EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fds_len)
 EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
                        const sigset_t *mask, size_t fds_len) {
     struct loop *l = turn_end(poll_loop_wait(n), "ppoll", -1);
-    int ready = real.ppoll_chk ? real.ppoll_chk(fds, n, timeout, mask, fds_len)
-                               : MISSING(__ppoll_chk);
+    int ready =
+        real.ppoll_chk ? real.ppoll_chk(fds, n, timeout, mask, fds_len) : MISSING(__ppoll_chk);
     turn_begin(l);
     return ready;
 }

@@ -602,6 +602,14 @@ void watchdog_stop(void) {
         report("%ld blocking call%s %s on loop threads%s", trapped, trapped == 1 ? "" : "s",
                watch.strict == STRICT_REFUSE ? "refused" : "let through",
                lost ? " (some not shown: too many at once)" : "");
-    if (watch.lag)
+    if (watch.lag) {
         lag_report_all("at exit");
+        /* Not a turn in the figures: the loop may have ended, and its thread gone on to exit. */
+        for (int i = 0; i < MAX_LOOPS; i++) {
+            int64_t began = atomic_load(&loops[i].began);
+            if (atomic_load(&loops[i].tid) && began > 1)
+                report("  and a turn still running at exit, for %.3f ms",
+                       (double)(mono_ns() - began) / 1e6);
+        }
+    }
 }
