@@ -76,7 +76,6 @@ BAD_REPLIES=$(
 0, 5,0,%p\n	-	BYTES is not a whole number of 0 or more
 0,99999999999999999999,0,%p\n	-	BYTES is not a whole number of 0 or more
 0,5,-7,%p\n	-	ELAPSED_MS is not a whole number of 0 or more
-0,5,99999,%p\n	-	ELAPSED_MS 99999 is more than the
 7,1,0,%p\n	-	RC is not 0, 1 or 2
 -1,1,0,%p\n	-	RC is not 0, 1 or 2
 00,1,0,%p\n	-	RC is not 0, 1 or 2
