@@ -16,13 +16,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "protocol.h" /* RC_*, MAX_DELAY_MS: constants only, the client links no protocol.c */
 #include "stats.h"
 #include "utils.h"
 
 enum outcome { PENDING, OK, TIMEOUT, LATE, ERROR };
 static const char *outcome_name[] = {"pending", "ok", "timeout", "late", "error"};
 
-enum { EXIT_ALL_OK = 0, EXIT_TIMEOUTS = 1, EXIT_ERRORS = 2, EXIT_USAGE = 64 };
+enum { EXIT_ALL_OK = 0, EXIT_TIMEOUTS = 1, EXIT_ERRORS = 2, EXIT_OUTPUT = 3, EXIT_USAGE = 64 };
 
 #define SLOW_READ_BYTES    1024 /* a slow reader takes this much ... */
 #define SLOW_READ_PAUSE_MS 100  /* ... then pauses this long: 10 KiB/s */
@@ -68,6 +69,8 @@ struct client_loop {
     pthread_t thread;
     int epfd, first, in_flight, concurrency;
     long long bytes_received;
+    int bad_replies, first_bad_id; /* replies that broke the protocol, and the lowest id's */
+    char first_bad[256];           /* what was wrong with it */
 };
 
 /* Request id's path prefix: --slow-path's for the slow requests of the dying-disk mix, so that
@@ -77,10 +80,17 @@ static const char *path_of(int id) {
     return slow && opt.slow_path_prefix ? opt.slow_path_prefix : opt.path_prefix;
 }
 
+/* The PATH request id asks for, and its reply must name: the prefix, then the id (or the object,
+ * with --objects). Writes it to path (size bytes); returns its length. */
+static int request_path(int id, char *path, size_t size) {
+    return snprintf(path, size, "%s%d", path_of(id), opt.objects > 0 ? id % opt.objects : id);
+}
+
 static struct req *reqs;
 static struct sockaddr_in server_addr;
 static int64_t t0;
-static FILE *notes; /* per-request lines: stdout, or stderr when stdout carries JSON */
+static FILE *notes;    /* per-request lines: stdout, or stderr when stdout carries JSON */
+static FILE *timeline; /* --timeline's, opened before the run so that a bad path costs no run */
 
 __attribute__((noreturn)) static void usage(int status) {
     fprintf(status ? stderr : stdout,
@@ -117,20 +127,41 @@ __attribute__((noreturn)) static void usage(int status) {
             "  -q              no per-request lines\n"
             "  --percentiles   read numbers from stdin, print their p50 p90 p99 max, exit\n"
             "Latency percentiles cover every request; one that timed out counts as its timeout.\n"
+            "A reply is believed only when it is RC,BYTES,ELAPSED_MS,PATH and a newline with\n"
+            "RC 0, 1 or 2, BYTES and ELAPSED_MS whole numbers of 0 or more, PATH the one asked\n"
+            "for (\"-\" only in RC 2, a refused request) and, in HTTP, a status that says the\n"
+            "same (200 for RC 0, 408 for RC 1, another 4xx or 5xx for RC 2); anything else is\n"
+            "an error, a bad reply, which the summary counts and shows the first of.\n"
             "Exit status: 0 every request answered RC 0 in time; 1 some timed out (client\n"
-            "timeout, or the server answered RC 1); 2 some failed (refused, reset, RC 2,\n"
-            "malformed reply); 64 bad usage.\n");
+            "timeout, or the server answered RC 1); 2 some failed (refused, reset, RC 2, a bad\n"
+            "reply); 3 the report could not be written (stdout, --timeline); 64 bad usage.\n");
     exit(status ? EXIT_USAGE : 0);
 }
 
-static int number_arg(const char *s, int lo, const char *what) {
+#define MANY 100000000 /* the bound of a count or a time that has no natural one */
+
+/* The flag's value s, a whole number from lo to hi, or the usage and exit status 64. */
+static int number_arg(const char *s, int lo, int hi, const char *what) {
     char *end;
+    errno = 0;
     long v = strtol(s, &end, 10);
-    if (end == s || *end || v < lo || v > 100000000) {
-        fprintf(stderr, "client: bad %s '%s'\n", what, s);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "client: bad %s '%s': want %d to %d\n", what, s, lo, hi);
         usage(2);
     }
     return (int)v;
+}
+
+/* Flushes f and says whether everything written to it arrived (a full disk, a closed pipe: a
+ * report nobody gets must not pass for one that was written). Says so on stderr when not. */
+static bool output_ok(FILE *f, const char *name) {
+    errno = 0;
+    if (fflush(f) == 0 && !ferror(f))
+        return true;
+    if (f != stderr)
+        fprintf(stderr, "client: cannot write %s: %s\n", name,
+                errno ? strerror(errno) : "a write failed");
+    return false;
 }
 
 static int percentiles_from_stdin(void) {
@@ -147,7 +178,7 @@ static int percentiles_from_stdin(void) {
     struct latency_summary s = summarize(v, n);
     printf("n %zu p50 %g p90 %g p99 %g max %g\n", n, s.p50, s.p90, s.p99, s.max);
     free(v);
-    return 0;
+    return output_ok(stdout, "stdout") ? 0 : EXIT_OUTPUT;
 }
 
 static void parse_args(int argc, char **argv) {
@@ -186,24 +217,25 @@ static void parse_args(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "h:p:c:n:d:t:j:q", longs, NULL)) != -1) {
         switch (c) {
         case 'h': opt.host = optarg; break;
-        case 'p': opt.port = number_arg(optarg, 1, "port"); break;
-        case 'c': opt.concurrency = number_arg(optarg, 1, "concurrency"); break;
-        case 'n': opt.count = number_arg(optarg, 1, "request count"); break;
+        case 'p': opt.port = number_arg(optarg, 1, 65535, "port"); break;
+        case 'c': opt.concurrency = number_arg(optarg, 1, MANY, "concurrency"); break;
+        case 'n': opt.count = number_arg(optarg, 1, MANY, "request count"); break;
         case 'd':
-            opt.delay_ms = strcmp(optarg, "rand") == 0 ? -1 : number_arg(optarg, 0, "delay");
+            opt.delay_ms =
+                strcmp(optarg, "rand") == 0 ? -1 : number_arg(optarg, 0, MAX_DELAY_MS, "delay");
             break;
-        case 't': opt.timeout_ms = number_arg(optarg, 1, "timeout"); break;
-        case 'j': opt.loops = number_arg(optarg, 1, "thread count"); break;
+        case 't': opt.timeout_ms = number_arg(optarg, 1, MANY, "timeout"); break;
+        case 'j': opt.loops = number_arg(optarg, 1, 256, "thread count"); break;
         case 'q': opt.quiet = true; break;
-        case SLOW: opt.slow_ms = number_arg(optarg, 0, "slow delay"); break;
-        case LEAD: opt.lead_ms = number_arg(optarg, 0, "lead"); break;
-        case SLOW_COUNT: opt.slow_count = number_arg(optarg, 1, "slow count"); break;
+        case SLOW: opt.slow_ms = number_arg(optarg, 0, MAX_DELAY_MS, "slow delay"); break;
+        case LEAD: opt.lead_ms = number_arg(optarg, 0, MANY, "lead"); break;
+        case SLOW_COUNT: opt.slow_count = number_arg(optarg, 1, MANY, "slow count"); break;
         case HTTP: opt.http = true; break;
         case JSON: opt.json = true; break;
         case TIMELINE: opt.timeline = optarg; break;
         case PERCENTILES: exit(percentiles_from_stdin());
         case HELP: usage(0);
-        case RATE: opt.rate = number_arg(optarg, 1, "rate"); break;
+        case RATE: opt.rate = number_arg(optarg, 1, MANY, "rate"); break;
         case PATH:
         case SLOW_PATH:
             *(c == PATH ? &opt.path_prefix : &opt.slow_path_prefix) = optarg;
@@ -212,9 +244,11 @@ static void parse_args(int argc, char **argv) {
                 usage(2);
             }
             break;
-        case SLOW_READERS: opt.slow_readers = number_arg(optarg, 1, "slow reader count"); break;
-        case OBJECTS: opt.objects = number_arg(optarg, 1, "object count"); break;
-        case SOURCES: opt.sources = number_arg(optarg, 1, "source address count"); break;
+        case SLOW_READERS:
+            opt.slow_readers = number_arg(optarg, 1, MANY, "slow reader count");
+            break;
+        case OBJECTS: opt.objects = number_arg(optarg, 1, MANY, "object count"); break;
+        case SOURCES: opt.sources = number_arg(optarg, 1, 254, "source address count"); break;
         default: usage(2);
         }
     }
@@ -274,13 +308,12 @@ static void start_request(struct client_loop *lp, int id, int64_t scheduled_ms) 
     r->start_ms = scheduled_ms;
     r->slow_reader = id < opt.slow_readers;
     lp->in_flight++;
-    char target[1000];
-    int object = opt.objects > 0 ? id % opt.objects : id;
-    const char *prefix = path_of(id);
+    char path[1000], target[1100];
+    request_path(id, path, sizeof path);
     if (r->delay_ms < 0)
-        snprintf(target, sizeof target, "%s%d", prefix, object);
+        snprintf(target, sizeof target, "%s", path);
     else
-        snprintf(target, sizeof target, "%d,%s%d", r->delay_ms, prefix, object);
+        snprintf(target, sizeof target, "%d,%s", r->delay_ms, path);
     if (opt.http)
         r->out_len = (size_t)snprintf(r->out, sizeof r->out, "GET /%s HTTP/1.1\r\nHost: %s\r\n\r\n",
                                       target, opt.host);
@@ -321,27 +354,137 @@ static void start_request(struct client_loop *lp, int id, int64_t scheduled_ms) 
         return finish(lp, r, id, ERROR, strerror(errno));
 }
 
-/* The server has closed: check "RC,BYTES,ELAPSED_MS,PATH" and any payload, set the outcome. */
+/* A whole number of 0 or more, digits only (no sign, no space), that fits a long: its value, or
+ * -1. Sets *rest past it. */
+static long whole_number(const char *s, const char **rest) {
+    size_t digits = strspn(s, "0123456789");
+    *rest = s + digits;
+    if (digits == 0 || digits > 18)
+        return -1;
+    return strtol(s, NULL, 10);
+}
+
+/* The status of an HTTP reply, "HTTP/1.x NNN ...": NNN, or -1 when line does not start so. */
+static int http_status(const char *line) {
+    if (strncmp(line, "HTTP/1.", 7) != 0 || (line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
+        strspn(line + 9, "0123456789") != 3 || (line[12] != ' ' && line[12] != '\r'))
+        return -1;
+    return atoi(line + 9);
+}
+
+/* Whether an HTTP status says what the RC says: format_reply's 200 for RC 0 and 408 for RC 1;
+ * for RC 2 any other 4xx or 5xx (500 for a failed read, 400 or 414 for a refused request). */
+static bool status_agrees(int status, int rc) {
+    if (rc == RC_OK || rc == RC_TIMEOUT)
+        return status == (rc == RC_OK ? 200 : 408);
+    return status >= 400 && status <= 599 && status != 408;
+}
+
+/* What a reply says, once check_reply has found it to be one. */
+struct reply {
+    int rc;
+    long bytes;
+    bool refused; /* RC 2 and PATH "-": the server refused the request as bad */
+};
+
+/* Checks reply body (the line after any HTTP headers; status: the HTTP status, or 0) against
+ * request id, field by field. Returns NULL and fills *reply when
+ * it is a reply the protocol allows; else what is wrong with it (perhaps written in why). */
+static const char *check_reply(int id, int status, const char *body, struct reply *reply, char *why,
+                               size_t why_size) {
+    const char *nl = strchr(body, '\n'), *p;
+    if (!nl)
+        return "no newline after the reply line";
+    if (body[0] < '0' || body[0] > '2' || body[1] != ',')
+        return "RC is not 0, 1 or 2";
+    int rc = reply->rc = body[0] - '0';
+    if ((reply->bytes = whole_number(body + 2, &p)) < 0 || *p != ',')
+        return "BYTES is not a whole number of 0 or more";
+    /* Not compared with our own latency: a loop stamps a whole turn's accepts with the turn's
+     * clock, so ELAPSED_MS can exceed what we measured by as long as that turn ran. */
+    if (whole_number(p + 1, &p) < 0 || *p != ',')
+        return "ELAPSED_MS is not a whole number of 0 or more";
+    char asked[1000];
+    int asked_len = request_path(id, asked, sizeof asked);
+    const char *path = p + 1;
+    size_t path_len = (size_t)(nl - path);
+    reply->refused = rc == RC_FAIL && path_len == 1 && path[0] == '-';
+    if (!reply->refused && (path_len != (size_t)asked_len || memcmp(path, asked, path_len) != 0)) {
+        snprintf(why, why_size, "its PATH is not %s", asked);
+        return why;
+    }
+    if (status && !status_agrees(status, rc)) {
+        snprintf(why, why_size, "HTTP %d with RC %d", status, rc);
+        return why;
+    }
+    return NULL;
+}
+
+/* Appends s[0..len) to out (size bytes, kept NUL-terminated) in C's escapes, so that a line end
+ * or a stray byte shows as what it is: \r, \n, \x01. */
+static void append_escaped(char *out, size_t size, const char *s, size_t len) {
+    size_t n = strlen(out);
+    for (size_t i = 0; i < len && n + 5 < size; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\n' || c == '\r' || c == '\\')
+            n += (size_t)snprintf(out + n, size - n, "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : c);
+        else if (c < 0x20 || c >= 0x7f)
+            n += (size_t)snprintf(out + n, size - n, "\\x%02x", c);
+        else
+            out[n++] = (char)c, out[n] = '\0';
+    }
+}
+
+/* Request id got a reply that breaks the protocol: an error, counted, and the first one kept for
+ * the summary, with what the server sent: its first bytes (in HTTP, the status line and, after
+ * "...", the body). */
+static void bad_reply(struct client_loop *lp, struct req *r, int id, const char *what) {
+    char seen[120] = "", detail[sizeof lp->first_bad], why[sizeof detail + 16];
+    const char *status_end = strchr(r->line, '\r'), *body = strstr(r->line, "\r\n\r\n");
+    if (opt.http && status_end && body) {
+        append_escaped(seen, 48, r->line, (size_t)(status_end - r->line));
+        strcat(seen, " ... ");
+        append_escaped(seen, sizeof seen, body + 4, strlen(body + 4));
+    } else {
+        append_escaped(seen, sizeof seen, r->line, r->line_len);
+    }
+    snprintf(detail, sizeof detail, "%s: '%s'", what, seen);
+    snprintf(why, sizeof why, "bad reply: %s", detail);
+    if (lp->bad_replies++ == 0 || id < lp->first_bad_id) {
+        lp->first_bad_id = id;
+        memcpy(lp->first_bad, detail, sizeof detail);
+    }
+    finish(lp, r, id, ERROR, why);
+}
+
+/* The server has closed: is what it sent a true answer to the request? Sets the outcome. */
 static void parse_reply(struct client_loop *lp, struct req *r, int id) {
     r->line[r->line_len] = '\0';
+    if (r->line_len == 0)
+        return finish(lp, r, id, ERROR, "closed without a reply");
     const char *body = r->line;
+    int status = 0;
     if (opt.http) {
         const char *end = strstr(r->line, "\r\n\r\n");
-        if (strncmp(r->line, "HTTP/1.", 7) != 0 || !end)
-            return finish(lp, r, id, ERROR, "malformed HTTP reply");
+        if ((status = http_status(r->line)) < 0 || !end)
+            return bad_reply(lp, r, id, "not an HTTP/1.x reply");
         body = end + 4;
     }
-    int rc;
-    long bytes, elapsed;
-    if (sscanf(body, "%d,%ld,%ld,", &rc, &bytes, &elapsed) != 3 || !strchr(body, '\n'))
-        return finish(lp, r, id, ERROR, r->line_len ? "malformed reply" : "closed without a reply");
-    r->rc = rc;
-    if (r->payload != 0 && r->payload != bytes)
-        return finish(lp, r, id, ERROR, "payload shorter or longer than BYTES");
-    if (rc == 0)
+    struct reply reply;
+    char why[1100];
+    const char *wrong = check_reply(id, status, body, &reply, why, sizeof why);
+    if (wrong)
+        return bad_reply(lp, r, id, wrong);
+    r->rc = reply.rc;
+    if (r->payload != 0 && r->payload != reply.bytes)
+        return bad_reply(lp, r, id, "payload shorter or longer than BYTES");
+    if (reply.rc == RC_OK)
         return finish(lp, r, id, OK, "");
-    return finish(lp, r, id, rc == 1 ? LATE : ERROR,
-                  rc == 1 ? "server answered RC 1 (its deadline passed)" : "server answered RC 2");
+    if (reply.rc == RC_TIMEOUT)
+        return finish(lp, r, id, LATE, "server answered RC 1 (its deadline passed)");
+    return finish(lp, r, id, ERROR,
+                  reply.refused ? "server answered RC 2: it refused the request as bad"
+                                : "server answered RC 2: I/O failure");
 }
 
 /* Keeps the reply line (after the headers, in HTTP) in r->line; what follows is payload. */
@@ -455,52 +598,89 @@ static void *run(void *arg) {
     return NULL;
 }
 
-static void report(long long bytes_received) {
+/* s as a JSON string's contents: its quotes and backslashes escaped (it holds no control byte). */
+static void put_json_text(FILE *out, const char *s) {
+    for (; *s; s++)
+        fprintf(out, *s == '"' || *s == '\\' ? "\\%c" : "%c", *s);
+}
+
+/* What all the loops saw. */
+struct totals {
+    long long bytes_received;
+    int bad_replies, first_bad_id;
+    const char *first_bad;
+};
+
+/* Prints the summary and writes --timeline's rows. Returns false when the timeline could not be
+ * written. */
+static bool report(const struct totals *t) {
     int count[5] = {0};
     double *latency = malloc((size_t)opt.count * sizeof *latency);
     int64_t wall = rel_now();
-    FILE *tl = opt.timeline ? fopen(opt.timeline, "w") : NULL;
-    if (opt.timeline && !tl)
-        fprintf(stderr, "client: cannot write %s: %s\n", opt.timeline, strerror(errno));
-    if (tl) /* t0 on CLOCK_MONOTONIC, so timeline-svg can line this file up with a server trace */
-        fprintf(tl, "# mono_ms %lld.000\n# id start_ms end_ms outcome delay_ms rc\n",
+    if (timeline) /* t0 on CLOCK_MONOTONIC, so timeline-svg can line this file up with a trace */
+        fprintf(timeline, "# mono_ms %lld.000\n# id start_ms end_ms outcome delay_ms rc\n",
                 (long long)t0);
     for (int i = 0; i < opt.count; i++) {
         struct req *r = &reqs[i];
         count[r->outcome]++;
         latency[i] = (double)(r->end_ms - r->start_ms);
-        if (tl)
-            fprintf(tl, "%d %lld %lld %s %d %d\n", i, (long long)r->start_ms, (long long)r->end_ms,
-                    outcome_name[r->outcome], r->delay_ms, r->rc);
+        if (timeline)
+            fprintf(timeline, "%d %lld %lld %s %d %d\n", i, (long long)r->start_ms,
+                    (long long)r->end_ms, outcome_name[r->outcome], r->delay_ms, r->rc);
     }
-    if (tl)
-        fclose(tl);
+    bool written = true;
+    if (timeline) {
+        written = output_ok(timeline, opt.timeline);
+        if (fclose(timeline) != 0 && written) {
+            fprintf(stderr, "client: cannot write %s: %s\n", opt.timeline, strerror(errno));
+            written = false;
+        }
+    }
     struct latency_summary s = summarize(latency, (size_t)opt.count);
     double rps = wall > 0 ? opt.count * 1000.0 / (double)wall : 0;
+    char first_path[1000] = "";
+    if (t->bad_replies)
+        request_path(t->first_bad_id, first_path, sizeof first_path);
     if (opt.json) {
         printf("{\"requests\":%d,\"concurrency\":%d,\"delay_ms\":%d,\"timeout_ms\":%d,"
                "\"ok\":%d,\"timeouts\":%d,\"client_timeouts\":%d,\"server_timeouts\":%d,"
                "\"errors\":%d,\"p50_ms\":%.0f,\"p90_ms\":%.0f,\"p99_ms\":%.0f,\"max_ms\":%.0f,"
-               "\"wall_ms\":%lld,\"rps\":%.1f,\"bytes\":%lld}\n",
+               "\"wall_ms\":%lld,\"rps\":%.1f,\"bytes\":%lld,\"bad_replies\":%d",
                opt.count, opt.concurrency, opt.delay_ms, opt.timeout_ms, count[OK],
                count[TIMEOUT] + count[LATE], count[TIMEOUT], count[LATE], count[ERROR], s.p50,
-               s.p90, s.p99, s.max, (long long)wall, rps, bytes_received);
+               s.p90, s.p99, s.max, (long long)wall, rps, t->bytes_received, t->bad_replies);
+        if (t->bad_replies) {
+            printf(",\"first_bad_reply\":\"request %d (", t->first_bad_id);
+            put_json_text(stdout, first_path);
+            printf("): ");
+            put_json_text(stdout, t->first_bad);
+            printf("\"");
+        }
+        printf("}\n");
     } else {
         printf("ok %d   timeouts %d   errors %d", count[OK], count[TIMEOUT] + count[LATE],
                count[ERROR]);
         if (count[LATE])
             printf("   (%d of the timeouts answered RC 1 by the server)", count[LATE]);
+        if (t->bad_replies)
+            printf("\nbad replies %d, the first: request %d (%s): %s", t->bad_replies,
+                   t->first_bad_id, first_path, t->first_bad);
         printf("\nlatency ms   p50 %.0f   p90 %.0f   p99 %.0f   max %.0f\n", s.p50, s.p90, s.p99,
                s.max);
         printf("%d requests in %.2f s: %.1f requests/s\n", opt.count, (double)wall / 1000, rps);
     }
     free(latency);
+    return written;
 }
 
 int main(int argc, char **argv) {
     parse_args(argc, argv);
     notes = opt.json ? stderr : stdout;
-    signal(SIGPIPE, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN); /* a closed stdout is then a write error that output_ok reports */
+    if (opt.timeline && !(timeline = fopen(opt.timeline, "w"))) {
+        fprintf(stderr, "client: cannot write %s: %s\n", opt.timeline, strerror(errno));
+        return EXIT_OUTPUT;
+    }
     if (opt.concurrency + 16 > raise_fd_limit())
         fprintf(stderr, "client: warning: the descriptor limit is below -c %d\n", opt.concurrency);
     struct client_loop *loops = calloc((size_t)opt.loops, sizeof *loops);
@@ -531,18 +711,30 @@ int main(int argc, char **argv) {
         if (pthread_create(&loops[i].thread, NULL, run, &loops[i]) != 0)
             die("cannot start client thread %d of %d", i + 1, opt.loops);
     run(&loops[0]);
-    long long bytes_received = loops[0].bytes_received;
-    for (int i = 1; i < opt.loops; i++) {
-        pthread_join(loops[i].thread, NULL);
-        bytes_received += loops[i].bytes_received;
+    struct totals totals = {0};
+    for (int i = 0; i < opt.loops; i++) {
+        struct client_loop *lp = &loops[i];
+        if (i > 0)
+            pthread_join(lp->thread, NULL);
+        totals.bytes_received += lp->bytes_received;
+        if (lp->bad_replies && (!totals.bad_replies || lp->first_bad_id < totals.first_bad_id)) {
+            totals.first_bad_id = lp->first_bad_id;
+            totals.first_bad = lp->first_bad;
+        }
+        totals.bad_replies += lp->bad_replies;
     }
-    report(bytes_received);
+    bool written = report(&totals);
     int result = EXIT_ALL_OK;
     for (int i = 0; i < opt.count; i++)
         if (reqs[i].outcome == ERROR)
             result = EXIT_ERRORS;
         else if (reqs[i].outcome != OK && result == EXIT_ALL_OK)
             result = EXIT_TIMEOUTS;
+    /* A lost report outranks what it would have said: the caller must not take silence for
+     * success. stdout and stderr both, since the notes may have gone to either. */
+    bool out_ok = output_ok(stdout, "stdout");
+    if (!output_ok(stderr, "stderr") || !out_ok || !written)
+        result = EXIT_OUTPUT;
     for (int i = 0; i < opt.loops; i++)
         close(loops[i].epfd);
     free(loops);

@@ -48,8 +48,10 @@ static const char *parse_fields(const char *s, size_t len, struct request *req) 
     }
     if (len == 0)
         return "empty path";
-    if (len > MAX_PATH)
+    if (len > MAX_PATH) {
+        req->too_long = true;
         return "path longer than 1024 bytes";
+    }
     memcpy(req->path, s, len);
     req->path[len] = '\0';
     return NULL;
@@ -73,10 +75,30 @@ static const char *parse_http_line(const char *s, size_t len, struct request *re
     return parse_fields(target, target_len, req);
 }
 
-/* An HTTP request line names its version; a line-form request has no spaces at all. */
+/* An HTTP request line starts with its method, capitals and a space ("GET /..."), and ends
+ * with its version; a line-form request has no space at all. The start decides, so that a
+ * request line too long to read whole is still known, and answered, as HTTP. */
 static bool looks_like_http(const char *s, size_t len) {
     const char *nl = memchr(s, '\n', len);
-    return memmem(s, nl ? (size_t)(nl - s) : len, " HTTP/", 6) != NULL;
+    size_t line_len = nl ? (size_t)(nl - s) : len, method = 0;
+    while (method < line_len && s[method] >= 'A' && s[method] <= 'Z')
+        method++;
+    if (method > 0 && method < line_len && s[method] == ' ')
+        return true;
+    return memmem(s, line_len, " HTTP/", 6) != NULL;
+}
+
+/* Where the HTTP headers end: just past the first empty line after the request line. A line
+ * ends with LF or CRLF, either, mixed as they come, as nginx and curl read them. NULL: not yet. */
+static const char *headers_end(const char *buf, size_t len) {
+    const char *end = buf + len, *line = memchr(buf, '\n', len);
+    while (line && ++line < end) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        if (nl && (nl == line || (nl == line + 1 && *line == '\r')))
+            return nl + 1;
+        line = nl;
+    }
+    return NULL;
 }
 
 enum parse_status parse_request(const char *buf, size_t len, bool at_eof, struct request *req,
@@ -86,9 +108,11 @@ enum parse_status parse_request(const char *buf, size_t len, bool at_eof, struct
     *why = NULL;
     const char *nl = memchr(buf, '\n', len);
     if (!nl) {
-        if (len >= MAX_REQUEST)
-            *why = "no newline within 4096 bytes";
-        else if (at_eof)
+        if (len >= MAX_REQUEST) {
+            req->too_long = true;
+            *why = req->http ? "HTTP request line longer than 4096 bytes"
+                             : "no newline within 4096 bytes";
+        } else if (at_eof)
             *why = "connection ended before a newline";
         return *why ? PARSE_BAD : PARSE_INCOMPLETE;
     }
@@ -101,10 +125,7 @@ enum parse_status parse_request(const char *buf, size_t len, bool at_eof, struct
     }
     /* HTTP: answer only once the headers have ended, so closing never discards unread bytes
      * (which would make the kernel send a reset that can destroy our reply in flight). */
-    const char *end = memmem(buf, len, "\r\n\r\n", 4);
-    if (!end)
-        end = memmem(buf, len, "\n\n", 2);
-    if (!end) {
+    if (!headers_end(buf, len)) {
         if (len >= MAX_REQUEST)
             *why = "HTTP headers longer than 4096 bytes";
         else if (at_eof)
@@ -115,8 +136,9 @@ enum parse_status parse_request(const char *buf, size_t len, bool at_eof, struct
     return *why ? PARSE_BAD : PARSE_DONE;
 }
 
-size_t format_reply(char *out, int rc, long bytes, int64_t elapsed_ms, const char *path,
-                    bool http) {
+/* format_reply with the HTTP status given (NULL: the one rc says). */
+static size_t format_reply_status(char *out, int rc, long bytes, int64_t elapsed_ms,
+                                  const char *path, bool http, const char *status) {
     char body[MAX_PATH + 64];
     int body_len = snprintf(body, sizeof body, "%d,%ld,%lld,%s\n", rc, bytes, (long long)elapsed_ms,
                             path ? path : "-");
@@ -124,14 +146,20 @@ size_t format_reply(char *out, int rc, long bytes, int64_t elapsed_ms, const cha
         memcpy(out, body, (size_t)body_len);
         return (size_t)body_len;
     }
-    const char *status = rc == RC_OK        ? "200 OK"
-                         : rc == RC_TIMEOUT ? "408 Request Timeout"
-                         : path             ? "500 Internal Server Error"
-                                            : "400 Bad Request";
+    if (!status)
+        status = rc == RC_OK        ? "200 OK"
+                 : rc == RC_TIMEOUT ? "408 Request Timeout"
+                 : path             ? "500 Internal Server Error"
+                                    : "400 Bad Request";
     return (size_t)snprintf(out, MAX_REPLY,
                             "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
                             "Connection: close\r\n\r\n%s",
                             status, body_len, body);
+}
+
+size_t format_reply(char *out, int rc, long bytes, int64_t elapsed_ms, const char *path,
+                    bool http) {
+    return format_reply_status(out, rc, bytes, elapsed_ms, path, http, NULL);
 }
 
 uint64_t prng_next(struct prng *rng) {
@@ -211,7 +239,8 @@ size_t job_reply(const struct job *job, char *out, int64_t now, bool verbose) {
 size_t bad_request_reply(const struct job *job, char *out, const char *why) {
     log_msg("bad request: %s", why);
     trace_event("refused", job->fd, NULL);
-    return format_reply(out, RC_FAIL, 0, 0, NULL, job->req.http);
+    return format_reply_status(out, RC_FAIL, 0, 0, NULL, job->req.http,
+                               job->req.too_long ? "414 URI Too Long" : NULL);
 }
 
 int sleep_ms(int ms) {

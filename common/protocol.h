@@ -2,7 +2,7 @@
  * deadline.
  *
  *   request  DELAY_MS,PATH\n   | PATH\n (delay drawn from the seed's model) | RC,DELAY_MS,PATH\n
- *            | GET /DELAY_MS,PATH HTTP/1.1\r\n...\r\n\r\n
+ *            | GET /DELAY_MS,PATH HTTP/1.1\r\n...\r\n\r\n   (lines end in CRLF or LF)
  *   reply    RC,BYTES,ELAPSED_MS,PATH\n   (as an HTTP body for an HTTP request), then close.
  *   RC       0 read done, 1 timeout, 2 I/O failure or bad request.
  *   ELAPSED_MS  from the moment the server accepted the connection to the moment its reply was
@@ -27,8 +27,9 @@ enum { RC_OK = 0, RC_TIMEOUT = 1, RC_FAIL = 2 };
 enum parse_status { PARSE_INCOMPLETE, PARSE_DONE, PARSE_BAD };
 
 struct request {
-    bool http;    /* came as GET /...: answer in HTTP */
-    int delay_ms; /* -1: a bare PATH, the delay model decides */
+    bool http;     /* came as GET /...: answer in HTTP */
+    bool too_long; /* bad because its line or PATH is longer than we take: HTTP says 414 */
+    int delay_ms;  /* -1: a bare PATH, the delay model decides */
     char path[MAX_PATH + 1];
 };
 
@@ -86,8 +87,8 @@ int job_finish(struct job *job, int64_t now, int deadline_ms);
  * and logs it when verbose. Returns the length. */
 size_t job_reply(const struct job *job, char *out, int64_t now, bool verbose);
 
-/* Formats the reply to the job's bad request (req.http says in which form) and logs
- * "bad request: why". Returns the length. */
+/* Formats the reply to the job's bad request (req.http says in which form: 400 Bad Request, or
+ * 414 URI Too Long when req.too_long) and logs "bad request: why". Returns the length. */
 size_t bad_request_reply(const struct job *job, char *out, const char *why);
 
 /* Blocks the calling thread for ms milliseconds, the way a read from a dying disk does.

@@ -10,6 +10,12 @@ all: $(BIN_DIR)/rst-client
 $(BIN_DIR)/rst-client: tests/tools/rst-client.c common/utils.c common/trace.c $(COMMON_HDR) $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tests/tools/rst-client.c common/utils.c common/trace.c $(LDLIBS)
 
+# tests/client.bats points the client at it: one reply, right or wrong, to every request.
+all: $(BIN_DIR)/bad-server
+BAD_SERVER_SRC := tests/tools/bad-server.c common/protocol.c common/utils.c common/trace.c
+$(BIN_DIR)/bad-server: $(BAD_SERVER_SRC) $(COMMON_HDR) $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(BAD_SERVER_SRC) $(LDLIBS)
+
 # Chapters that start threads, themselves or through common/pool.c or 09's hub.c (its
 # tpool): the ones TSan has something to say about.
 THREADED_CHAPTERS = $(patsubst chapters/%/server.c,%,$(shell grep -lE 'pthread_create|"(pool|hub)\.h"' chapters/[0-9]*/server.c))

@@ -141,6 +141,7 @@ pool_flag() {
 # server's CPU, noted in the report when it will not start; stop keeps its log as $WORK/last.log
 # (the offload checks read it) and removes its output files.
 start() {
+    SERVER_CLIENT_ARGS=()
     on_server_cpu start_server "$BIN/$1" "${@:2}" 2>>"$WORK/start-errors" && return 0
     note "\`$1 ${*:2}\` did not start: $(tail -1 "$WORK/start-errors")"
     return 1
@@ -196,13 +197,15 @@ stop_sampler() {
 # ($PORT, $SERVER_PID). Sets J (its JSON line), WALL (s), CCPU (client CPU s), SCPU (server CPU
 # s, over the same WALL) and TL (timeline).
 TL=$WORK/timeline
+SERVER_CLIENT_ARGS=() # what the client must add for the running server (nginx's one object)
 measure() {
     local label=$1 t
     shift
     cpu_window_start "$SERVER_PID"
     {
         TIMEFORMAT='%R %U %S'
-        time on_client_cpus "$BIN/client" -p "$PORT" --json -q --timeline "$TL" "$@" \
+        time on_client_cpus "$BIN/client" -p "$PORT" --json -q --timeline "$TL" \
+            "${SERVER_CLIENT_ARGS[@]}" "$@" \
             >"$WORK/json" 2>"$WORK/err"
     } 2>"$WORK/time"
     cpu_window_end "$SERVER_PID"
@@ -239,7 +242,10 @@ start_nginx() {
     SERVER_OUT= SERVER_LOG= # nginx logs to its own error.log
     mkdir -p "$NGINX_DIR/tmp"
     chmod 755 "$WORK" "$NGINX_DIR"
-    printf '0,1,0,/x\n' >"$NGINX_DIR/reply.txt" # a reply line the client accepts: RC 0, 1 byte
+    # The one reply it serves, whatever the path: RC 0, 1 byte, for /obj/0. The client believes a
+    # reply only when it names the path asked for, so against nginx it asks for that one object.
+    printf '0,1,0,/obj/0\n' >"$NGINX_DIR/reply.txt"
+    SERVER_CLIENT_ARGS=(--objects 1)
     chmod 644 "$NGINX_DIR/reply.txt"
     local try
     for try in $(seq 20); do

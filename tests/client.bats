@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# The load client: its timeout, its percentiles, its exit status.
+# The load client: its timeout, its percentiles, its exit status, which replies it believes,
+# its flags' ranges, and a report it cannot write.
 load helpers
 
 @test "client: a server that never answers is reported as a timeout, on time" {
@@ -48,4 +49,114 @@ load helpers
     run "$BIN/client" -c 3
     [ "$status" -eq 64 ]
     [[ $output == *"-p PORT is required"* ]]
+}
+
+# ----- The client believes a reply only when the protocol allows it. tests/tools/bad-server.c
+# answers every request with the reply it is given, %p standing for the PATH asked for.
+
+# first_bad_reply: the JSON summary's description of the first bad reply.
+first_bad_reply() {
+    grep '^{' <<<"$output" | sed -n 's/.*"first_bad_reply":"\(.*\)"}$/\1/p'
+}
+
+# against REPLY [CLIENT-ARGS...]: bad-server answers REPLY; the client sends it 2 requests.
+against() {
+    stop_server
+    start_server "$BIN/bad-server" "$1"
+    client -c 2 -n 2 -d 10 -t 2000 "${@:2}"
+}
+
+# Each case: a reply (with \r and \n) <TAB> the client's flags ("-": none) <TAB> what the
+# summary must say is wrong with it.
+BAD_REPLIES=$(
+    cat <<'EOF'
+0,1024,0,/other\n	-	its PATH is not /obj/0
+0,-5,-7,%p\n	-	BYTES is not a whole number of 0 or more
+0,+5,0,%p\n	-	BYTES is not a whole number of 0 or more
+0, 5,0,%p\n	-	BYTES is not a whole number of 0 or more
+0,99999999999999999999,0,%p\n	-	BYTES is not a whole number of 0 or more
+0,5,-7,%p\n	-	ELAPSED_MS is not a whole number of 0 or more
+7,1,0,%p\n	-	RC is not 0, 1 or 2
+-1,1,0,%p\n	-	RC is not 0, 1 or 2
+00,1,0,%p\n	-	RC is not 0, 1 or 2
+0,1,0,-\n	-	its PATH is not /obj/0
+0,1,0,%p,more\n	-	its PATH is not /obj/0
+0,1,0,%p\r\n	-	its PATH is not /obj/0
+0,1,0,%p	-	no newline after the reply line
+0,1,0,%p\n	--http	not an HTTP/1.x reply
+HTTP/2 200\r\n\r\n0,1,0,%p\n	--http	not an HTTP/1.x reply
+HTTP/1.1 200 OK\r\n\r\n1,0,0,%p\n	--http	HTTP 200 with RC 1
+HTTP/1.1 200 OK\r\n\r\n2,0,0,%p\n	--http	HTTP 200 with RC 2
+HTTP/1.1 500 Internal Server Error\r\n\r\n0,1,0,%p\n	--http	HTTP 500 with RC 0
+HTTP/1.1 408 Request Timeout\r\n\r\n2,0,0,%p\n	--http	HTTP 408 with RC 2
+HTTP/1.1 200 OK\r\n\r\n0,1,0,/other\n	--http	its PATH is not /obj/0
+EOF
+)
+
+@test "client: a reply that breaks the protocol is a bad reply, an error, counted, the first shown" {
+    local reply flags reason bytes bad=0
+    while IFS=$'\t' read -r reply flags reason; do
+        printf -v bytes '%b' "$reply" # not $(...), which would drop the last newline
+        [ "$flags" = - ] && flags=
+        # shellcheck disable=SC2086  # the flags are words
+        against "$bytes" $flags
+        echo "reply '$reply' $flags: status $status, ok $(field ok), errors $(field errors), bad $(field bad_replies): $(first_bad_reply)"
+        [ "$status" -eq 2 ] && [ "$(field ok)" -eq 0 ] && [ "$(field errors)" -eq 2 ] &&
+            [ "$(field bad_replies)" -eq 2 ] && [[ $(first_bad_reply) == "request 0 (/obj/0): $reason"* ]] ||
+            { echo "  ^ wanted status 2, 2 errors, 2 bad replies, the first: $reason"; bad=1; }
+    done <<<"$BAD_REPLIES"
+    [ "$bad" -eq 0 ]
+}
+
+@test "client: the replies the protocol allows are believed, each for what it says" {
+    against $'0,1024,0,%p\n'
+    [ "$status" -eq 0 ] && [ "$(field ok)" -eq 2 ] && [ "$(field bad_replies)" -eq 0 ]
+    against $'1,0,0,%p\n'
+    [ "$status" -eq 1 ] && [ "$(field server_timeouts)" -eq 2 ] && [ "$(field bad_replies)" -eq 0 ]
+    against $'2,0,0,%p\n'
+    [ "$status" -eq 2 ] && [ "$(field errors)" -eq 2 ] && [ "$(field bad_replies)" -eq 0 ]
+    against $'2,0,0,-\n' # a refused request: RC 2, and no path
+    [ "$status" -eq 2 ] && [ "$(field errors)" -eq 2 ] && [ "$(field bad_replies)" -eq 0 ]
+    against $'HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n0,1024,0,%p\n' --http
+    [ "$status" -eq 0 ] && [ "$(field ok)" -eq 2 ]
+    against $'HTTP/1.1 408 Request Timeout\r\n\r\n1,0,0,%p\n' --http
+    [ "$status" -eq 1 ] && [ "$(field server_timeouts)" -eq 2 ] && [ "$(field bad_replies)" -eq 0 ]
+    against $'HTTP/1.1 414 URI Too Long\r\n\r\n2,0,0,-\n' --http
+    [ "$status" -eq 2 ] && [ "$(field errors)" -eq 2 ] && [ "$(field bad_replies)" -eq 0 ]
+    # Without -q each says what it was: RC 2 is named as such, and RC 7 is not called RC 2.
+    against $'2,0,0,%p\n'
+    run "$BIN/client" -p "$PORT" -c 1 -n 1 -d 10 -t 2000
+    [[ $output == *"***client error 0 (/obj/0: server answered RC 2: I/O failure)"* ]]
+    against $'7,1,0,%p\n'
+    run "$BIN/client" -p "$PORT" -c 1 -n 1 -d 10 -t 2000
+    echo "$output"
+    [[ $output == *"***client error 0 (/obj/0: bad reply: RC is not 0, 1 or 2: '7,1,0,/obj/0\n')"* ]]
+    [[ $output == *"bad replies 1, the first: request 0 (/obj/0): RC is not 0, 1 or 2"* ]]
+}
+
+@test "client: a flag out of its range is bad usage, exit status 64" {
+    local args
+    for args in "-p 70000" "-p 65536" "-p 0" "-p -1" "-p 1 -c 0" "-p 1 -d 3600001" \
+        "-p 1 --slow 3600001" "-p 1 -j 257" "-p 1 --sources 255" "-p 99999999999999999999"; do
+        # shellcheck disable=SC2086  # words
+        run "$BIN/client" $args -n 1
+        echo "$args: status $status: ${output%%$'\n'*}"
+        [ "$status" -eq 64 ] && [[ ${output%%$'\n'*} == "client: bad "*": want "*" to "* ]]
+    done
+}
+
+@test "client: a report it cannot write is exit status 3 and a message, never a silent 0" {
+    start_server "$BIN/01-blocking"
+    run "$BIN/client" -p "$PORT" -c 1 -n 1 -d 1 -q --timeline /dev/full
+    echo "$output"
+    [ "$status" -eq 3 ] && [[ $output == *"client: cannot write /dev/full: No space left on device"* ]]
+    run bash -c "'$BIN/client' -p $PORT -c 1 -n 1 -d 1 >/dev/full"
+    [ "$status" -eq 3 ] && [[ $output == *"client: cannot write stdout: No space left on device"* ]]
+    run bash -c "'$BIN/client' -p $PORT -c 1 -n 1 -d 1 --json >/dev/full"
+    [ "$status" -eq 3 ]
+    run bash -c "seq 10 | '$BIN/client' --percentiles >/dev/full"
+    [ "$status" -eq 3 ]
+    # A timeline it cannot open fails before the run, not after it.
+    run "$BIN/client" -p "$PORT" -c 1 -n 1 -d 60000 -t 60000 --timeline "$BATS_TEST_TMPDIR/no/such"
+    [ "$status" -eq 3 ] && [[ $output == *"cannot write $BATS_TEST_TMPDIR/no/such: No such file"* ]]
 }

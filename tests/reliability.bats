@@ -15,7 +15,7 @@ declare -gA OPT_OUT=(
     ["idle_cpu 02"]="busy-polls by design (its lesson): it burns a core whether or not accept fails"
 )
 
-# Every input here must be refused (RC 2, HTTP 400 or a close) and logged with this reason.
+# Every input here must be refused (RC 2, HTTP 400 or 414, or a close) and logged with this reason.
 # LABEL <TAB> LOG PATTERN <TAB> BYTES (printf escapes)
 LONG_PATH=$(printf 'a%.0s' $(seq 1024))
 BAD_LINES=$(
@@ -38,6 +38,7 @@ HTTP, target without /DELAY,PATH	HTTP target is not	GET / HTTP/1.1\r\n\r\n
 HTTP, bad delay	delay is not a number	GET /abc,/a HTTP/1.1\r\n\r\n
 HTTP, malformed request line	malformed HTTP request line	GET /1,/a HTTP/9\r\n\r\n
 HTTP, headers never end, then close	connection ended inside the HTTP headers	GET /1,/a HTTP/1.1\r\nHost: x\r\n
+HTTP, path of 1025 bytes	path longer than 1024 bytes	GET /10,/$LONG_PATH HTTP/1.1\r\n\r\n
 EOF
 )
 
@@ -57,6 +58,42 @@ check_huge_line() {
         refused "$1" "1 MiB without a newline" 'no newline within 4096 bytes' || return 1
     { printf 'GET /1,/a HTTP/1.1\r\n'; head -c 1048576 /dev/zero | tr '\0' x; } |
         refused "$1" "1 MiB of HTTP headers" 'HTTP headers longer than 4096 bytes' || return 1
+}
+
+# HTTP is decided from the request line's start, so a URL too long to read whole still gets an
+# HTTP answer: curl called the line form's "2,0,0,-" "HTTP/0.9" and showed no status.
+@test "every chapter: curl with a 5 KiB URL gets an HTTP status, 414 URI Too Long" {
+    EVERY_CHAPTER=1 for_each long_url -T 2000
+}
+check_long_url() {
+    local name=$1 before answer url
+    for url in "10,/$(head -c 5120 /dev/zero | tr '\0' a)" "10,/$LONG_PATH"; do
+        before=$(log_lines)
+        answer=$(timeout 10 curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/$url" 2>&1)
+        echo "# $name: curl with a URL of ${#url} bytes: $answer" >&3
+        [ "$answer" = 414 ] || { echo "$name: curl with a URL of ${#url} bytes got '$answer'" >&2; return 1; }
+        logged_since "$before" 'HTTP request line longer than 4096 bytes|path longer than 1024' || return 1
+    done
+    still_serves "$name"
+}
+
+# Header lines may end in LF or CRLF, mixed (nginx and curl accept both): a request is answered
+# as soon as its empty line arrives, not refused at -T. The client keeps its sending side open,
+# as curl does, so the end of the headers is the only sign that the request is whole.
+MIXED_LINE_ENDS=('\n\r\n' '\nHost: x\n\r\n' '\r\nHost: x\r\n\n' '\nHost: x\r\nAccept: */*\n\n')
+@test "every chapter: HTTP header lines ending in LF or CRLF, mixed, are answered at once" {
+    EVERY_CHAPTER=1 for_each mixed_line_ends -T 2000
+}
+check_mixed_line_ends() {
+    local name=$1 answer reply i
+    for i in "${!MIXED_LINE_ENDS[@]}"; do
+        answer=$("$RST" slow "$PORT" "GET /10,/ends-$i HTTP/1.1${MIXED_LINE_ENDS[$i]}" 0 2>&1)
+        reply=$(grep -v '^elapsed_ms' <<<"$answer" | tr -d '\r')
+        [[ $reply == "HTTP/1.1 200 OK"*"0,"*",/ends-$i" ]] ||
+            { echo "$name: line ends '${MIXED_LINE_ENDS[$i]}' got '${reply:0:80}' after $(grep -o '[0-9]*$' <<<"$answer") ms" >&2; return 1; }
+    done
+    echo "# $name: ${#MIXED_LINE_ENDS[@]} requests with mixed line ends answered 200" >&3
+    still_serves "$name"
 }
 
 @test "every chapter: requests at the limits of the protocol are answered, not refused" {

@@ -103,10 +103,10 @@ send_raw() {
     timeout 10 nc -N 127.0.0.1 "$PORT" 2>/dev/null || true
 }
 
-# is_refusal REPLY: RC 2 with no path, an HTTP 400, or nothing at all (a clean close).
+# is_refusal REPLY: RC 2 with no path, an HTTP 400 or 414, or nothing at all (a clean close).
 is_refusal() {
     case $1 in
-    "" | "2,0,0,-" | "HTTP/1.1 400 Bad Request"*) return 0 ;;
+    "" | "2,0,0,-" | "HTTP/1.1 400 Bad Request"* | "HTTP/1.1 414 URI Too Long"*) return 0 ;;
     *) return 1 ;;
     esac
 }

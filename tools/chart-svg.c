@@ -8,6 +8,8 @@
  * '#' lines are comments; an empty cell, "-" or "—" draws no bar. By default each series is a
  * panel with its own scale, side by side (different units: KiB, threads, MiB); with -g they share
  * one axis and each row has a bar per series (the same unit: p99 alone and beside a dying disk).
+ * Every value, in a cell or given to -m or -r, is a number from 0 to VALUE_MAX; anything else is
+ * bad input, refused before a byte is written.
  * Exit status: 0, 1 on bad input (the file and line in the message), 64 on bad usage. */
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +25,11 @@ enum { SERIES_MAX = 6, ROWS_MAX = 64, CELL_MAX = 96, HIGHLIGHT_MAX = 8 };
  * px at 1.06 screen px), so FONT is the smallest text a reader gets. */
 enum { FONT = 14, LABEL_FONT = 15, TITLE_FONT = 20, ROW_PITCH = 24, GROUP_BAR = 16 };
 enum { MARGIN = 12, TOP_TITLE = 30, PANEL_GAP = 28, AXIS_HEIGHT = 26 };
+/* The largest value drawn. Its axis stays far from where a double stops holding whole numbers
+ * (9e15) or overflows, and no run writes more (10^15 µs is 31 years). Near DBL_MAX the axis
+ * would round up to inf, and a tick loop to inf never ends. */
+#define VALUE_MAX      1e15
+#define VALUE_MAX_TEXT "1e15"
 
 /* Okabe-Ito: colour-blind safe, and the same palette as timeline-svg's pictures. */
 static const char *const SERIES_COLOUR[SERIES_MAX] = {"#0072b2", "#e69f00", "#009e73",
@@ -120,8 +127,9 @@ static void trim(char *s) {
     s[len] = '\0';
 }
 
-/* A cell's value: its first number ("about 1200" is 1200, "14,534.9" is 14534.9). false when it
- * holds none, or holds only "-" or "—": no bar. A cell with letters and no digit is an error. */
+/* A cell's value: its first number ("about 1200" is 1200, "14,534.9" is 14534.9, "1.5e3" is
+ * 1500). false when it holds none, or holds only "-" or "—": no bar. A cell with letters and no
+ * digit is an error, and so is a number past VALUE_MAX. */
 static bool parse_value(struct cell *c, const char *name, int line) {
     const char *s = c->text;
     if (!*s || strcmp(s, "-") == 0 || strcmp(s, "\xe2\x80\x94") == 0)
@@ -131,21 +139,32 @@ static bool parse_value(struct cell *c, const char *name, int line) {
         fail("%s:%d: not a number: %s", name, line, s);
     char plain[CELL_MAX];
     size_t n = 0;
-    for (const char *p = digit; *p && n + 1 < sizeof plain; p++) {
+    const char *p = digit;
+    for (; *p && n + 1 < sizeof plain; p++) {
         if (*p == ',' && p[1] >= '0' && p[1] <= '9')
             continue; /* a thousands separator */
         if (!strchr("0123456789.", *p))
             break;
         plain[n++] = *p;
     }
+    /* Its exponent too: "1.7e308" must not be drawn as 1.7 under a label that says 1.7e308. */
+    size_t sign = (*p == 'e' || *p == 'E') && (p[1] == '+' || p[1] == '-');
+    if ((*p == 'e' || *p == 'E') && p[1 + sign] >= '0' && p[1 + sign] <= '9')
+        for (size_t len = 1 + sign + strspn(p + 1 + sign, "0123456789");
+             len-- && n + 1 < sizeof plain;)
+            plain[n++] = *p++;
     plain[n] = '\0';
     char *end;
     errno = 0;
     c->value = strtod(plain, &end);
-    if (errno || end == plain || *end || c->value < 0 || !isfinite(c->value))
+    if (end == plain || *end)
         fail("%s:%d: not a number: %s", name, line, s);
     if (digit > s && digit[-1] == '-')
         fail("%s:%d: a negative value: %s", name, line, s);
+    if (c->value > VALUE_MAX) /* strtod's overflow, inf, is past it too */
+        fail("%s:%d: too large to draw: %s (at most " VALUE_MAX_TEXT ")", name, line, s);
+    if (errno)
+        fail("%s:%d: too small to draw: %s", name, line, s); /* below DBL_MIN */
     return true;
 }
 
@@ -245,20 +264,25 @@ static void put_number(FILE *out, double v) {
 struct panel {
     double x, width; /* the plot area: bars start at x */
     double max, step;
+    int steps; /* max / step: the ticks are 0, step, ... max */
 };
 
 /* One panel's grid, its tick labels under it, and the reference line. */
 static void draw_axis(FILE *out, const struct panel *p, double top, double bottom,
                       const struct options *o) {
+    /* Counted, not summed up to max: a tick loop that adds step until it passes max never ends
+     * when max is inf, or when step is too small to change the sum. */
     fprintf(out, "<g stroke=\"#ddd\">\n");
-    for (double t = 0; t <= p->max * (1 + 1e-9); t += p->step)
-        fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
-                p->x + t / p->max * p->width, top, p->x + t / p->max * p->width, bottom);
+    for (int i = 0; i <= p->steps; i++) {
+        double x = p->x + (double)i / p->steps * p->width;
+        fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", x, top, x,
+                bottom);
+    }
     fprintf(out, "</g>\n<g font-size=\"%d\" fill=\"#555\" text-anchor=\"middle\">\n", FONT);
-    for (double t = 0; t <= p->max * (1 + 1e-9); t += p->step) {
-        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">", p->x + t / p->max * p->width,
+    for (int i = 0; i <= p->steps; i++) {
+        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">", p->x + (double)i / p->steps * p->width,
                 bottom + FONT + 4);
-        put_number(out, t);
+        put_number(out, i * p->step);
         fprintf(out, "</text>\n");
     }
     fprintf(out, "</g>\n<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>\n",
@@ -350,7 +374,8 @@ static void scale_panel(struct panel *p, const struct chart *ch, int panel, int 
     snprintf(widest, sizeof widest, "%.0f", max * 2);
     int ticks = (int)(p->width / (text_width(widest, FONT) + 14));
     p->step = nice_step(max, ticks < 1 ? 1 : ticks > 5 ? 5 : ticks);
-    p->max = ceil(max / p->step - 1e-9) * p->step;
+    p->steps = (int)ceil(max / p->step - 1e-9);
+    p->max = p->steps * p->step;
 }
 
 static void draw(FILE *out, const struct chart *ch, const struct options *o) {
@@ -464,6 +489,8 @@ static double parse_number(const char *s, int opt) {
     double v = strtod(s, &end);
     if (errno || end == s || (*end && *end != ':') || !isfinite(v) || v <= 0)
         fail("bad value for -%c: %s", opt, s);
+    if (v > VALUE_MAX)
+        fail("bad value for -%c: %s (at most " VALUE_MAX_TEXT ")", opt, s);
     return v;
 }
 
@@ -501,6 +528,8 @@ int main(int argc, char **argv) {
                 double v = strtod(p, &end);
                 if (errno || end == p || (*end && *end != ',') || !isfinite(v) || v < 0)
                     fail("bad value for -m: %s", optarg);
+                if (v > VALUE_MAX)
+                    fail("bad value for -m: %s (at most " VALUE_MAX_TEXT ")", optarg);
                 o.axis_max[o.n_axis_max++] = v;
                 if (!*end)
                     break;
