@@ -225,10 +225,9 @@ void loop_adopt(struct loop *l, int fd, const char *in, size_t len, int64_t acce
 static void on_listener(struct ev *ev, int fd, uint32_t events, void *arg) {
     (void)ev, (void)events;
     struct loop *l = arg;
-    int64_t now = now_ms();
     int client; /* another loop may have taken it first: EAGAIN is normal here */
     while ((client = accept_client(fd, SOCK_NONBLOCK)) >= 0)
-        conn_open(l, client, now);
+        conn_open(l, client, now_ms()); /* each its own: a burst takes a while to accept */
 }
 
 struct loop *loop_new(const struct loop_spec *spec) {
