@@ -290,8 +290,32 @@ interrupt_read() {
     read_in_background "$MNT/5000/p"
     sleep 0.3
     stop_slowdisk # fails the test unless it exits 0
-    ! mounted
-    wait "$READER" && false || true # the reader got an error, and did not wait 5 s for it
+    ! mounted || false # a bare `! cmd` never fails a bats test
+    local status=0
+    wait "$READER" || status=$?
+    [ "$status" -ne 0 ] # the reader got an error, and did not wait 5 s for it
+}
+
+@test "slowdisk: every signal that would end it unmounts first and exits 0; SIGPIPE it ignores" {
+    local sig status
+    for sig in HUP INT QUIT TERM USR1 USR2 ALRM VTALRM PROF XCPU XFSZ PWR IO RTMIN RTMAX; do
+        start_slowdisk
+        read_in_background "$MNT/5000/p" # a read pending, as in a real run
+        sleep 0.1
+        kill -"$sig" "$SD_PID"
+        status=0
+        wait "$SD_PID" 2>/dev/null || status=$?
+        SD_PID=
+        echo "# SIG$sig: exit $status, mounts left: $(grep -c " $MNT fuse" /proc/self/mounts)" >&3
+        [ "$status" -eq 0 ]
+        ! mounted || false
+        grep -q "stopped by signal $(kill -l "$sig")" "$SD_LOG"
+    done
+    start_slowdisk
+    kill -PIPE "$SD_PID" # a reader of its stdout went away: no reason to stop serving
+    sleep 0.2
+    kill -0 "$SD_PID"
+    cat "$MNT/0/after-sigpipe" >/dev/null
 }
 
 @test "slowdisk: after SIGKILL (of it and of a reader mid-read) the next start recovers the mount" {
@@ -323,7 +347,7 @@ interrupt_read() {
     run "$BIN/slowdisk" -u "$MNT"
     [ "$status" -eq 0 ]
     [[ "$output" == *"unmounted $MNT"* ]]
-    ! mounted
+    ! mounted || false
     [ -d "$MNT" ] && ls "$MNT" >/dev/null
     run "$BIN/slowdisk" -u "$MNT" # nothing left: says so, still 0
     [ "$status" -eq 0 ]

@@ -890,22 +890,23 @@ static int send_to_kernel(struct server *s, const struct iovec *iov, int iovcnt)
 
 /* Reads and answers requests until a signal arrives on sig_fd or the mount goes away. Prints
  * "mounted on MOUNTPOINT" (as_given) once FUSE_INIT is answered: from then on the mount works.
- * Returns true when stopped by a signal. */
-static bool serve(struct server *s, int sig_fd, const char *path, const char *as_given) {
+ * Returns the signal that stopped it, or 0 when the mount went away. */
+static int serve(struct server *s, int sig_fd, const char *path, const char *as_given) {
     static char buf[REQUEST_BUF];
     bool announced = false;
     for (;;) {
         struct pollfd fds[2] = {{.fd = s->fd, .events = POLLIN}, {.fd = sig_fd, .events = POLLIN}};
         if (poll(fds, 2, heap_wait_ms(&s->reads, now_ms())) < 0 && errno != EINTR)
             fail(1, "poll: %s", strerror(errno));
-        if (fds[1].revents)
-            return true;
+        struct signalfd_siginfo si;
+        if (fds[1].revents && read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si)
+            return (int)si.ssi_signo;
         /* A batch at a time, then the due replies, so a flood of requests cannot starve them. */
         for (int i = 0; i < 64 && fds[0].revents; i++) {
             ssize_t n = read(s->fd, buf, sizeof buf);
             if (n < 0 && errno == ENODEV) {
                 log_msg("%s was unmounted", path);
-                return false;
+                return 0;
             }
             if (n < 0 && (errno == EAGAIN || errno == EINTR || errno == ENOENT))
                 break; /* ENOENT: a request interrupted before we could read it */
@@ -922,6 +923,21 @@ static bool serve(struct server *s, int sig_fd, const char *path, const char *as
     }
 }
 
+/* The signals whose default action ends the process, all of which must unmount first: dying
+ * without it leaves a dead mount (ENOTCONN) until slowdisk -u or the next start takes it down.
+ * Not SIGPIPE: a reader of our stdout that went away is no reason to stop (it is ignored). Not
+ * the faults (SIGSEGV, SIGBUS, SIGABRT, ...): a crash cannot be put off. */
+static void ending_signals(sigset_t *set) {
+    static const int ends_us[] = {SIGHUP,  SIGINT,  SIGQUIT,   SIGTERM,  SIGUSR1,
+                                  SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF,  SIGXCPU,
+                                  SIGXFSZ, SIGPWR,  SIGIO,     SIGSTKFLT};
+    sigemptyset(set);
+    for (size_t i = 0; i < sizeof ends_us / sizeof *ends_us; i++)
+        sigaddset(set, ends_us[i]);
+    for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+        sigaddset(set, sig);
+}
+
 __attribute__((noreturn)) static void usage(FILE *out, int status) {
     fprintf(out,
             "usage: slowdisk [-x] [-O] [-P] [-m MODEL] [-s SEED] [-v] MOUNTPOINT\n"
@@ -932,8 +948,9 @@ __attribute__((noreturn)) static void usage(FILE *out, int status) {
             "requests (bytes it reads again pay again). Names ending in .d are directories,\n"
             "other names are files of 1-64 KiB of 32-byte lines \"NODEID OFFSET\\n\". Reads\n"
             "under MOUNTPOINT/eio/ fail at once with EIO. Prints \"mounted on MOUNTPOINT\"\n"
-            "when ready; SIGINT or SIGTERM unmounts it. A stale mount a killed slowdisk left\n"
-            "there is taken down first.\n"
+            "when ready. SIGTERM, SIGINT, SIGHUP and every other signal that would end it\n"
+            "unmount it first (SIGPIPE is ignored). A stale mount a killed slowdisk left there\n"
+            "is taken down first.\n"
             "  -x        direct I/O: every open's read pays its delay, the page cache is\n"
             "            bypassed (default: the page cache works as for a real disk)\n"
             "  -O        opens are slow too: each open(2) of a file below MOUNTPOINT/DELAY_MS/\n"
@@ -1005,9 +1022,7 @@ int main(int argc, char **argv) {
 
     /* The stop signals arrive on a descriptor the loop polls, never in the middle of a reply. */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
+    ending_signals(&stop);
     sigprocmask(SIG_BLOCK, &stop, NULL);
     int sig_fd = signalfd(-1, &stop, SFD_CLOEXEC);
     if (sig_fd < 0)
@@ -1020,9 +1035,11 @@ int main(int argc, char **argv) {
     s.data = malloc(MAX_READ);
     if (!s.data)
         fail(1, "out of memory");
-    bool stopped = serve(&s, sig_fd, path, argv[optind]);
+    int sig = serve(&s, sig_fd, path, argv[optind]);
+    if (sig)
+        log_msg("stopped by signal %d (%s): unmounting %s", sig, strsignal(sig), path);
     fail_pending(&s);
-    if (stopped)
+    if (sig)
         unmount_fuse(path);
     close(s.fd);
     close(sig_fd);
