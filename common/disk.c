@@ -31,32 +31,39 @@ bool disk_is_real(void) {
 }
 
 int disk_path(const struct job *job, char *out, size_t size) {
-    int n = job->disk.io_fail ? snprintf(out, size, "%s/eio", disk_dir)
-                              : snprintf(out, size, "%s/%d", disk_dir, job->disk.delay_ms);
-    /* "/a/b/c" becomes "/a.d/b.d/c": slowdisk tells a directory from a file by its name, since
-     * the kernel asks what a name is before it knows whether the path goes on. */
-    for (const char *p = job->req.path; *p && n > 0 && (size_t)n + 3 < size; p++) {
-        if (*p == '/' && p != job->req.path && p[-1] != '/') {
-            out[n++] = '.';
-            out[n++] = 'd';
+    /* PATH lies below DIR/DELAY_MS with or without its leading '/', as the protocol takes both:
+     * "100,x" is DIR/100/x (not DIR/100x, a sibling of DIR/100). */
+    int n = job->disk.io_fail ? snprintf(out, size, "%s/eio/", disk_dir)
+                              : snprintf(out, size, "%s/%d/", disk_dir, job->disk.delay_ms);
+    if (n < 0 || (size_t)n >= size)
+        return errno = ENAMETOOLONG, -1;
+    size_t len = (size_t)n, name = len; /* where the last name starts */
+    for (const char *p = job->req.path; *p; p++) {
+        if (len + 3 >= size)
+            return errno = ENAMETOOLONG, -1;
+        if (*p != '/') {
+            out[len++] = *p;
+        } else if (out[len - 1] != '/') { /* a leading or doubled '/' adds nothing */
+            /* "a/b/c" becomes "a.d/b.d/c": slowdisk tells a directory from a file by its name,
+             * since the kernel asks what a name is before it knows whether the path goes on.
+             * So a ".." before the last name is "...d", a name, and never climbs. */
+            memcpy(out + len, ".d/", 3);
+            len += 3;
+            name = len;
         }
-        if (*p == '/' && (n == 0 || out[n - 1] != '/'))
-            out[n++] = '/';
-        else if (*p != '/')
-            out[n++] = *p;
     }
-    if (n <= 0 || (size_t)n + 3 >= size)
-        return -1;
-    out[n] = '\0';
-    return n;
+    out[len] = '\0';
+    /* The last name must name an object: "", "." or ".." would be a directory, and ".." one
+     * above DIR/DELAY_MS. */
+    if (!out[name] || strcmp(out + name, ".") == 0 || strcmp(out + name, "..") == 0)
+        return errno = EINVAL, -1;
+    return (int)len;
 }
 
 int disk_open(const struct job *job) {
     char path[MAX_PATH + 4096];
-    if (disk_path(job, path, sizeof path) < 0) {
-        errno = ENAMETOOLONG;
+    if (disk_path(job, path, sizeof path) < 0)
         return -1;
-    }
     return open(path, O_RDONLY | O_CLOEXEC);
 }
 

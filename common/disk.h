@@ -30,7 +30,9 @@ void disk_read(struct job *job);
 int disk_open(const struct job *job);
 
 /* With -D, the object's path: DIR/DELAY_MS/PATH (DIR/eio/PATH for a read the delay model
- * failed), every directory in PATH named NAME.d. Returns its length, or -1 if it does not fit. */
+ * failed), PATH's leading '/' or not, every directory in PATH named NAME.d. Returns its length,
+ * or -1 with errno set: ENAMETOOLONG when it does not fit in size, EINVAL when PATH's last name
+ * is "", "." or ".." (a directory, not an object). */
 int disk_path(const struct job *job, char *out, size_t size);
 
 #endif

@@ -1,9 +1,10 @@
 /* libFuzzer target for slowdisk's request decoder: tools/slowdisk.c, included whole without its
  * main, so serve_request is fed bytes instead of /dev/fuse and its replies are caught instead
  * of written. The input's first byte picks the server (bit 0: FUSE_INIT already answered, bit 1:
- * -m seed, bit 2: -x, bit 4: -O); the rest is a run of requests, each cut at its header's len, as
- * read(2) of /dev/fuse hands them over; bit 3 ends the run with fail_pending (the shutdown) rather
- * than by letting every delay fall due. Beyond "no crash, no sanitizer report" it checks the
+ * -m seed, bit 2: -x, bit 4: -O, bit 5: -P); the rest is a run of requests, each cut at its
+ * header's len, as read(2) of /dev/fuse hands them over; bit 3 ends the run with fail_pending
+ * (the shutdown) rather than by letting every delay fall due. The first OPEN answered gets fh 0,
+ * as the seeds' READs name it. Beyond "no crash, no sanitizer report" it checks the
  * contract with the kernel:
  *   - serve_request never reads outside the request: each sits in a heap buffer of exactly its
  *     length, so ASan reports the first byte read beyond it;
@@ -109,6 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct server s = {.seed_model = data[0] & 2,
                        .direct_io = data[0] & 4,
                        .slow_open = data[0] & 16,
+                       .per_io = data[0] & 32,
                        .rng = {1},
                        .data = body,
                        .send = capture};
@@ -138,5 +140,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < n_asked; i++)
         CHECK(asked[i].replies == (asked[i].wants_reply ? 1 : 0));
     heap_free(&s.reads);
+    handles_free(&s.handles);
     return 0;
 }

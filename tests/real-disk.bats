@@ -154,3 +154,23 @@ wchans() {
     start_server "$BIN/06-worker-offload" -D "$MNT"
     [[ $(ask '100,/after\n') =~ ^0,[0-9]+,[0-9]+,/after$ ]]
 }
+
+@test "real disk: a PATH without its leading '/' is read below DIR/DELAY_MS too, and none leaves it" {
+    start_server "$BIN/06-worker-offload" -D "$MNT"
+    local size
+    # 100,x is the object DIR/100/x (it was DIR/100x, a name slowdisk does not have).
+    size=$(stat -c %s "$MNT/100/x")
+    [[ $(ask '100,x\n') =~ ^0,$size,[0-9]+,x$ ]]
+    size=$(stat -c %s "$MNT/100/a.d/b")
+    [[ $(ask '100,a/b\n') =~ ^0,$size,[0-9]+,a/b$ ]]
+    # A path whose last name is ".", ".." or nothing names a directory, not an object: refused
+    # before anything is opened (an open of DIR/0/.. would be DIR itself).
+    local path
+    for path in .. . /.. x/.. / x/; do
+        [[ $(ask "0,$path\n") =~ ^2,0,[0-9]+, ]]
+        grep -q "read of $path failed: Invalid argument" "$SERVER_LOG"
+    done
+    # A ".." before the last name is a name like any other, "...d", so it stays below DIR/0.
+    size=$(stat -c %s "$MNT/0/...d/...d/etc.d/passwd")
+    [[ $(ask '0,../../etc/passwd\n') =~ ^0,$size,[0-9]+,\.\./\.\./etc/passwd$ ]]
+}

@@ -20,6 +20,16 @@ timed() {
     ms=$((($(date +%s%N) - t0) / 1000000))
 }
 
+# timed_read FILE [DD_FLAGS...]: reads FILE to the end with dd (bs=64k unless DD_FLAGS say),
+# keeping nothing, and sets ms to how long it took. Fails if the read does.
+timed_read() {
+    local t0 f=$1
+    shift
+    t0=$(date +%s%N)
+    dd if="$f" of=/dev/null bs=64k "$@" status=none
+    ms=$((($(date +%s%N) - t0) / 1000000))
+}
+
 # expected_content FILE: what slowdisk promises FILE holds: one 32-byte line per 32 bytes of its
 # size, "INODE_IN_HEX OFFSET\n".
 expected_content() {
@@ -45,6 +55,113 @@ expected_content() {
     [ "$(stat -c %F "$MNT/300/dir.d/c")" = "regular file" ]
 }
 
+# disk_reads: the READ requests slowdisk (started with -v) has been sent so far: the reads that
+# reached the disk, past the page cache.
+disk_reads() {
+    grep -c ' READ [0-9]*: ' "$SD_LOG" || true
+}
+
+# wait_for_read COUNT: waits (up to 5 s) until slowdisk has been sent more than COUNT READs.
+wait_for_read() {
+    local i
+    for i in $(seq 500); do
+        [ "$(disk_reads)" -gt "$1" ] && return 0
+        sleep 0.01
+    done
+    return 1
+}
+
+# big_object DIR: a file under DIR of more than 60 KiB (16 pages: read a page at a time, it is
+# 16 READs), found by its size; every name has one, from its path.
+big_object() {
+    local i
+    for i in $(seq 1000); do
+        [ "$(stat -c %s "$1/big$i")" -gt 61440 ] && echo "$1/big$i" && return 0
+    done
+    return 1
+}
+
+# interrupt_read SIGNAL FILE: reads FILE with dd (which lives through SIGUSR1), sends dd SIGNAL
+# in the middle of its read, waits for it to end, and sets ms to how long it took. The signal
+# must land while the READ is pending, however loaded the machine: slowdisk is stopped from
+# just before the signal until the reader has sent its FUSE_INTERRUPT (it then waits for the
+# answer in state D), and a resumed slowdisk reads requests before it answers what is due.
+interrupt_read() {
+    local reads interrupted t0 pid i
+    reads=$(disk_reads)
+    interrupted=$(grep -c ' interrupted$' "$SD_LOG" || true)
+    t0=$(date +%s%N)
+    dd if="$2" of=/dev/null bs=64k status=none 3>&- &
+    pid=$!
+    READERS+=("$pid")
+    wait_for_read "$reads"
+    kill -STOP "$SD_PID"
+    kill -"$1" "$pid"
+    for i in $(seq 500); do
+        [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = D ] && break
+        sleep 0.01
+    done
+    kill -CONT "$SD_PID"
+    wait "$pid" 2>/dev/null || true
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    [ "$(grep -c ' interrupted$' "$SD_LOG")" -gt "$interrupted" ] # it landed mid-read
+}
+
+@test "slowdisk: a 64 KiB object under /300/ takes 300 ms, read whole or 4 KiB at a time" {
+    start_slowdisk -v
+    local whole pieces reads
+    whole=$(big_object "$MNT/300")
+    pieces=$(big_object "$MNT/300/more.d")
+    reads=$(disk_reads)
+    timed_read "$whole"
+    echo "# read whole, $(stat -c %s "$whole") bytes: $ms ms, $(($(disk_reads) - reads)) READ" >&3
+    [ "$ms" -ge 300 ] && [ "$ms" -lt 600 ]
+    reads=$(disk_reads)
+    timed_read "$pieces" bs=4096
+    echo "# read 4 KiB at a time, $(stat -c %s "$pieces") bytes: $ms ms, $(($(disk_reads) - reads)) READs" >&3
+    [ "$(($(disk_reads) - reads))" -ge 2 ] # readahead grew its window: the kernel cut the read
+    [ "$ms" -ge 300 ] && [ "$ms" -lt 600 ]
+}
+
+@test "slowdisk: after a reader killed mid-read, the next read of the object still takes one delay" {
+    start_slowdisk -v
+    local f reads
+    f=$(big_object "$MNT/300")
+    interrupt_read KILL "$f"
+    reads=$(disk_reads)
+    timed_read "$f"
+    echo "# the next read: $ms ms, $(($(disk_reads) - reads)) READs (the pages the killed one left)" >&3
+    [ "$(($(disk_reads) - reads))" -ge 16 ] # one READ a page: the split the delay must not pay
+    [ "$ms" -ge 300 ] && [ "$ms" -lt 600 ]
+}
+
+@test "slowdisk: a signal mid-read costs no second delay: the retry ends when the first try would have" {
+    start_slowdisk -v
+    local reads
+    reads=$(disk_reads)
+    interrupt_read USR1 "$(big_object "$MNT/300")"
+    echo "# a read with a SIGUSR1 in the middle: $ms ms, $(($(disk_reads) - reads)) READs" >&3
+    [ "$(($(disk_reads) - reads))" -ge 2 ] # the interrupted READ, then its retry
+    [ "$ms" -ge 300 ] && [ "$ms" -lt 600 ]
+}
+
+@test "slowdisk: -P charges every READ: readahead's pieces, and a killed read's page-by-page retry" {
+    start_slowdisk -P -v
+    local f reads n
+    f=$(big_object "$MNT/100")
+    reads=$(disk_reads)
+    timed_read "$(big_object "$MNT/100/more.d")" bs=4096
+    n=$(($(disk_reads) - reads))
+    echo "# -P, read 4 KiB at a time: $ms ms, $n READs of 100 ms" >&3
+    [ "$n" -ge 2 ] && [ "$ms" -ge $((100 * n)) ]
+    interrupt_read KILL "$f"
+    reads=$(disk_reads)
+    timed_read "$f"
+    n=$(($(disk_reads) - reads))
+    echo "# -P, the read after a killed one: $ms ms, $n READs of 100 ms" >&3
+    [ "$n" -ge 16 ] && [ "$ms" -ge $((100 * n)) ]
+}
+
 @test "slowdisk: a read of another file is not delayed by a concurrent 3 s read" {
     start_slowdisk
     read_in_background "$MNT/3000/slow"
@@ -56,19 +173,29 @@ expected_content() {
 }
 
 @test "slowdisk: without -x the second read is a page-cache hit; with -x it pays again" {
-    start_slowdisk
+    # A hit is a read that never reaches the disk, so the READs slowdisk is sent are counted.
+    # The time of the second cat (once "< 300 ms") says little: under the parallel suite a hit
+    # took 300 ms and more, a fork, an exec and a turn on two busy cores (557 ms beside 200 busy
+    # processes, and no READ sent). It measured the machine.
+    start_slowdisk -v
+    local reads
     timed cat "$MNT/600/c"
     [ "$ms" -ge 600 ]
     cached=$output
+    reads=$(disk_reads)
     timed cat "$MNT/600/c"
-    [ "$ms" -lt 300 ] # a miss would take 600
+    echo "# the second read: $ms ms, $(($(disk_reads) - reads)) READs" >&3
+    [ "$(disk_reads)" -eq "$reads" ]
+    [ "$output" = "$cached" ]
 
     stop_slowdisk
-    start_slowdisk -x
+    start_slowdisk -x -v
     timed cat "$MNT/600/c"
     [ "$ms" -ge 600 ]
+    reads=$(disk_reads)
     timed cat "$MNT/600/c"
     [ "$ms" -ge 600 ]
+    [ "$(disk_reads)" -gt "$reads" ] # past the page cache: the disk again
     [ "$output" = "$cached" ] # the same bytes either way
 }
 
@@ -163,8 +290,32 @@ expected_content() {
     read_in_background "$MNT/5000/p"
     sleep 0.3
     stop_slowdisk # fails the test unless it exits 0
-    ! mounted
-    wait "$READER" && false || true # the reader got an error, and did not wait 5 s for it
+    ! mounted || false # a bare `! cmd` never fails a bats test
+    local status=0
+    wait "$READER" || status=$?
+    [ "$status" -ne 0 ] # the reader got an error, and did not wait 5 s for it
+}
+
+@test "slowdisk: every signal that would end it unmounts first and exits 0; SIGPIPE it ignores" {
+    local sig status
+    for sig in HUP INT QUIT TERM USR1 USR2 ALRM VTALRM PROF XCPU XFSZ PWR IO RTMIN RTMAX; do
+        start_slowdisk
+        read_in_background "$MNT/5000/p" # a read pending, as in a real run
+        sleep 0.1
+        kill -"$sig" "$SD_PID"
+        status=0
+        wait "$SD_PID" 2>/dev/null || status=$?
+        SD_PID=
+        echo "# SIG$sig: exit $status, mounts left: $(grep -c " $MNT fuse" /proc/self/mounts)" >&3
+        [ "$status" -eq 0 ]
+        ! mounted || false
+        grep -q "stopped by signal $(kill -l "$sig")" "$SD_LOG"
+    done
+    start_slowdisk
+    kill -PIPE "$SD_PID" # a reader of its stdout went away: no reason to stop serving
+    sleep 0.2
+    kill -0 "$SD_PID"
+    cat "$MNT/0/after-sigpipe" >/dev/null
 }
 
 @test "slowdisk: after SIGKILL (of it and of a reader mid-read) the next start recovers the mount" {
@@ -196,7 +347,7 @@ expected_content() {
     run "$BIN/slowdisk" -u "$MNT"
     [ "$status" -eq 0 ]
     [[ "$output" == *"unmounted $MNT"* ]]
-    ! mounted
+    ! mounted || false
     [ -d "$MNT" ] && ls "$MNT" >/dev/null
     run "$BIN/slowdisk" -u "$MNT" # nothing left: says so, still 0
     [ "$status" -eq 0 ]

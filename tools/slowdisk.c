@@ -22,9 +22,28 @@
  * waits its delay on the same heap: a dying disk is slow to open a file too (it must read the
  * inode), and an open(2) is what no readiness API and no RWF_NOWAIT can help with (chapter 15).
  *
+ * What the delay means: one read of the object, as a reader counts it: open(2), read(2) to the
+ * end, close, takes DELAY_MS, however the kernel cuts that read into READ requests. It cuts it
+ * often. Readahead starts small for a reader that asks 4 KiB at a time and grows (a 64 KiB file
+ * went out as 3 READs); a read that is interrupted leaves the file's pages in the page cache
+ * unread, and the next reader fetches them one page per READ; an mmap fault reads around the page
+ * it needs. Charged per READ, a 64 KiB file under /300/ took 300 ms to cat, 900 ms to read 4 KiB
+ * at a time, and 4.8 s (16 READs of a page) for the reader after one that was killed; one signal
+ * in the middle of a pread of a 26 KiB file made it take 7 delays. So the delay belongs to the
+ * open file (the fh that OPEN hands out; struct handle): its first READ starts it, and every READ
+ * of that open is answered when it is paid (at once, once it is). An interrupted READ leaves it
+ * running, so the retry ends when the first try would have. A READ of bytes this open has had
+ * already (a second pass under -x, a page evicted and faulted in again) starts a new one: the disk
+ * reads them again. What else follows: a page-cache hit never reaches us and costs nothing; two
+ * readers of a cold file through the page cache share the first one's READ (the second waits on
+ * the page lock), while under -x each open pays its own delay, side by side; an object read whole
+ * with nothing interrupting it is one READ either way. -P puts the delay back on every READ: a
+ * disk that is dying is slow per I/O, and then readahead's pieces and the page-by-page retry of
+ * an interrupted read each pay it in full (in appendix A1 a signal makes one 3 s read take 21 s).
+ *
  * The names. The node id of each name is ours to choose, and ours carry the whole node (is it a
- * directory, its delay, a hash of its path; see node_id): the server keeps no table, and FORGET
- * has nothing to forget. The top level holds directories only: a delay in milliseconds
+ * directory, its delay, a hash of its path; see node_id): the server keeps no table of names,
+ * and FORGET has nothing to forget. The top level holds directories only: a delay in milliseconds
  * (0..3600000), or eio/ (with -m seed, any name). Below them every name exists: a directory if
  * it ends in ".d", else a file. The kernel asks for a name's type in the LOOKUP, before it knows
  * whether the path goes on, so the type has to be in the name. Each file is 1 KiB to 64 KiB (from
@@ -172,6 +191,79 @@ static void file_content(uint64_t id, uint64_t offset, char *out, size_t len) {
     }
 }
 
+/* ---- The opens: what each open file has paid ---------------------------------------------- */
+
+/* One open file, from its OPEN to its RELEASE: the one delay its READs share (see the top). */
+struct handle {
+    uint32_t gen;        /* bumped at each RELEASE: a stale fh finds no handle */
+    uint32_t next_free;  /* while free: the next free slot + 1 (0: none) */
+    bool in_use;         /* between OPEN and RELEASE */
+    bool charged;        /* a READ has started this open's delay */
+    int error;           /* what the delay ends in: 0, or EIO (-m seed's draw) */
+    int delay_ms;        /* the delay, for the log */
+    uint64_t started_by; /* the unique id of the READ that started it */
+    int64_t due_ms;      /* when it is paid: every READ under it is answered then, or at once */
+    uint64_t done_lo, done_hi; /* the bytes answered under it; asked again, they pay again */
+};
+
+#define MAX_HANDLES (1u << 20) /* files open at once (56 MiB of table); more fail with ENFILE */
+
+/* The open files, a slot each; fh = gen << 32 | slot. A free list reuses the slots, so the table
+ * is as long as the most files ever open at once. */
+struct handles {
+    struct handle *items;
+    uint32_t len, cap;
+    uint32_t free_head; /* the first free slot + 1 (0: none) */
+};
+
+/* A new open file. Returns 0 and its fh, or ENFILE / ENOMEM. */
+static int handle_open(struct handles *t, uint64_t *fh) {
+    uint32_t slot;
+    if (t->free_head) {
+        slot = t->free_head - 1;
+        t->free_head = t->items[slot].next_free;
+    } else {
+        if (t->len == MAX_HANDLES)
+            return ENFILE;
+        if (t->len == t->cap) {
+            uint32_t cap = t->cap ? 2 * t->cap : 64;
+            struct handle *items = realloc(t->items, cap * sizeof *items);
+            if (!items)
+                return ENOMEM;
+            t->items = items, t->cap = cap;
+        }
+        slot = t->len++;
+        t->items[slot].gen = 0;
+    }
+    struct handle *h = &t->items[slot];
+    *h = (struct handle){.gen = h->gen, .in_use = true};
+    *fh = (uint64_t)h->gen << 32 | slot;
+    return 0;
+}
+
+/* The open file fh names, or NULL: one we never gave, or one released since. */
+static struct handle *handle_find(struct handles *t, uint64_t fh) {
+    uint32_t slot = (uint32_t)fh;
+    if (slot >= t->len || !t->items[slot].in_use || t->items[slot].gen != fh >> 32)
+        return NULL;
+    return &t->items[slot];
+}
+
+static void handle_close(struct handles *t, uint64_t fh) {
+    struct handle *h = handle_find(t, fh);
+    if (!h)
+        return;
+    h->in_use = false;
+    h->gen++;
+    h->next_free = t->free_head;
+    t->free_head = (uint32_t)fh + 1;
+}
+
+static void handles_free(struct handles *t) {
+    free(t->items);
+    *t = (struct handles){0};
+}
+
 /* ---- The server: decode one request, answer it now or put its answer on the heap ---------- */
 
 /* A READ (or, with -O, an OPEN) whose answer is due later: only what it takes to make the
@@ -179,6 +271,7 @@ static void file_content(uint64_t id, uint64_t offset, char *out, size_t len) {
 struct pending_read {
     struct timer timer; /* first: a struct timer * from the heap is a struct pending_read * */
     uint64_t unique, nodeid, offset;
+    uint64_t fh, charge; /* its open file, and the READ that started the delay it waits out */
     uint32_t len;
     int error; /* 0, or EIO: the disk fails this read when it is due */
     bool open; /* an OPEN's answer, not a READ's */
@@ -187,6 +280,7 @@ struct pending_read {
 struct server {
     bool direct_io;   /* -x */
     bool slow_open;   /* -O: an OPEN under a delay directory waits that delay too */
+    bool per_io;      /* -P: every READ pays the whole delay, not one per open */
     bool seed_model;  /* -m seed */
     bool verbose;     /* -v: log every request */
     bool initialized; /* FUSE_INIT answered: the mount is usable */
@@ -194,6 +288,7 @@ struct server {
     int64_t mtime; /* every node's times: the server's start, so the page cache stays valid */
     struct prng rng;
     struct timer_heap reads; /* pending_read, by due time */
+    struct handles handles;  /* the open files */
     char *data;              /* MAX_READ bytes: the body of one READ reply */
     /* Writes one reply. Returns 0 or -errno; ENOENT means the kernel no longer waits for it. */
     int (*send)(struct server *s, const struct iovec *iov, int iovcnt);
@@ -311,9 +406,16 @@ static int do_getattr(struct server *s, const struct request_in *rq) {
     return answer(s, rq, &out, sizeof out);
 }
 
+/* Answers an OPEN with a new open file, whose READs will share one delay. */
 static int answer_open(struct server *s, uint64_t unique) {
     struct fuse_open_out out = {.open_flags = s->direct_io ? FOPEN_DIRECT_IO : FOPEN_KEEP_CACHE};
-    reply(s, unique, 0, &out, sizeof out);
+    int err = handle_open(&s->handles, &out.fh);
+    if (err) {
+        reply(s, unique, err, NULL, 0);
+        return 0;
+    }
+    if (reply(s, unique, 0, &out, sizeof out) < 0)
+        handle_close(&s->handles, out.fh); /* the opener has gone: no RELEASE will come */
     return 0;
 }
 
@@ -349,6 +451,15 @@ static int do_open(struct server *s, const struct request_in *rq) {
     return answer_open(s, rq->h.unique);
 }
 
+/* FUSE_RELEASE: the last close of an open file. */
+static int do_release(struct server *s, const struct request_in *rq) {
+    struct fuse_release_in in;
+    if (!take_arg(rq, &in, sizeof in))
+        return EINVAL;
+    handle_close(&s->handles, in.fh);
+    return answer(s, rq, NULL, 0);
+}
+
 static void answer_read(struct server *s, const struct pending_read *r) {
     if (r->open) {
         answer_open(s, r->unique);
@@ -359,15 +470,41 @@ static void answer_read(struct server *s, const struct pending_read *r) {
         return;
     }
     file_content(r->nodeid, r->offset, s->data, r->len);
-    reply(s, r->unique, 0, s->data, r->len);
+    struct handle *h = handle_find(&s->handles, r->fh);
+    if (reply(s, r->unique, 0, s->data, r->len) < 0 || !h || !h->charged ||
+        h->started_by != r->charge)
+        return;
+    /* Delivered under its delay: the bytes this open has had, which a later READ pays again. */
+    if (h->done_hi == h->done_lo)
+        h->done_lo = r->offset, h->done_hi = r->offset + r->len;
+    else if (r->offset < h->done_lo)
+        h->done_lo = r->offset;
+    if (r->offset + r->len > h->done_hi)
+        h->done_hi = r->offset + r->len;
+}
+
+/* Starts open file h's delay at READ `unique`: the number in the path, or -m seed's draw. */
+static void start_delay(struct server *s, struct handle *h, const struct node *n,
+                        const struct request_in *rq) {
+    h->charged = true;
+    h->started_by = rq->h.unique;
+    h->done_lo = h->done_hi = 0;
+    h->delay_ms = n->delay_ms, h->error = 0;
+    if (n->kind == KIND_SEED) {
+        struct request model = {.delay_ms = -1}; /* a bare PATH: the seed's model decides */
+        struct disk_read d = plan_disk_read(&model, &s->rng);
+        h->delay_ms = d.delay_ms, h->error = d.io_fail ? EIO : 0;
+    }
+    h->due_ms = rq->now + h->delay_ms;
 }
 
 /* FUSE_READ: the disk read. Past the end of the file it is answered at once, with no bytes (a
- * file system knows a file's size without asking its disk); eio/ fails at once with EIO; any
- * other read waits its delay on the heap: the number in its path, or -m seed's draw. Through
- * the page cache the kernel retries a failed readahead once, with a READ of one page: eio/ fails
- * that one too, but under -m seed it draws again, so most drawn failures reach only a reader
- * under -x. */
+ * file system knows a file's size without asking its disk); eio/ fails at once with EIO. Any
+ * other READ waits out its open file's delay (the top of this file says why one per open): the
+ * first READ starts it, later ones are answered when it is paid, or at once if it is; a READ of
+ * bytes this open has already had starts it again, and so does every READ under -P. Through
+ * the page cache the kernel retries a failed readahead once, with a READ of one page: it fails
+ * too, as the delay it joins does (under -P, -m seed draws again for it). */
 static int do_read(struct server *s, const struct request_in *rq) {
     struct fuse_read_in in;
     struct node n;
@@ -377,34 +514,49 @@ static int do_read(struct server *s, const struct request_in *rq) {
         return ESTALE;
     if (n.dir)
         return EISDIR;
+    struct handle *h = handle_find(&s->handles, in.fh);
+    if (!h)
+        return EBADF;
     uint64_t size = file_size(&n), want = in.size < MAX_READ ? in.size : MAX_READ;
-    struct pending_read r = {.unique = rq->h.unique, .nodeid = rq->h.nodeid, .offset = in.offset};
+    struct pending_read r = {
+        .unique = rq->h.unique, .nodeid = rq->h.nodeid, .offset = in.offset, .fh = in.fh};
     r.len = in.offset >= size ? 0 : (uint32_t)(size - in.offset < want ? size - in.offset : want);
-    int delay_ms = 0;
+    int64_t due = rq->now;
+    bool joined = false; /* this READ waits out a delay an earlier READ of this open started */
     if (r.len > 0 && n.kind == KIND_EIO) {
         r.error = EIO;
-    } else if (r.len > 0 && n.kind == KIND_SEED) {
-        struct request model = {.delay_ms = -1}; /* a bare PATH: the seed's model decides */
-        struct disk_read d = plan_disk_read(&model, &s->rng);
-        delay_ms = d.delay_ms, r.error = d.io_fail ? EIO : 0;
     } else if (r.len > 0) {
-        delay_ms = n.delay_ms;
+        bool again =
+            h->done_lo < h->done_hi && r.offset < h->done_hi && r.offset + r.len > h->done_lo;
+        if (s->per_io || !h->charged || again)
+            start_delay(s, h, &n, rq);
+        r.charge = h->started_by, r.error = h->error;
+        joined = r.charge != r.unique;
+        if (h->due_ms > due)
+            due = h->due_ms;
     }
-    if (s->verbose && r.error)
-        log_msg("READ %" PRIu64 ": node %016" PRIx64 " offset %" PRIu64 " size %u: EIO in %d ms",
-                r.unique, r.nodeid, r.offset, in.size, delay_ms);
-    else if (s->verbose)
-        log_msg("READ %" PRIu64 ": node %016" PRIx64 " offset %" PRIu64
-                " size %u: %u bytes in %d ms",
-                r.unique, r.nodeid, r.offset, in.size, r.len, delay_ms);
-    if (delay_ms == 0) {
+    if (s->verbose) {
+        char what[32] = "EIO";
+        if (!r.error)
+            snprintf(what, sizeof what, "%u bytes", r.len);
+        if (joined)
+            log_msg("READ %" PRIu64 ": node %016" PRIx64 " offset %" PRIu64
+                    " size %u: %s in %" PRId64 " ms, the rest of READ %" PRIu64 "'s %d ms",
+                    r.unique, r.nodeid, r.offset, in.size, what, due - rq->now, r.charge,
+                    h->delay_ms);
+        else
+            log_msg("READ %" PRIu64 ": node %016" PRIx64 " offset %" PRIu64
+                    " size %u: %s in %" PRId64 " ms",
+                    r.unique, r.nodeid, r.offset, in.size, what, due - rq->now);
+    }
+    if (due <= rq->now) {
         answer_read(s, &r);
         return 0;
     }
     struct pending_read *later = malloc(sizeof *later);
     if (later)
         *later = r;
-    if (!later || heap_add(&s->reads, &later->timer, rq->now + delay_ms) < 0) {
+    if (!later || heap_add(&s->reads, &later->timer, due) < 0) {
         free(later);
         return ENOMEM;
     }
@@ -493,8 +645,8 @@ static int dispatch(struct server *s, const struct request_in *rq) {
     case FUSE_READ: return do_read(s, rq);
     case FUSE_OPENDIR: return do_opendir(s, rq);
     case FUSE_READDIR: return do_readdir(s, rq);
-    case FUSE_RELEASE: /* nothing was allocated at open: nothing to release */
-    case FUSE_RELEASEDIR: return answer(s, rq, NULL, 0);
+    case FUSE_RELEASE: return do_release(s, rq);
+    case FUSE_RELEASEDIR: return answer(s, rq, NULL, 0); /* OPENDIR allocated nothing */
     case FUSE_SETATTR:
     case FUSE_SYMLINK:
     case FUSE_MKNOD:
@@ -738,22 +890,23 @@ static int send_to_kernel(struct server *s, const struct iovec *iov, int iovcnt)
 
 /* Reads and answers requests until a signal arrives on sig_fd or the mount goes away. Prints
  * "mounted on MOUNTPOINT" (as_given) once FUSE_INIT is answered: from then on the mount works.
- * Returns true when stopped by a signal. */
-static bool serve(struct server *s, int sig_fd, const char *path, const char *as_given) {
+ * Returns the signal that stopped it, or 0 when the mount went away. */
+static int serve(struct server *s, int sig_fd, const char *path, const char *as_given) {
     static char buf[REQUEST_BUF];
     bool announced = false;
     for (;;) {
         struct pollfd fds[2] = {{.fd = s->fd, .events = POLLIN}, {.fd = sig_fd, .events = POLLIN}};
         if (poll(fds, 2, heap_wait_ms(&s->reads, now_ms())) < 0 && errno != EINTR)
             fail(1, "poll: %s", strerror(errno));
-        if (fds[1].revents)
-            return true;
+        struct signalfd_siginfo si;
+        if (fds[1].revents && read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si)
+            return (int)si.ssi_signo;
         /* A batch at a time, then the due replies, so a flood of requests cannot starve them. */
         for (int i = 0; i < 64 && fds[0].revents; i++) {
             ssize_t n = read(s->fd, buf, sizeof buf);
             if (n < 0 && errno == ENODEV) {
                 log_msg("%s was unmounted", path);
-                return false;
+                return 0;
             }
             if (n < 0 && (errno == EAGAIN || errno == EINTR || errno == ENOENT))
                 break; /* ENOENT: a request interrupted before we could read it */
@@ -770,20 +923,41 @@ static bool serve(struct server *s, int sig_fd, const char *path, const char *as
     }
 }
 
+/* The signals whose default action ends the process, all of which must unmount first: dying
+ * without it leaves a dead mount (ENOTCONN) until slowdisk -u or the next start takes it down.
+ * Not SIGPIPE: a reader of our stdout that went away is no reason to stop (it is ignored). Not
+ * the faults (SIGSEGV, SIGBUS, SIGABRT, ...): a crash cannot be put off. */
+static void ending_signals(sigset_t *set) {
+    static const int ends_us[] = {SIGHUP,  SIGINT,  SIGQUIT,   SIGTERM,  SIGUSR1,
+                                  SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF,  SIGXCPU,
+                                  SIGXFSZ, SIGPWR,  SIGIO,     SIGSTKFLT};
+    sigemptyset(set);
+    for (size_t i = 0; i < sizeof ends_us / sizeof *ends_us; i++)
+        sigaddset(set, ends_us[i]);
+    for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+        sigaddset(set, sig);
+}
+
 __attribute__((noreturn)) static void usage(FILE *out, int status) {
     fprintf(out,
-            "usage: slowdisk [-x] [-O] [-m MODEL] [-s SEED] [-v] MOUNTPOINT\n"
+            "usage: slowdisk [-x] [-O] [-P] [-m MODEL] [-s SEED] [-v] MOUNTPOINT\n"
             "       slowdisk -u MOUNTPOINT\n"
             "Mounts a read-only FUSE file system on MOUNTPOINT (an existing directory) in which\n"
-            "every path exists and reading MOUNTPOINT/DELAY_MS/NAME takes DELAY_MS (0..3600000)\n"
-            "per read request. Names ending in .d are directories, other names are files of\n"
-            "1-64 KiB of 32-byte lines \"NODEID OFFSET\\n\". Reads under MOUNTPOINT/eio/ fail\n"
-            "at once with EIO. Prints \"mounted on MOUNTPOINT\" when ready; SIGINT or SIGTERM\n"
-            "unmounts it. A stale mount a killed slowdisk left there is taken down first.\n"
-            "  -x        direct I/O: every read pays its delay, the page cache is bypassed\n"
-            "            (default: the page cache works as for a real disk)\n"
+            "every path exists and reading MOUNTPOINT/DELAY_MS/NAME takes DELAY_MS (0..3600000):\n"
+            "one delay for what one open file reads, however the kernel splits it into read\n"
+            "requests (bytes it reads again pay again). Names ending in .d are directories,\n"
+            "other names are files of 1-64 KiB of 32-byte lines \"NODEID OFFSET\\n\". Reads\n"
+            "under MOUNTPOINT/eio/ fail at once with EIO. Prints \"mounted on MOUNTPOINT\"\n"
+            "when ready. SIGTERM, SIGINT, SIGHUP and every other signal that would end it\n"
+            "unmount it first (SIGPIPE is ignored). A stale mount a killed slowdisk left there\n"
+            "is taken down first.\n"
+            "  -x        direct I/O: every open's read pays its delay, the page cache is\n"
+            "            bypassed (default: the page cache works as for a real disk)\n"
             "  -O        opens are slow too: each open(2) of a file below MOUNTPOINT/DELAY_MS/\n"
             "            waits DELAY_MS for its answer (lookups and stat stay instant)\n"
+            "  -P        per I/O: every read request the kernel sends pays the whole delay, as\n"
+            "            on a disk that is slow per I/O (readahead's pieces and the page-by-page\n"
+            "            retry after an interrupted read each pay it)\n"
             "  -m MODEL  delay (default): the delay directory sets each read's delay;\n"
             "            seed: every top-level name is a directory, and each read draws its\n"
             "            delay from the seed's model (0.1%% fail with EIO after 300-3000 ms,\n"
@@ -805,10 +979,11 @@ int main(int argc, char **argv) {
     static const struct option longopts[] = {{"help", no_argument, NULL, 'H'}, {0}};
     int opt;
     char *end;
-    while ((opt = getopt_long(argc, argv, "xOm:s:vu", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "xOPm:s:vu", longopts, NULL)) != -1) {
         switch (opt) {
         case 'x': s.direct_io = true; break;
         case 'O': s.slow_open = true; break;
+        case 'P': s.per_io = true; break;
         case 'm':
             if (strcmp(optarg, "seed") != 0 && strcmp(optarg, "delay") != 0) {
                 fprintf(stderr, "slowdisk: unknown model '%s' (delay or seed)\n", optarg);
@@ -847,9 +1022,7 @@ int main(int argc, char **argv) {
 
     /* The stop signals arrive on a descriptor the loop polls, never in the middle of a reply. */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
+    ending_signals(&stop);
     sigprocmask(SIG_BLOCK, &stop, NULL);
     int sig_fd = signalfd(-1, &stop, SFD_CLOEXEC);
     if (sig_fd < 0)
@@ -862,13 +1035,16 @@ int main(int argc, char **argv) {
     s.data = malloc(MAX_READ);
     if (!s.data)
         fail(1, "out of memory");
-    bool stopped = serve(&s, sig_fd, path, argv[optind]);
+    int sig = serve(&s, sig_fd, path, argv[optind]);
+    if (sig)
+        log_msg("stopped by signal %d (%s): unmounting %s", sig, strsignal(sig), path);
     fail_pending(&s);
-    if (stopped)
+    if (sig)
         unmount_fuse(path);
     close(s.fd);
     close(sig_fd);
     heap_free(&s.reads);
+    handles_free(&s.handles);
     free(s.data);
     log_msg("stopped");
     return 0;
