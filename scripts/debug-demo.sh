@@ -62,7 +62,9 @@ unmount_disk() {
 
 if [ "$mode" = signal ]; then
     for how in scan signal; do
-        mount_disk -v # a fresh mount: nothing of the file in the page cache yet; -v logs each READ
+        # a fresh mount: nothing of the file in the page cache yet; -v logs each READ; -P charges
+        # the delay per READ, as a dying disk is slow per I/O
+        mount_disk -P -v
         if [ ${#disk[@]} -eq 0 ]; then
             echo "debug-signal needs FUSE: $(tail -1 "$MNT.log")"
             exit 0
