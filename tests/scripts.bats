@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # The scripts make runs (scripts/): interrupted mid-run, a demo leaves no server, client, slow
-# disk or temp file behind, and exits with the shell's status for the signal.
+# disk or temp file behind, and exits with the shell's status for the signal; make test-repeat
+# names every test that failed in any run.
 load helpers
 
 # Each run is a session of its own (setsid), as a terminal's job is a process group: SIGINT to
@@ -113,4 +114,28 @@ nothing_left() {
     grep -q 'no slow disk on this machine' "$RUN_OUT" && skip "$(grep 'no slow disk' "$RUN_OUT")"
     [ "$RUN_STATUS" -eq 143 ]
     nothing_left
+}
+
+@test "test-repeat.sh: each test that failed in any of N runs is listed with its runs; exit 1" {
+    local dir=$BATS_TEST_TMPDIR/flaky
+    mkdir -p "$dir"
+    # Three tests: one steady, one failing in run 2, one in every odd run (a counter file). The
+    # lines are printed, not in a heredoc: bats would take an @test there for one of this file's.
+    printf '%s\n' "@test \"steady\" { true; }" \
+        "@test \"fails in run 2\" {" \
+        "    n=\$((\$(cat $dir/count 2>/dev/null || echo 0) + 1)); echo \$n >$dir/count" \
+        "    [ \$n -ne 2 ]" "}" \
+        "@test \"fails in odd runs\" { [ \$((\$(cat $dir/count) % 2)) -eq 0 ]; }" >"$dir/flaky.bats"
+    TEST_REPEAT_OUT=$dir/out TEST_JOBS=1 run "$ROOT/scripts/test-repeat.sh" 3 "$dir/flaky.bats"
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ $output == *"2 tests failed in some of 3 runs"* ]]
+    [[ $output == *$'fails in odd runs\n      failed in runs 1, 3: 2 of 3'* ]]
+    [[ $output == *$'fails in run 2\n      failed in run 2: 1 of 3'* ]]
+    [[ $output != *"steady"* ]]
+    [ -s "$dir/out/run-1.tap" ] && [ -s "$dir/out/run-2.tap" ] && [ ! -e "$dir/out/run-4.tap" ]
+    # The same file with its flaky tests gone passes every run, and says so.
+    sed -i '/^@test "fails/,$d' "$dir/flaky.bats"
+    TEST_REPEAT_OUT=$dir/out TEST_JOBS=1 run "$ROOT/scripts/test-repeat.sh" 2 "$dir/flaky.bats"
+    [ "$status" -eq 0 ] && [[ $output == *"every test passed in all 2 runs"* ]]
 }
