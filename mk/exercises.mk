@@ -41,3 +41,19 @@ exercises:
 check: exercise-sweep
 exercise-sweep: all install-test-deps exercise-bins
 	@scripts/exercise.sh sweep
+
+# A chapter's code with a recipe applied (scripts/exercise.sh), built as the chapter is: the
+# recipe's changed files go to BINARY.src/, and the build takes them in place of the chapter's.
+# wrong_src RECIPE NN-name DIR: chapter_src NN-name, with DIR's copy of each file RECIPE changes.
+wrong_src = $(foreach f,$(call chapter_src,$(2)),$(if $(filter $(f),$(shell sed -n 's/^@file //p' $(1))),$(3)/$(notdir $(f)),$(f)))
+# wrong_build RECIPE NN-name BINARY: the recipe's files made into BINARY.src/, then the build.
+define wrong_build
+	@rm -rf $(3).src && mkdir -p $(3).src
+	@scripts/exercise.sh make $(2) $(3).src $(1)
+	$(CC) $(CFLAGS) -Ichapters/$(2) $(LDFLAGS) -o $(3) $(call wrong_src,$(1),$(2),$(3).src) $(LDLIBS)
+endef
+# make exercise-attempt EXERCISE=NN-name RECIPE=FILE OUT=BINARY: the chapter with RECIPE applied,
+# built into BINARY (tests/exercises.bats builds its broken attempts so).
+.PHONY: exercise-attempt
+exercise-attempt:
+	$(call wrong_build,$(RECIPE),$(EXERCISE),$(OUT))

@@ -113,6 +113,68 @@ starting_point_fails_and_chapter_passes() {
     starting_point_fails_and_chapter_passes 15-hidden-blocking
 }
 
+# attempt NAME RECIPE-TEXT: chapter 06 with RECIPE-TEXT applied (a recipe's @ lines, as a
+# wrong solution's), built as make exercise-6 builds into $BATS_TEST_TMPDIR/NAME.
+attempt() {
+    printf '%s\n' "@file chapters/06-worker-offload/server.c" "$2" >"$BATS_TEST_TMPDIR/$1.recipe"
+    make_here exercise-attempt EXERCISE=06-worker-offload RECIPE="$BATS_TEST_TMPDIR/$1.recipe" \
+        OUT="$BATS_TEST_TMPDIR/$1" >&2
+}
+
+@test "exercises: a server that crashes while answering a claim is named by its signal and place" {
+    attempt segv "$(printf '%s\n' '@replace on_readable' \
+        '    ssize_t n = read(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);' '@with' \
+        '    ssize_t n = read(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);' \
+        '    *(volatile int *)(intptr_t)(n - n) = 1; /* the bug: a write through NULL */' '@end')"
+    run "$EXERCISE" check --first --server "$BATS_TEST_TMPDIR/segv" 06
+    echo "$output"
+    [ "$status" -eq 1 ]
+    local said
+    said=$(tr -s ' \n' '  ' <<<"$output") # the verdict, unfolded
+    if [[ $BIN == */san-* ]]; then
+        [[ $said == *"the sanitizer reported: AddressSanitizer: SEGV"*"(on_readable)"* ]]
+    else
+        [[ $said == *"the server died of SIGSEGV while answering claim 1"* ]]
+        [[ $said == *"the test saw: 10 of 10 got no reply"* ]]
+        # Where: from its core, when this kernel writes cores by a plain name and gdb is here.
+        if [[ $(cat /proc/sys/kernel/core_pattern) =~ ^[^/\|]+$ ]] && command -v gdb >/dev/null; then
+            [[ $said == *"in on_readable() at "*"/segv.src/server.c:"* ]]
+        fi
+    fi
+    [[ $output != *"hint:"* ]] # the claim's hint is beside the point
+}
+
+@test "exercises: a server that ignores SIGTERM is named so, not as 'stop_server with status 137'" {
+    attempt deaf "$(printf '%s\n' '@replace main' '    install_signal_handlers();' '@with' \
+        '    signal(SIGTERM, SIG_IGN); /* the bug */' '@end')"
+    run "$EXERCISE" check --server "$BATS_TEST_TMPDIR/deaf" \
+        --claim "06: -w sets the number of worker threads" 06
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ $(tr -s ' \n' '  ' <<<"$output") == *"the server did not stop within 5 s of SIGTERM: killed (claim 1)"* ]]
+    [[ $output != *"status 137"* ]]
+}
+
+@test "exercises: a server that exits at start, or never listens, is told at once, no claim run" {
+    local exits=$BATS_TEST_TMPDIR/exits silent=$BATS_TEST_TMPDIR/silent
+    printf '#!/bin/sh\necho "cannot start: no worker threads" >&2\nexit 1\n' >"$exits"
+    printf '#!/bin/sh\ntrap "" TERM\nexec sleep 60\n' >"$silent"
+    chmod +x "$exits" "$silent"
+    run "$EXERCISE" check --server "$exits" 06
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ $output == *"the server exited with status 1 before listening"* ]]
+    [[ $output == *"| cannot start: no worker threads"* ]]
+    [[ $output == *"none was checked"* ]] && [[ $output != *"  FAILS  06:"* ]]
+    # Told after the start's 5 s, not after every claim's 10 s (157 s before).
+    local start=$SECONDS
+    run "$EXERCISE" check --server "$silent" 06
+    echo "$output (in $((SECONDS - start)) s)"
+    [ "$status" -eq 1 ]
+    [[ $output == *"the server printed no 'listening on' line in 5 s"* ]]
+    [[ $output == *"none was checked"* ]] && [[ $output != *"  FAILS  06:"* ]]
+}
+
 @test "exercises: make exercise-N names the exercises when N is none of them" {
     run make_here exercise-99
     [ "$status" -ne 0 ]
