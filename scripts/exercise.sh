@@ -13,6 +13,10 @@
 #                                                     instead of the build
 #   scripts/exercise.sh sweep                         every claim of every exercise, against the
 #                                                     chapter and the starting point (make check)
+#   scripts/exercise.sh wrong                         each wrong solution (exercises/*/wrong/) is
+#                                                     rejected by its claim, with its hint; the
+#                                                     chapter meets those claims (make
+#                                                     exercise-wrong)
 #   scripts/exercise.sh make NAME DIR [RECIPE]        write the exercise's files into DIR
 # An exercise is made by its recipe (exercises/NN-name/recipe): which functions of which chapter
 # files lose their body, and which exact lines inside a named function give way to a TODO. The
@@ -648,7 +652,8 @@ sweep() {
         out=$("$0" check --server "$BIN/$name" "$name" 2>&1) ||
             { echo "$out"; echo "sweep: chapter $name fails a claim of its own exercise"; status=1; }
         echo "sweep: $name: $(grep -m1 -o '^[0-9]* of [0-9]* claims hold' <<<"$out") on chapter ${name%%-*}'s server"
-        git diff --quiet HEAD -- "exercises/$name" 2>/dev/null ||
+        # An attempt is an edit of the exercise's code; its claims or README may change freely.
+        git diff --quiet HEAD -- "exercises/$name/*.[ch]" 2>/dev/null ||
             { echo "sweep: $name: edited (an attempt), its starting point not checked"; continue; }
         if out=$("$0" check "$name" 2>&1); then
             echo "$out"
@@ -660,8 +665,78 @@ sweep() {
     return $status
 }
 
+# wrong: every wrong solution (exercises/NN-name/wrong/NAME.recipe, a classic mistake applied to
+# the chapter's code and built by make exercise-wrong-bins into $BIN/exercise/wrong/NN-name/NAME)
+# fails the claim its header names ("# Rejected by: CLAIM"), the failure seen as the kind its
+# header names ("# Seen as: KIND"), for which the claims hold a hint of its own; and the chapter's
+# own server meets every such claim, so that each rejection is the mistake's, not the claim's.
+wrong() {
+    local recipe name what claim kind got took status=0 start=$SECONDS
+    local -A claims_of
+    wrong_record=$(mktemp "${TMPDIR:-/tmp}/exercise-wrong.XXXXXX")
+    trap 'rm -f "$wrong_record"' EXIT
+    for recipe in exercises/[0-9]*/wrong/*.recipe; do
+        [ -f "$recipe" ] || continue
+        name=${recipe#exercises/} name=${name%%/*} what=$name/$(basename "$recipe" .recipe)
+        claim=$(sed -n 's/^# Rejected by: //p' "$recipe")
+        kind=$(sed -n 's/^# Seen as: //p' "$recipe")
+        if [ -z "$claim" ] || [ -z "$kind" ]; then
+            echo "wrong: $recipe: its header names no claim (# Rejected by:) or kind (# Seen as:)"
+            status=1
+            continue
+        fi
+        if ! has_hint_for "$name" "$claim" "$kind"; then
+            echo "wrong: $what: exercises/$name/claims has no [$kind] hint under \"$claim\""
+            status=1
+        fi
+        : >"$wrong_record"
+        took=$SECONDS
+        out=$(EXERCISE_RECORD=$wrong_record "$0" check --server "$BIN/exercise/wrong/$what" --claim "$claim" "$name" 2>&1)
+        took=$((SECONDS - took))
+        got=$(cut -f1,2 "$wrong_record")
+        case $got in
+        "FAILS"$'\t'"$kind") echo "wrong: $what: rejected in $took s, seen as $kind: $claim" ;;
+        skip*) echo "wrong: $what: not checked here: $(sed -n 's/^ *not checked here: //p' <<<"$out")" ;;
+        *)
+            echo "$out"
+            echo "wrong: $what: should fail \"$claim\" seen as $kind, got: ${got:-no verdict}"
+            status=1
+            ;;
+        esac
+        claims_of[$name]+=$claim$'\n'
+    done
+    for name in $(printf '%s\n' "${!claims_of[@]}" | sort); do
+        local args=()
+        while IFS= read -r claim; do
+            [ -n "$claim" ] && args+=(--claim "$claim")
+        done < <(sort -u <<<"${claims_of[$name]}")
+        took=$SECONDS
+        if out=$("$0" check --server "$BIN/$name" "${args[@]}" "$name" 2>&1); then
+            echo "wrong: chapter ${name%%-*}'s own server meets them: $(grep -c '^  holds ' <<<"$out") held, in $((SECONDS - took)) s"
+        else
+            echo "$out"
+            echo "wrong: chapter ${name%%-*}'s own server fails a claim that rejects a wrong solution"
+            status=1
+        fi
+    done
+    echo "wrong: $((SECONDS - start)) s"
+    return $status
+}
+
+# has_hint_for NAME CLAIM KIND: exercises/NAME/claims has a hint tagged for KIND under CLAIM.
+has_hint_for() {
+    awk -v claim="$2" -v kind="$3" '
+        $0 == claim { on = 1; next }
+        on && /^[ \t]+\[/ { tag = " " substr($0, index($0, "[") + 1); sub(/\].*/, " ", tag)
+                            if (index(tag, " " kind " ")) found = 1; next }
+        on && /^[ \t]+/ { next }
+        { on = 0 }
+        END { exit !found }' "exercises/$1/claims"
+}
+
 case ${1:-} in
 sweep) sweep ;;
+wrong) wrong ;;
 refresh) shift; refresh "$@" ;;
 stale) shift; stale "$@" ;;
 check) shift; EXERCISE_VERBOSE=${EXERCISE_VERBOSE:-}; check "$@" ;;

@@ -13,7 +13,7 @@ make_here() {
     make -C "$ROOT" -s --no-print-directory SAN="$san" "$@"
 }
 
-setup_file() { make_here exercise-bins >&2; }
+setup_file() { make_here exercise-bins exercise-wrong-bins >&2; }
 
 @test "exercises: each is what its recipe makes from today's chapter code" {
     run "$EXERCISE" stale
@@ -69,7 +69,7 @@ setup_file() { make_here exercise-bins >&2; }
 # a reason and the way to start; the chapter's binary passes the same claim.
 starting_point_fails_and_chapter_passes() {
     local name=$1 number=$((10#${1%%-*}))
-    git -C "$ROOT" diff --quiet HEAD -- "exercises/$name" 2>/dev/null ||
+    git -C "$ROOT" diff --quiet HEAD -- "exercises/$name/*.[ch]" 2>/dev/null ||
         skip "exercises/$name has edits (your attempt): make exercise-$number checks it"
     run "$EXERCISE" check --first "$name"
     echo "$output"
@@ -173,6 +173,18 @@ attempt() {
     [ "$status" -eq 1 ]
     [[ $output == *"the server printed no 'listening on' line in 5 s"* ]]
     [[ $output == *"none was checked"* ]] && [[ $output != *"  FAILS  06:"* ]]
+}
+
+@test "exercises: every wrong solution is rejected by its claim, seen as its kind (make exercise-wrong)" {
+    run make_here exercise-wrong
+    echo "$output"
+    [ "$status" -eq 0 ]
+    local recipe
+    for recipe in "$ROOT"/exercises/[0-9]*/wrong/*.recipe; do
+        [[ $output == *"wrong: $(basename "$(dirname "$(dirname "$recipe")")")/$(basename "$recipe" .recipe): "* ]]
+    done
+    [ "$(ls "$ROOT"/exercises/[0-9]*/wrong/*.recipe | sed 's|/wrong/.*||' | sort -u | wc -l)" -eq \
+        "$(ls -d "$ROOT"/exercises/[0-9]*/ | wc -l)" ] # every exercise has one
 }
 
 @test "exercises: make exercise-N names the exercises when N is none of them" {
