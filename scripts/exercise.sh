@@ -13,7 +13,7 @@
 #                                                     instead of the build
 #   scripts/exercise.sh sweep                         every claim of every exercise, against the
 #                                                     chapter and the starting point (make check)
-#   scripts/exercise.sh wrong                         each wrong solution (exercises/*/wrong/) is
+#   scripts/exercise.sh wrong [--rejections-only]     each wrong solution (exercises/*/wrong/) is
 #                                                     rejected by its claim, with its hint; the
 #                                                     chapter meets those claims (make
 #                                                     exercise-wrong)
@@ -670,8 +670,11 @@ sweep() {
 # fails the claim its header names ("# Rejected by: CLAIM"), the failure seen as the kind its
 # header names ("# Seen as: KIND"), for which the claims hold a hint of its own; and the chapter's
 # own server meets every such claim, so that each rejection is the mistake's, not the claim's.
+# --rejections-only: not the chapters' side (each claim is a test of the chapter's own file, which
+# make test runs on the chapter anyway): tests/exercises.bats, where time counts.
 wrong() {
-    local recipe name what claim kind got took status=0 start=$SECONDS
+    local recipe name what claim kind got took status=0 start=$SECONDS chapters=1
+    [ "${1:-}" = --rejections-only ] && chapters=0
     local -A claims_of
     wrong_record=$(mktemp "${TMPDIR:-/tmp}/exercise-wrong.XXXXXX")
     trap 'rm -f "$wrong_record"' EXIT
@@ -705,6 +708,7 @@ wrong() {
         esac
         claims_of[$name]+=$claim$'\n'
     done
+    [ $chapters -eq 1 ] || claims_of=()
     for name in $(printf '%s\n' "${!claims_of[@]}" | sort); do
         local args=()
         while IFS= read -r claim; do
@@ -736,7 +740,7 @@ has_hint_for() {
 
 case ${1:-} in
 sweep) sweep ;;
-wrong) wrong ;;
+wrong) shift; wrong "$@" ;;
 refresh) shift; refresh "$@" ;;
 stale) shift; stale "$@" ;;
 check) shift; EXERCISE_VERBOSE=${EXERCISE_VERBOSE:-}; check "$@" ;;

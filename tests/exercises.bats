@@ -175,8 +175,10 @@ attempt() {
     [[ $output == *"none was checked"* ]] && [[ $output != *"  FAILS  06:"* ]]
 }
 
+# make exercise-wrong without the chapters' side: each claim is a test of the chapter's own file,
+# which make test runs on the chapter anyway (make check runs it all).
 @test "exercises: every wrong solution is rejected by its claim, seen as its kind (make exercise-wrong)" {
-    run make_here exercise-wrong
+    run "$EXERCISE" wrong --rejections-only
     echo "$output"
     [ "$status" -eq 0 ]
     local recipe
