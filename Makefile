@@ -3,6 +3,7 @@
 # make tour         every chapter's demo, in order
 # make test         install the test tools if missing, then run every test (TEST_JOBS=1: one
 #                   file at a time)
+# make test-repeat N=5   the tests N times; lists each test that failed in any run, and when
 # make clean        remove bin/
 # SAN=address,undefined (or SAN=thread) builds everything with those sanitizers, into its own
 # bin/san-*/ so that plain and sanitizer binaries never mix; `make test SAN=...` tests those.
@@ -58,7 +59,7 @@ FLAGS_STAMP := $(BIN_DIR)/.flags
 $(shell mkdir -p $(BIN_DIR); echo '$(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)' | cmp -s - $(FLAGS_STAMP) \
         || echo '$(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)' > $(FLAGS_STAMP))
 
-.PHONY: all test tour clean format format-check install-test-deps
+.PHONY: all test test-repeat tour clean format format-check install-test-deps
 all: $(PROGRAMS)
 
 .SECONDEXPANSION:
@@ -99,6 +100,15 @@ install-test-deps:
 TEST_JOBS ?= 3
 test: install-test-deps all format-check
 	bats --jobs $(TEST_JOBS) --no-parallelize-within-files tests
+
+# make test-repeat N=5: the suite N times, as make test runs it (SAN=, TEST_JOBS= too; TESTS=
+# names some files or folders instead of tests/), then every test that failed in any run, with
+# the runs it failed in; fails if any did. A flaky test is found by repeating it, never hidden
+# by a retry (scripts/test-repeat.sh).
+TESTS ?= tests
+test-repeat: N ?= 5
+test-repeat: install-test-deps all format-check
+	@scripts/test-repeat.sh $(N) $(TESTS)
 
 # Every C file the repository holds, formatted by .clang-format; make test fails on any drift.
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './bin/*')

@@ -6,7 +6,11 @@
 #                      refresh); tests/exercises.bats fails when one is stale
 #   make exercise-sweep   all the claims of every exercise, against the chapter and the starting
 #                      point (make check runs it)
-.PHONY: exercises exercise-bins exercise-sweep
+#   make exercise-wrong   every wrong solution (exercises/NN-name/wrong/*.recipe) is rejected by
+#                      the claim its header names, its failure seen as the kind that picks the
+#                      hint for its mistake, and the chapter's server meets those claims
+#                      (make check runs it; tests/exercises.bats too)
+.PHONY: exercises exercise-bins exercise-sweep exercise-wrong exercise-wrong-bins
 
 EXERCISES := $(patsubst exercises/%/recipe,%,$(wildcard exercises/[0-9]*/recipe))
 
@@ -41,3 +45,33 @@ exercises:
 check: exercise-sweep
 exercise-sweep: all install-test-deps exercise-bins
 	@scripts/exercise.sh sweep
+
+# A wrong solution is a recipe too (scripts/exercise.sh), applied to the chapter's code: the
+# classic mistake, built as the chapter is, into $(BIN_DIR)/exercise/wrong/NN-name/NAME. Its
+# changed files go to NAME.src/ beside it, and the build takes them in place of the chapter's.
+WRONG := $(patsubst exercises/%.recipe,%,$(wildcard exercises/[0-9]*/wrong/*.recipe))
+# wrong_src RECIPE NN-name DIR: chapter_src NN-name, with DIR's copy of each file RECIPE changes.
+wrong_src = $(foreach f,$(call chapter_src,$(2)),$(if $(filter $(f),$(shell sed -n 's/^@file //p' $(1))),$(3)/$(notdir $(f)),$(f)))
+# wrong_build RECIPE NN-name BINARY: the recipe's files made into BINARY.src/, then the build.
+define wrong_build
+	@rm -rf $(3).src && mkdir -p $(3).src
+	@scripts/exercise.sh make $(2) $(3).src $(1)
+	$(CC) $(CFLAGS) -Ichapters/$(2) $(LDFLAGS) -o $(3) $(call wrong_src,$(1),$(2),$(3).src) $(LDLIBS)
+endef
+define wrong_rule
+$(BIN_DIR)/exercise/wrong/$(subst /wrong/,/,$(1)): exercises/$(1).recipe $(call chapter_src,$(2)) $(wildcard chapters/$(2)/*.h) $(COMMON_HDR) $(FLAGS_STAMP)
+	$(call wrong_build,exercises/$(1).recipe,$(2),$$@)
+endef
+$(foreach w,$(WRONG),$(eval $(call wrong_rule,$(w),$(firstword $(subst /, ,$(w))))))
+
+exercise-wrong-bins: $(foreach w,$(WRONG),$(BIN_DIR)/exercise/wrong/$(subst /wrong/,/,$(w)))
+
+check: exercise-wrong
+exercise-wrong: all install-test-deps exercise-wrong-bins
+	@scripts/exercise.sh wrong
+
+# make exercise-attempt EXERCISE=NN-name RECIPE=FILE OUT=BINARY: the chapter with RECIPE applied,
+# built into BINARY (tests/exercises.bats builds its broken attempts so).
+.PHONY: exercise-attempt
+exercise-attempt:
+	$(call wrong_build,$(RECIPE),$(EXERCISE),$(OUT))

@@ -5,7 +5,7 @@
 # Every chapter runs the shared scenario (10 concurrent reads of 300 ms, client timeout
 # 1500 ms); a chapter adds its own in chapters/NN-name/demo.bash, calling scenario().
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit
 source scripts/server.bash
 source scripts/scenarios.bash
 
@@ -15,9 +15,44 @@ if [ -z "$chapter" ] || [ ! -x "$BIN/$chapter" ]; then
     echo "usage: scripts/demo.sh NN-name   (chapters: $(ls chapters | tr '\n' ' '))" >&2
     exit 2
 fi
-trap stop_server EXIT
-timeline=$(mktemp "${TMPDIR:-/tmp}/timeline.XXXXXX")
-trace=$(mktemp "${TMPDIR:-/tmp}/trace.XXXXXX") # the server's -E event trace
+# However the demo ends (done, a failed start, Ctrl-C, SIGTERM, a closed terminal) it leaves no
+# server, client or slow disk running and no file behind. A chapter's demo.bash that starts more
+# adds its own clean-up to DEMO_CLEANUP. Our files go in one directory, the server's stdout and
+# stderr (start_server's) are removed by name: TMPDIR is not changed for the servers, because
+# chapters 12 and 14 put their data file under it, on purpose on disk (/var/tmp by default).
+work=$(mktemp -d "${TMPDIR:-/tmp}/demo.XXXXXX") || exit 1
+timeline=$work/timeline
+trace=$work/trace # the server's -E event trace
+DEMO_CLEANUP=()
+cleanup() {
+    local f pid
+    for f in "${DEMO_CLEANUP[@]}"; do "$f"; done
+    stop_server
+    rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
+    for pid in $(jobs -p); do stop_process "$pid"; done
+    rm -rf "$work"
+}
+# interrupted STATUS: a signal's clean-up, done once (a second Ctrl-C does not cut it short),
+# then the shell's conventional status: 128 + the signal's number.
+# shellcheck disable=SC2317 # the traps below call it
+interrupted() {
+    trap '' INT TERM HUP
+    echo "demo.sh: interrupted, stopping what it started" >&2
+    cleanup
+    trap - EXIT
+    exit "$1"
+}
+trap cleanup EXIT
+trap 'interrupted 130' INT
+trap 'interrupted 143' TERM
+trap 'interrupted 129' HUP
+
+# in_background COMMAND...: COMMAND, waited for with the wait builtin, which a trapped signal
+# interrupts: a SIGTERM to the demo alone is handled at once, not after a 1.5 s client run.
+in_background() {
+    "$@" &
+    wait $!
+}
 
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold= plain=; fi
 say() { printf '\n%s%s%s\n' "$bold" "$*" "$plain"; }
@@ -36,11 +71,11 @@ scenario() {
     cat "$SERVER_OUT"
     cpu_window_start "$SERVER_PID"
     echo "\$ $BIN/client -p $PORT $*"
-    "$BIN/client" -p "$PORT" --timeline "$timeline" "$@"
+    in_background "$BIN/client" -p "$PORT" --timeline "$timeline" "$@"
     echo "(client exit status $?)"
     cpu_window_end "$SERVER_PID"
     echo "server CPU: $CPU_S s in $WALL_S s of wall time"
-    sleep "${DRAIN_SECONDS:-0.5}" # let late replies reach the log and the trace
+    in_background sleep "${DRAIN_SECONDS:-0.5}" # let late replies reach the log and the trace
     stop_server
     # Each request as the client saw it, cut where the server's trace says what it waited for,
     # and a lane for each server thread.
@@ -61,5 +96,6 @@ named_scenario() {
 say "=== Chapter ${chapter}: $(sed -n '1s/^# //p' "chapters/$chapter/README.md" 2>/dev/null) ==="
 named_scenario shared
 [ -f "chapters/$chapter/demo.bash" ] && source "chapters/$chapter/demo.bash"
-rm -f "$timeline" "$trace"
+cleanup
+trap - EXIT
 exit 0

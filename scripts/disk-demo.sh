@@ -2,8 +2,9 @@
 # disk-demo.sh: what `make disk-demo` runs. Mounts bin/slowdisk (a FUSE disk whose reads really
 # take DELAY_MS) in a temporary directory, runs chapters 05 and 06 on it (-D) under the dying
 # disk, and while the slow read is in progress shows it from outside: the thread's wait in the
-# kernel (/proc/PID/task/TID/wchan) and the read itself (strace -T -e pread64). Unmounts however
-# it ends. Needs root and /dev/fuse; says why and exits 0 where there is none.
+# kernel (/proc/PID/task/TID/wchan) and the read itself (strace -T -e pread64). However it ends
+# (done, Ctrl-C, SIGTERM, SIGHUP) it unmounts the disk and leaves no process and no file behind.
+# Needs root and /dev/fuse; says why and exits 0 where there is none.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit
 source scripts/server.bash
@@ -17,14 +18,34 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/disk-demo.XXXXXX")
 mnt=$work/mnt
 mkdir -p "$mnt"
 sd_pid=
+# cleanup: the server, then the client and strace (background jobs), then the disk: slowdisk
+# unmounts on SIGTERM, and -u takes down a mount it could not. --one-file-system: should the
+# mount still be there, rm must not walk into it.
 cleanup() {
+    local pid
     stop_server
-    [ -n "$sd_pid" ] && kill -TERM "$sd_pid" 2>/dev/null && wait "$sd_pid" 2>/dev/null
-    "$BIN/slowdisk" -u "$mnt" 2>/dev/null
-    rm -rf "$work"
+    rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
+    for pid in $(jobs -p); do
+        [ "$pid" != "$sd_pid" ] && stop_process "$pid"
+    done
+    [ -n "$sd_pid" ] && stop_process "$sd_pid"
+    sd_pid=
+    "$BIN/slowdisk" -u "$mnt" >/dev/null 2>&1
+    rm -rf --one-file-system "$work"
+}
+# interrupted STATUS: the clean-up, once (a second Ctrl-C does not cut it short), then the
+# shell's conventional status, 128 + the signal's number.
+interrupted() {
+    trap '' INT TERM HUP
+    echo "disk-demo.sh: interrupted, unmounting and stopping what it started" >&2
+    cleanup
+    trap - EXIT
+    exit "$1"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'interrupted 130' INT
+trap 'interrupted 143' TERM
+trap 'interrupted 129' HUP
 
 say "=== A disk that really dies: bin/slowdisk on $mnt ==="
 echo "\$ $BIN/slowdisk -x MNT      # FUSE direct I/O: every read of MNT/DELAY_MS/... takes DELAY_MS"
@@ -55,7 +76,7 @@ for ch in 05-blocking-in-loop 06-worker-offload; do
     # shellcheck disable=SC2086 # the scenario's arguments are words
     "$BIN/client" -p "$PORT" -q ${SCENARIO_ARGS[dying-disk]} >"$work/client" 2>&1 &
     client=$!
-    sleep 0.5 # the slow read is in the kernel now
+    sleep 0.5 & wait $! # the slow read is in the kernel now (wait: a signal is handled at once)
     echo "0.5 s in, each thread of the server and where it waits:"
     for task in /proc/"$SERVER_PID"/task/*; do
         printf '  %-10s %-18s state %s, in %s\n' "${task##*/}" "$(cat "$task/comm")" \
@@ -63,7 +84,7 @@ for ch in 05-blocking-in-loop 06-worker-offload; do
     done
     wait "$client"
     if [ -n "$tracer" ]; then
-        sleep 1.5 # the slow read ends 2.5 s in, after the clients gave up
+        sleep 1.5 & wait $! # the slow read ends 2.5 s in, after the clients gave up
         kill -INT "$tracer" 2>/dev/null
         wait "$tracer" 2>/dev/null
         echo "\$ strace -ff -T -y -e trace=pread64 -p $SERVER_PID    (the time each read took, in <>)"

@@ -2,12 +2,12 @@
 # Source it; it defines functions only.
 source "$(dirname "${BASH_SOURCE[0]}")/proc.bash"
 
-# wait_for_line PID FILE PATTERN: waits up to 10 s for a line of FILE (a process's stdout) to
-# match the extended regex PATTERN. Returns 0 when one does, 1 when PID exited first, 2 when the
-# time ran out.
+# wait_for_line PID FILE PATTERN [SECONDS]: waits up to SECONDS (10) for a line of FILE (a
+# process's stdout) to match the extended regex PATTERN. Returns 0 when one does, 1 when PID
+# exited first, 2 when the time ran out.
 wait_for_line() {
     local i
-    for i in $(seq 200); do
+    for i in $(seq $((${4:-10} * 20))); do
         grep -qE -- "$3" "$2" && return 0
         kill -0 "$1" 2>/dev/null || return 1
         sleep 0.05
@@ -16,24 +16,57 @@ wait_for_line() {
 }
 
 # stop_process PID: SIGTERM, up to 5 s for a clean exit, then SIGKILL. Returns its exit status
-# (137 if it had to be killed).
+# (137 if it had to be killed). Sets STOP_FOUND_ENDED=1 when PID had ended before the SIGTERM
+# (a crash, not a stop), STOP_KILLED=1 when it had to be killed.
 stop_process() {
     local status=0 i
+    STOP_FOUND_ENDED=0 STOP_KILLED=0
+    process_ended "$1" && STOP_FOUND_ENDED=1
     kill -TERM "$1" 2>/dev/null || true
     for i in $(seq 100); do
         kill -0 "$1" 2>/dev/null || break
         sleep 0.05
     done
-    kill -0 "$1" 2>/dev/null && kill -KILL "$1" 2>/dev/null
+    kill -0 "$1" 2>/dev/null && kill -KILL "$1" 2>/dev/null && STOP_KILLED=1
     wait "$1" 2>/dev/null || status=$?
     return $status
 }
 
+# process_ended PID: true when PID is gone or a zombie (it ended, and is not reaped yet).
+process_ended() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+    [ "$(cut -d' ' -f1 <<<"${stat##*) }")" = Z ]
+}
+
+# status_in_words STATUS: how a process ended, from the status wait gave: "died of SIGSEGV" for
+# 128 + a signal's number, "exited with status N" otherwise.
+status_in_words() {
+    local sig
+    if [ "$1" -gt 128 ] && sig=$(kill -l "$(($1 - 128))" 2>/dev/null); then
+        echo "died of SIG$sig"
+    else
+        echo "exited with status $1"
+    fi
+}
+
+# note_server_fate WORDS: with SERVER_FATE set to a file (make exercise-N sets it), appends
+# WORDS, how a server ended badly, and the last lines of its log ("| " before each), so that
+# a verdict can name a crash that the test itself only saw as replies that never came.
+note_server_fate() {
+    [ -n "${SERVER_FATE:-}" ] || return 0
+    {
+        echo "$1"
+        [ -s "${SERVER_LOG:-}" ] && tail -n 5 "$SERVER_LOG" | sed 's/^/| /'
+    } >>"$SERVER_FATE"
+}
+
 # start_server BINARY [FLAGS...]
-# Starts a server on port 0 in the background and waits for its "listening on HOST:PORT" line.
-# Sets SERVER_PID, PORT, SERVER_LOG (its stderr) and SERVER_OUT (its stdout). The server runs
-# under bin/loopwatch when WATCHED_BY holds its command line (start_watched sets it), or, with
-# LOOP_STRICT=1 in the environment, under `bin/loopwatch -S` (appendix A1).
+# Starts a server on port 0 in the background and waits for its "listening on HOST:PORT" line,
+# START_SECONDS (10) at most. Sets SERVER_PID, PORT, SERVER_LOG (its stderr) and SERVER_OUT (its
+# stdout). The server runs under bin/loopwatch when WATCHED_BY holds its command line
+# (start_watched sets it), or, with LOOP_STRICT=1 in the environment, under `bin/loopwatch -S`
+# (appendix A1).
 start_server() {
     local bin=$1
     shift
@@ -47,14 +80,20 @@ start_server() {
     "${watched_by[@]}" "$bin" -p 0 "$@" >"$SERVER_OUT" 2>"$SERVER_LOG" 3>&- &
     SERVER_PID=$!
     local status=0
-    wait_for_line "$SERVER_PID" "$SERVER_OUT" '^listening on .*:[0-9]+$' || status=$?
+    wait_for_line "$SERVER_PID" "$SERVER_OUT" '^listening on .*:[0-9]+$' "${START_SECONDS:-10}" || status=$?
     PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$SERVER_OUT")
     [ "$status" -eq 0 ] && return 0
     if [ "$status" -eq 1 ]; then
-        echo "server $bin exited before listening:" >&2
+        # Reaped here, so that its status can be told: a crash leaves no line in its log.
+        status=0
+        wait "$SERVER_PID" 2>/dev/null || status=$?
+        SERVER_PID=
+        echo "server $bin $(status_in_words "$status") before listening; its log:" >&2
         cat "$SERVER_LOG" >&2
+        note_server_fate "$(status_in_words "$status") before listening"
     else
-        echo "server $bin printed no 'listening on' line in 10 s" >&2
+        echo "server $bin printed no 'listening on' line in ${START_SECONDS:-10} s" >&2
+        note_server_fate "printed no 'listening on' line in ${START_SECONDS:-10} s"
     fi
     return 1
 }
@@ -80,9 +119,17 @@ start_watched() {
 # stop_server: stop_process for the server. Safe to call twice.
 stop_server() {
     [ -n "${SERVER_PID:-}" ] || return 0
-    local pid=$SERVER_PID
+    local pid=$SERVER_PID status=0
     SERVER_PID=
-    stop_process "$pid"
+    stop_process "$pid" || status=$?
+    if [ "$STOP_FOUND_ENDED" = 1 ] && [ "$status" -ne 0 ]; then
+        note_server_fate "$(status_in_words "$status") before it was stopped"
+    elif [ "$STOP_KILLED" = 1 ]; then
+        note_server_fate "did not stop within 5 s of SIGTERM: killed"
+    elif [ "$status" -ne 0 ]; then
+        note_server_fate "$(status_in_words "$status") when stopped with SIGTERM"
+    fi
+    return $status
 }
 
 # trace_settled FILE: waits, 10 s at most, until a server's event trace (-E FILE) has a "closed"

@@ -13,7 +13,7 @@ make_here() {
     make -C "$ROOT" -s --no-print-directory SAN="$san" "$@"
 }
 
-setup_file() { make_here exercise-bins >&2; }
+setup_file() { make_here exercise-bins exercise-wrong-bins >&2; }
 
 @test "exercises: each is what its recipe makes from today's chapter code" {
     run "$EXERCISE" stale
@@ -69,7 +69,7 @@ setup_file() { make_here exercise-bins >&2; }
 # a reason and the way to start; the chapter's binary passes the same claim.
 starting_point_fails_and_chapter_passes() {
     local name=$1 number=$((10#${1%%-*}))
-    git -C "$ROOT" diff --quiet HEAD -- "exercises/$name" 2>/dev/null ||
+    git -C "$ROOT" diff --quiet HEAD -- "exercises/$name/*.[ch]" 2>/dev/null ||
         skip "exercises/$name has edits (your attempt): make exercise-$number checks it"
     run "$EXERCISE" check --first "$name"
     echo "$output"
@@ -111,6 +111,83 @@ starting_point_fails_and_chapter_passes() {
 
 @test "exercise 15: the starting point fails, chapter 15 passes (the open on the loop)" {
     starting_point_fails_and_chapter_passes 15-hidden-blocking
+}
+
+# attempt NAME RECIPE-TEXT: chapter 06 with RECIPE-TEXT applied (a recipe's @ lines, as a
+# wrong solution's), built as make exercise-6 builds into $BATS_TEST_TMPDIR/NAME.
+attempt() {
+    printf '%s\n' "@file chapters/06-worker-offload/server.c" "$2" >"$BATS_TEST_TMPDIR/$1.recipe"
+    make_here exercise-attempt EXERCISE=06-worker-offload RECIPE="$BATS_TEST_TMPDIR/$1.recipe" \
+        OUT="$BATS_TEST_TMPDIR/$1" >&2
+}
+
+@test "exercises: a server that crashes while answering a claim is named by its signal and place" {
+    attempt segv "$(printf '%s\n' '@replace on_readable' \
+        '    ssize_t n = read(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);' '@with' \
+        '    ssize_t n = read(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);' \
+        '    *(volatile int *)(intptr_t)(n - n) = 1; /* the bug: a write through NULL */' '@end')"
+    run "$EXERCISE" check --first --server "$BATS_TEST_TMPDIR/segv" 06
+    echo "$output"
+    [ "$status" -eq 1 ]
+    local said
+    said=$(tr -s ' \n' '  ' <<<"$output") # the verdict, unfolded
+    if [[ $BIN == */san-* ]]; then
+        # UBSan's "store to null pointer" or ASan's SEGV, with the line either way.
+        [[ $said == *"the sanitizer reported: "*"/segv.src/server.c:"* ]]
+    else
+        [[ $said == *"the server died of SIGSEGV while answering claim 1"* ]]
+        [[ $said == *"the test saw: 10 of 10 got no reply"* ]]
+        # Where: from its core, when this kernel writes cores by a plain name and gdb is here.
+        if [[ $(cat /proc/sys/kernel/core_pattern) =~ ^[^/\|]+$ ]] && command -v gdb >/dev/null; then
+            [[ $said == *"in on_readable() at "*"/segv.src/server.c:"* ]]
+        fi
+    fi
+    [[ $output != *"hint:"* ]] # the claim's hint is beside the point
+}
+
+@test "exercises: a server that ignores SIGTERM is named so, not as 'stop_server with status 137'" {
+    attempt deaf "$(printf '%s\n' '@replace main' '    install_signal_handlers();' '@with' \
+        '    signal(SIGTERM, SIG_IGN); /* the bug */' '@end')"
+    run "$EXERCISE" check --server "$BATS_TEST_TMPDIR/deaf" \
+        --claim "06: -w sets the number of worker threads" 06
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ $(tr -s ' \n' '  ' <<<"$output") == *"the server did not stop within 5 s of SIGTERM: killed (claim 1)"* ]]
+    [[ $output != *"status 137"* ]]
+}
+
+@test "exercises: a server that exits at start, or never listens, is told at once, no claim run" {
+    local exits=$BATS_TEST_TMPDIR/exits silent=$BATS_TEST_TMPDIR/silent
+    printf '#!/bin/sh\necho "cannot start: no worker threads" >&2\nexit 1\n' >"$exits"
+    printf '#!/bin/sh\ntrap "" TERM\nexec sleep 60\n' >"$silent"
+    chmod +x "$exits" "$silent"
+    run "$EXERCISE" check --server "$exits" 06
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ $output == *"the server exited with status 1 before listening"* ]]
+    [[ $output == *"| cannot start: no worker threads"* ]]
+    [[ $output == *"none was checked"* ]] && [[ $output != *"  FAILS  06:"* ]]
+    # Told after the start's 5 s, not after every claim's 10 s (157 s before).
+    local start=$SECONDS
+    run "$EXERCISE" check --server "$silent" 06
+    echo "$output (in $((SECONDS - start)) s)"
+    [ "$status" -eq 1 ]
+    [[ $output == *"the server printed no 'listening on' line in 5 s"* ]]
+    [[ $output == *"none was checked"* ]] && [[ $output != *"  FAILS  06:"* ]]
+}
+
+# make exercise-wrong without the chapters' side: each claim is a test of the chapter's own file,
+# which make test runs on the chapter anyway (make check runs it all).
+@test "exercises: every wrong solution is rejected by its claim, seen as its kind (make exercise-wrong)" {
+    run "$EXERCISE" wrong --rejections-only
+    echo "$output"
+    [ "$status" -eq 0 ]
+    local recipe
+    for recipe in "$ROOT"/exercises/[0-9]*/wrong/*.recipe; do
+        [[ $output == *"wrong: $(basename "$(dirname "$(dirname "$recipe")")")/$(basename "$recipe" .recipe): "* ]]
+    done
+    [ "$(ls "$ROOT"/exercises/[0-9]*/wrong/*.recipe | sed 's|/wrong/.*||' | sort -u | wc -l)" -eq \
+        "$(ls -d "$ROOT"/exercises/[0-9]*/ | wc -l)" ] # every exercise has one
 }
 
 @test "exercises: make exercise-N names the exercises when N is none of them" {

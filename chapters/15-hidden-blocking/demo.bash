@@ -14,7 +14,7 @@ d15_cleanup() {
     "$BIN/slowdisk" -u "$d15_mnt" >/dev/null 2>&1
     rm -rf "$d15_tmp"
 }
-trap d15_cleanup EXIT
+DEMO_CLEANUP+=(d15_cleanup) # scripts/demo.sh runs it however the demo ends
 
 # d15_client ARGS...: the load client against $PORT, its command and its two summary lines
 # shown; sets D15_OK and D15_OF, the requests answered in time and sent.
@@ -127,4 +127,3 @@ done
 say "Side by side: the fast requests answered in time, and where the loop was"
 echo "$d15_table"
 d15_cleanup
-trap stop_server EXIT
