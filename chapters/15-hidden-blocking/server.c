@@ -44,8 +44,9 @@ static struct {
 
 /* Per connection, beside chapter 06's conn (at c->data). */
 struct object {
-    int fd;     /* -m open: opened on the loop, read by a worker; else -1 */
-    char *data; /* what was read (CHUNK bytes at most), NULL before */
+    bool requested; /* on_request ran; until then the loop's zeroes: fd 0 is not ours */
+    int fd;         /* -m open: opened on the loop, read by a worker; else -1 */
+    char *data;     /* what was read (CHUNK bytes at most), NULL before */
     size_t data_len;
     long size;         /* its file's size, or the size its path asks for */
     long file_size;    /* -D: what fstat said */
@@ -210,6 +211,7 @@ static enum want fail(struct conn *c, const char *why, int64_t now) {
  * workers. */
 static enum want on_request(struct conn *c, int64_t now) {
     struct object *o = c->data;
+    o->requested = true;
     o->fd = -1;
     c->job.disk = plan_disk_read(&c->job.req, &rng);
     parse_path(c->job.req.path, o);
@@ -238,7 +240,9 @@ static enum want on_done(struct conn *c, int64_t now) {
 
 static bool release(struct conn *c) {
     struct object *o = c->data;
-    if (o->fd >= 0)
+    /* A connection refused before on_request (bad input, too slow, gone) still has o as the
+     * loop zeroed it: its fd 0 is not ours, but by then perhaps another client's connection. */
+    if (o->requested && o->fd >= 0)
         close(o->fd);
     free(o->data);
     return true;
