@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +131,37 @@ static const char *read_object(struct conn *c) {
     return failed;
 }
 
+/* A page fault cannot fail as read(2) does: when the disk fails the read a fault needs (EIO, a
+ * FUSE disk gone), the kernel sends SIGBUS, whose default kills the server. So the copy out of a
+ * mapping runs under a jump buffer, and the handler turns a SIGBUS inside that mapping into a
+ * read error, as LMDB's and SQLite's mmap readers do. Any other SIGBUS is a bug, and kills. */
+static _Thread_local struct {
+    sigjmp_buf failed;
+    const char *volatile from, *volatile to; /* the mapping being copied; NULL: none */
+} copying;
+
+static void on_sigbus(int sig, siginfo_t *info, void *context) {
+    (void)context;
+    const char *at = info->si_addr;
+    if (copying.from && at >= copying.from && at < copying.to)
+        siglongjmp(copying.failed, 1);
+    signal(sig, SIG_DFL); /* not a copy of ours: die of it, as without this handler */
+    raise(sig);
+}
+
+/* memcpy out of a mapping: true, or false when the disk failed a page of it. */
+static bool copy_mapped(char *to, const char *map, size_t len) {
+    if (sigsetjmp(copying.failed, 1)) { /* 1: siglongjmp unblocks SIGBUS again */
+        copying.from = NULL;
+        return false;
+    }
+    copying.to = map + len;
+    copying.from = map;
+    memcpy(to, map, len);
+    copying.from = NULL;
+    return true;
+}
+
 /* -m mmap, on the loop: map the object and copy it out. mmap itself reads nothing; each page not
  * in the page cache faults on the copy, and the fault waits for the disk: a read with no system
  * call, that strace cannot show. */
@@ -141,10 +174,10 @@ static const char *map_and_copy(struct conn *c) {
         failed = strerror(errno);
     if (!failed && !(o->data = malloc(CHUNK)))
         failed = "out of memory";
-    if (!failed && len) {
-        memcpy(o->data, map, len);
+    if (!failed && len && !copy_mapped(o->data, map, len))
+        failed = "the disk failed a page of the mapping (SIGBUS)";
+    else if (!failed)
         o->data_len = len;
-    }
     if (map != MAP_FAILED)
         munmap(map, len);
     if (o->fd >= 0)
@@ -273,6 +306,10 @@ int main(int argc, char **argv) {
     tzset(); /* glibc reads /etc/localtime on its first time call: here, not on the loop */
     access_log_start(); /* a fork: before any thread, and before the listening socket */
     install_signal_handlers();
+    struct sigaction on_bus = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO};
+    sigemptyset(&on_bus.sa_mask);
+    if (sigaction(SIGBUS, &on_bus, NULL) < 0)
+        perror_die("sigaction SIGBUS");
     rng.state = cfg.seed;
     resolver_start();
     int listen_fd = listen_tcp(cfg.host, cfg.port, LISTEN_NONBLOCK);
