@@ -284,6 +284,52 @@ loop_in_fault() {
     done
 }
 
+# A path may ask for an object of any size (/5G/...), and its checksum is CPU time: 1.2 s a GiB
+# here. Four requests for 1 TiB held the four workers for 20 minutes, and every request behind
+# them waited. Now a size over 5 GiB (Swift's largest object) is refused at once, RC 2, and a
+# checksum still running at the deadline gives up, RC 1: a worker is free again within one
+# chunk's checksum of the deadline.
+@test "15: huge objects: over 5 GiB refused at once, a checksum past the deadline gives up, a small read behind them is served" {
+    W=off serve safe -T 1000
+    local i dir=$BATS_TEST_TMPDIR pids=() small huge big
+    for i in 1 2 3 4; do
+        ask "0,/1024G/huge-$i\\n" >"$dir/huge-$i" &
+        pids+=($!)
+        ask "0,/5G/big-$i\\n" >"$dir/big-$i" & # 6 s of checksum each, here
+        pids+=($!)
+    done
+    sleep 0.5 # the four big ones hold the four workers
+    small=$(ask '10,/small\n')
+    wait "${pids[@]}"
+    check '[[ $small =~ ^0,[0-9]+,[0-9]+,/small$ ]]' # RC 0: it waited less than -T for a worker
+    for i in 1 2 3 4; do
+        huge=$(cat "$dir/huge-$i") big=$(cat "$dir/big-$i")
+        check '[[ $huge =~ ^2,0,([0-9]+),/1024G/huge-$i$ ]] && [ "${BASH_REMATCH[1]}" -lt 1000 ]'
+        # RC 1 within the deadline and a second: the deadline and one chunk, on a busy machine
+        check '[[ $big =~ ^1,0,([0-9]+),/5G/big-$i$ ]] && [ "${BASH_REMATCH[1]}" -lt 2000 ]'
+    done
+    [ "$(grep -c 'larger than 5 GiB' "$SERVER_LOG")" -eq 4 ]
+    [ "$(grep -c 'checksum given up' "$SERVER_LOG")" -eq 4 ]
+}
+
+# -m checksum computes on the loop, on purpose: the loop stalls while it does (the test above
+# this one). The deadline bounds that stall too: the loop gives up at it, answers RC 1, and
+# serves the requests that arrived meanwhile.
+@test "15: -m checksum: the loop's checksum gives up at the deadline, and the loop comes back" {
+    local big
+    W=off serve checksum -T 1000
+    ask '0,/5G/big\n' >"$BATS_TEST_TMPDIR/big" &
+    BG_PID=$!
+    sleep 0.3 # the loop computes
+    client -c 1 -n 1 -d 10 -t 3000 # answered within 3 s: the deadline, one chunk, and a margin
+    check '[ "$(field ok)" -eq 1 ]'
+    wait "$BG_PID"
+    BG_PID=
+    big=$(cat "$BATS_TEST_TMPDIR/big")
+    check '[[ $big =~ ^1,0,([0-9]+),/5G/big$ ]] && [ "${BASH_REMATCH[1]}" -lt 2000 ]'
+    grep -q '/5G/big: checksum given up' "$SERVER_LOG"
+}
+
 @test "15: -m open and -m mmap without -D, or an unknown mode, are refused with a reason" {
     run "$BIN/15-hidden-blocking" -m open
     [ "$status" -eq 2 ]

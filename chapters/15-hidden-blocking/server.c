@@ -35,7 +35,7 @@ static struct prng rng;
 static struct pool *pool;
 
 #define CHUNK      (64 * 1024) /* what a read brings in: an object's first (here, only) chunk */
-#define MAX_OBJECT (1L << 40)  /* the largest size a path may ask for */
+#define MAX_OBJECT (5L << 30)  /* Swift's max_file_size: a bigger object is stored in segments */
 
 /* The disk's statistics, as Swift's recon reports them: the loop counts requests, the workers
  * add what they read. One lock for both, held for an addition: unless -m mutex. */
@@ -57,8 +57,9 @@ struct object {
 };
 
 /* Reads the path's two optional prefixes: /@HOST/ names the host the object lives on, and then
- * /NUMBER[KMG]/ its size, for objects bigger than the disk holds (/4G/obj). */
-static void parse_path(const char *path, struct object *o) {
+ * /NUMBER[KMG]/ its size, for objects bigger than the disk holds (/4G/obj). NULL, or why the
+ * server will not serve it. */
+static const char *parse_path(const char *path, struct object *o) {
     int used = 0;
     long n;
     char unit;
@@ -68,23 +69,38 @@ static void parse_path(const char *path, struct object *o) {
         o->host[0] = '\0';
     used = 0;
     if (sscanf(path, "/%12ld%c/%n", &n, &unit, &used) < 2 || used == 0 || n <= 0)
-        return;
+        return NULL;
     long shift = unit == 'K' ? 10 : unit == 'M' ? 20 : unit == 'G' ? 30 : -1;
+    if (shift > 0 && n > MAX_OBJECT >> shift)
+        return "larger than 5 GiB, Swift's max_file_size: not read";
     if (shift > 0)
-        o->size = n < MAX_OBJECT >> shift ? n << shift : MAX_OBJECT;
+        o->size = n << shift;
+    return NULL;
 }
 
 /* FNV-1a over the object's size bytes, a chunk at a time, as Swift computes its MD5 ETag while
  * it streams an object. Past the first chunk the bytes are that chunk again (this server keeps
- * no GiB objects), but the arithmetic, and the CPU time, are the whole object's. */
-static uint64_t checksum(const char *data, size_t len, long size) {
+ * no GiB objects), but the arithmetic, and the CPU time, are the whole object's. After each
+ * chunk it looks at the clock: past the request's deadline it gives up (false), so a checksum
+ * holds its thread, worker or loop, no longer than the deadline and one chunk (75 us here). */
+static bool checksum(struct conn *c) {
+    struct object *o = c->data;
+    int64_t deadline_ms = c->job.started_ms + cfg.deadline_ms;
     uint64_t h = 14695981039346656037u;
-    for (long done = 0; len > 0 && done < size && !stop_requested; done += (long)len) {
-        size_t n = size - done < (long)len ? (size_t)(size - done) : len;
+    for (long done = 0; o->data_len > 0 && done < o->size;) {
+        size_t n = o->size - done < (long)o->data_len ? (size_t)(o->size - done) : o->data_len;
         for (size_t i = 0; i < n; i++)
-            h = (h ^ (unsigned char)data[i]) * 1099511628211u;
+            h = (h ^ (unsigned char)o->data[i]) * 1099511628211u;
+        done += (long)n;
+        if (done < o->size && (stop_requested || now_ms() > deadline_ms)) {
+            if (!stop_requested)
+                log_msg("%s: checksum given up at the deadline, %ld MiB of %ld", c->job.req.path,
+                        done >> 20, o->size >> 20);
+            return false;
+        }
     }
-    return h;
+    o->checksum = h;
+    return true;
 }
 
 /* Opens the object on the real disk (-D) and stats it. NULL, or why it failed. A signal ends a
@@ -198,7 +214,7 @@ static void read_on_worker(struct conn *c) {
     if (!failed && mode != MMAP) /* mmap's copy was the read */
         failed = read_object(c);
     if (!failed && mode != CHECKSUM)
-        o->checksum = checksum(o->data, o->data_len, o->size);
+        checksum(c); /* when it gives up, past the deadline, job_finish answers RC 1 */
     if (mode != MUTEX)
         pthread_mutex_lock(&stats.lock);
     stats.reads++;
@@ -247,12 +263,14 @@ static enum want on_request(struct conn *c, int64_t now) {
     o->requested = true;
     o->fd = -1;
     c->job.disk = plan_disk_read(&c->job.req, &rng);
-    parse_path(c->job.req.path, o);
+    const char *refused = parse_path(c->job.req.path, o);
     if (!o->size && !disk_is_real())
         o->size = c->job.disk.bytes;
     pthread_mutex_lock(&stats.lock); /* an addition: microseconds, unless -m mutex */
     stats.requests++;
     pthread_mutex_unlock(&stats.lock);
+    if (refused)
+        return fail(c, refused, now);
     const char *failed = NULL;
     if (mode == DNS && o->host[0])
         failed = look_up(o); /* getaddrinfo: a UDP exchange, waited for in poll() */
@@ -265,9 +283,8 @@ static enum want on_request(struct conn *c, int64_t now) {
 
 /* Back on the loop once a worker is done: -m checksum computes here. */
 static enum want on_done(struct conn *c, int64_t now) {
-    struct object *o = c->data;
-    if (mode == CHECKSUM && c->job.rc == RC_OK)
-        o->checksum = checksum(o->data, o->data_len, o->size);
+    if (mode == CHECKSUM && c->job.rc == RC_OK && !checksum(c))
+        c->job.rc = RC_TIMEOUT;
     return answer(c, mode == CHECKSUM ? now_ms() : now);
 }
 
