@@ -30,7 +30,7 @@ teardown() {
 }
 
 # serve MODE [FLAGS...]: stops the server running, if any (failing on a sanitizer report in its
-# log), and starts chapter 15 in MODE with the watchdog at $W ms (default 200).
+# log), and starts chapter 15 in MODE with the watchdog at $W ms (default 200; W=off: none).
 serve() {
     stop_server || true
     [ -n "${BG_PID:-}" ] && { wait "$BG_PID" 2>/dev/null || true; BG_PID=; }
@@ -39,7 +39,9 @@ serve() {
         return 1
     fi
     rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
-    start_server "$BIN/15-hidden-blocking" -W "${W:-200}" -m "$@"
+    local watchdog=(-W "${W:-200}")
+    [ "${W:-}" = off ] && watchdog=()
+    start_server "$BIN/15-hidden-blocking" "${watchdog[@]}" -m "$@"
 }
 
 # blocked WCHAN: the watchdog reported the loop blocked, waiting in a kernel function matching
@@ -222,6 +224,110 @@ dying_disk_with_probe() {
     check 'blocked request_wait_answer'
     # The loop thread took major faults: reads from the disk, with no read(2).
     major_faults_above "$faults"
+}
+
+# A page fault cannot fail the way read(2) does: when the disk fails the read a fault needs, the
+# kernel sends SIGBUS, and SIGBUS killed the server ("Bus error", exit 135). It is a read error
+# like any other: RC 2, and the server serves on. Seed 29's first bare PATH is the seed model's
+# I/O failure, which -D reads from the slow disk's eio/, where every read fails.
+@test "15: -m mmap: a read error under the mapping (SIGBUS) is RC 2, and the server serves on, 10 of 10" {
+    mount_slowdisk
+    local round reply
+    for round in $(seq 10); do
+        W=off serve mmap -D "$MNT" -s 29
+        reply=$(ask '/obj\n')
+        check '[[ $reply =~ ^2,0,[0-9]+,/obj$ ]] && grep -q "io fail /obj" "$SERVER_LOG"' ||
+            { echo "round $round: the failed read got '$reply'" >&2; return 1; }
+        reply=$(ask '10,/after\n')
+        check '[[ $reply =~ ^0,[0-9]+,[0-9]+,/after$ ]]' || { echo "round $round" >&2; return 1; }
+    done
+}
+
+# loop_in_fault: waits up to 3 s until the loop thread sleeps in a FUSE request: here, the page
+# fault of the copy out of the mapping, waiting for the disk.
+loop_in_fault() {
+    local i
+    for i in $(seq 60); do
+        [ "$(cat "/proc/$SERVER_PID/task/$SERVER_PID/wchan" 2>/dev/null)" = request_wait_answer ] &&
+            return 0
+        sleep 0.05
+    done
+    echo "the loop never waited in request_wait_answer" >&2
+    return 1
+}
+
+# The disk dies mid-read (its process killed, as a disk's controller vanishes): the fault's read
+# ends with the file system gone, and the kernel sends SIGBUS too. RC 2 for that read, and the
+# next request is answered: RC 2 as well, since the disk is gone, but by a server still there.
+# Three rounds, each on a fresh disk (a round takes 2 s under the sanitizers).
+@test "15: -m mmap: the disk killed mid-read (SIGBUS) is RC 2, and the server serves on, 3 of 3" {
+    local round reply
+    for round in 1 2 3; do
+        mount_slowdisk
+        W=off serve mmap -D "$MNT"
+        ask '3000,/dying\n' >"$BATS_TEST_TMPDIR/reply" &
+        BG_PID=$!
+        loop_in_fault
+        kill -KILL "$SD_PID"
+        wait "$SD_PID" || true
+        SD_PID=
+        wait "$BG_PID"
+        BG_PID=
+        reply=$(cat "$BATS_TEST_TMPDIR/reply")
+        check '[[ $reply =~ ^2,0,[0-9]+,/dying$ ]]' ||
+            { echo "round $round: the read the dead disk ended got '$reply'" >&2; return 1; }
+        reply=$(ask '10,/after\n')
+        check '[[ $reply =~ ^2,0,[0-9]+,/after$ ]] && kill -0 "$SERVER_PID"' ||
+            { echo "round $round: afterwards a request got '$reply'" >&2; return 1; }
+        stop_server
+        unmount_slowdisk
+    done
+}
+
+# A path may ask for an object of any size (/5G/...), and its checksum is CPU time: 1.2 s a GiB
+# here. Four requests for 1 TiB held the four workers for 20 minutes, and every request behind
+# them waited. Now a size over 5 GiB (Swift's largest object) is refused at once, RC 2, and a
+# checksum still running at the deadline gives up, RC 1: a worker is free again within one
+# chunk's checksum of the deadline.
+@test "15: huge objects: over 5 GiB refused at once, a checksum past the deadline gives up, a small read behind them is served" {
+    W=off serve safe -T 1000
+    local i dir=$BATS_TEST_TMPDIR pids=() small huge big
+    for i in 1 2 3 4; do
+        ask "0,/1024G/huge-$i\\n" >"$dir/huge-$i" &
+        pids+=($!)
+        ask "0,/5G/big-$i\\n" >"$dir/big-$i" & # 6 s of checksum each, here
+        pids+=($!)
+    done
+    sleep 0.5 # the four big ones hold the four workers
+    small=$(ask '10,/small\n')
+    wait "${pids[@]}"
+    check '[[ $small =~ ^0,[0-9]+,[0-9]+,/small$ ]]' # RC 0: it waited less than -T for a worker
+    for i in 1 2 3 4; do
+        huge=$(cat "$dir/huge-$i") big=$(cat "$dir/big-$i")
+        check '[[ $huge =~ ^2,0,([0-9]+),/1024G/huge-$i$ ]] && [ "${BASH_REMATCH[1]}" -lt 1000 ]'
+        # RC 1 within the deadline and a second: the deadline and one chunk, on a busy machine
+        check '[[ $big =~ ^1,0,([0-9]+),/5G/big-$i$ ]] && [ "${BASH_REMATCH[1]}" -lt 2000 ]'
+    done
+    [ "$(grep -c 'larger than 5 GiB' "$SERVER_LOG")" -eq 4 ]
+    [ "$(grep -c 'checksum given up' "$SERVER_LOG")" -eq 4 ]
+}
+
+# -m checksum computes on the loop, on purpose: the loop stalls while it does (the test above
+# this one). The deadline bounds that stall too: the loop gives up at it, answers RC 1, and
+# serves the requests that arrived meanwhile.
+@test "15: -m checksum: the loop's checksum gives up at the deadline, and the loop comes back" {
+    local big
+    W=off serve checksum -T 1000
+    ask '0,/5G/big\n' >"$BATS_TEST_TMPDIR/big" &
+    BG_PID=$!
+    sleep 0.3 # the loop computes
+    client -c 1 -n 1 -d 10 -t 3000 # answered within 3 s: the deadline, one chunk, and a margin
+    check '[ "$(field ok)" -eq 1 ]'
+    wait "$BG_PID"
+    BG_PID=
+    big=$(cat "$BATS_TEST_TMPDIR/big")
+    check '[[ $big =~ ^1,0,([0-9]+),/5G/big$ ]] && [ "${BASH_REMATCH[1]}" -lt 2000 ]'
+    grep -q '/5G/big: checksum given up' "$SERVER_LOG"
 }
 
 @test "15: -m open and -m mmap without -D, or an unknown mode, are refused with a reason" {

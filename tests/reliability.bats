@@ -272,6 +272,44 @@ check_big_reply_and_more() {
     [ "$bad" -eq 0 ]
 }
 
+# A refused request's connection is closed once, by its owner. Chapter 15 closed a second
+# descriptor for each request refused before on_request (bad input, too slow, gone): its state,
+# zeroed on accept, read as "an object open on fd 0", and fd 0 was by then another client's
+# connection, whose reply was lost or went to the next client given fd 0 (issue 29: under load, a
+# malformed line waited -T for its answer). Here a slow read is the first connection accepted
+# after a refusal (so it gets the lowest free descriptor), and while it reads, three clients send
+# refusals and good requests side by side: it, and each good request, gets its own reply.
+@test "every chapter: refusing bad requests never touches another client's connection" {
+    EVERY_CHAPTER=1 for_each refusals_beside_reads
+}
+check_refusals_beside_reads() {
+    local dir=$BATS_TEST_TMPDIR/$1 i k bad=0 pids=() reply
+    mkdir -p "$dir"
+    printf 'abc,/a\n' | send_raw >/dev/null
+    printf '500,/held\n' | send_raw >"$dir/held" &
+    pids+=($!)
+    sleep 0.1
+    for i in 1 2 3; do
+        for k in 1 2 3; do
+            printf 'abc,/a\n' | send_raw >"$dir/bad-$i-$k"
+            printf '10,/good-%d-%d\n' "$i" "$k" | send_raw >"$dir/good-$i-$k"
+        done &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    [[ $(head -n 1 "$dir/held") =~ ^0,[0-9]+,[0-9]+,/held$ ]] ||
+        { echo "$1: the slow read beside the refusals got '$(head -c 80 "$dir/held")'" >&2; bad=1; }
+    for i in 1 2 3; do
+        for k in 1 2 3; do
+            reply=$(tr -d '\0' <"$dir/bad-$i-$k")
+            is_refusal "$reply" || { echo "$1: a bad request got '${reply:0:80}'" >&2; bad=1; }
+            [[ $(head -n 1 "$dir/good-$i-$k") =~ ^0,[0-9]+,[0-9]+,/good-$i-$k$ ]] ||
+                { echo "$1: /good-$i-$k got '$(head -c 80 "$dir/good-$i-$k")'" >&2; bad=1; }
+        done
+    done
+    [ "$bad" -eq 0 ] && still_serves "$1"
+}
+
 # ELAPSED_MS is defined once (common/protocol.h): from accept to the reply being ready. A request
 # sent one byte every 10 ms (14 bytes: ~130 ms to arrive) and read for 100 ms must say ~230 ms in
 # every chapter, serial or not.

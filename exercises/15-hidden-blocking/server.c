@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +36,7 @@ static struct prng rng;
 static struct pool *pool;
 
 #define CHUNK      (64 * 1024) /* what a read brings in: an object's first (here, only) chunk */
-#define MAX_OBJECT (1L << 40)  /* the largest size a path may ask for */
+#define MAX_OBJECT (5L << 30)  /* Swift's max_file_size: a bigger object is stored in segments */
 
 /* The disk's statistics, as Swift's recon reports them: the loop counts requests, the workers
  * add what they read. One lock for both, held for an addition: unless -m mutex. */
@@ -45,8 +47,9 @@ static struct {
 
 /* Per connection, beside chapter 06's conn (at c->data). */
 struct object {
-    int fd;     /* -m open: opened on the loop, read by a worker; else -1 */
-    char *data; /* what was read (CHUNK bytes at most), NULL before */
+    bool requested; /* on_request ran; until then the loop's zeroes: fd 0 is not ours */
+    int fd;         /* -m open: opened on the loop, read by a worker; else -1 */
+    char *data;     /* what was read (CHUNK bytes at most), NULL before */
     size_t data_len;
     long size;         /* its file's size, or the size its path asks for */
     long file_size;    /* -D: what fstat said */
@@ -55,8 +58,9 @@ struct object {
 };
 
 /* Reads the path's two optional prefixes: /@HOST/ names the host the object lives on, and then
- * /NUMBER[KMG]/ its size, for objects bigger than the disk holds (/4G/obj). */
-static void parse_path(const char *path, struct object *o) {
+ * /NUMBER[KMG]/ its size, for objects bigger than the disk holds (/4G/obj). NULL, or why the
+ * server will not serve it. */
+static const char *parse_path(const char *path, struct object *o) {
     int used = 0;
     long n;
     char unit;
@@ -66,23 +70,38 @@ static void parse_path(const char *path, struct object *o) {
         o->host[0] = '\0';
     used = 0;
     if (sscanf(path, "/%12ld%c/%n", &n, &unit, &used) < 2 || used == 0 || n <= 0)
-        return;
+        return NULL;
     long shift = unit == 'K' ? 10 : unit == 'M' ? 20 : unit == 'G' ? 30 : -1;
+    if (shift > 0 && n > MAX_OBJECT >> shift)
+        return "larger than 5 GiB, Swift's max_file_size: not read";
     if (shift > 0)
-        o->size = n < MAX_OBJECT >> shift ? n << shift : MAX_OBJECT;
+        o->size = n << shift;
+    return NULL;
 }
 
 /* FNV-1a over the object's size bytes, a chunk at a time, as Swift computes its MD5 ETag while
  * it streams an object. Past the first chunk the bytes are that chunk again (this server keeps
- * no GiB objects), but the arithmetic, and the CPU time, are the whole object's. */
-static uint64_t checksum(const char *data, size_t len, long size) {
+ * no GiB objects), but the arithmetic, and the CPU time, are the whole object's. After each
+ * chunk it looks at the clock: past the request's deadline it gives up (false), so a checksum
+ * holds its thread, worker or loop, no longer than the deadline and one chunk (75 us here). */
+static bool checksum(struct conn *c) {
+    struct object *o = c->data;
+    int64_t deadline_ms = c->job.started_ms + cfg.deadline_ms;
     uint64_t h = 14695981039346656037u;
-    for (long done = 0; len > 0 && done < size && !stop_requested; done += (long)len) {
-        size_t n = size - done < (long)len ? (size_t)(size - done) : len;
+    for (long done = 0; o->data_len > 0 && done < o->size;) {
+        size_t n = o->size - done < (long)o->data_len ? (size_t)(o->size - done) : o->data_len;
         for (size_t i = 0; i < n; i++)
-            h = (h ^ (unsigned char)data[i]) * 1099511628211u;
+            h = (h ^ (unsigned char)o->data[i]) * 1099511628211u;
+        done += (long)n;
+        if (done < o->size && (stop_requested || now_ms() > deadline_ms)) {
+            if (!stop_requested)
+                log_msg("%s: checksum given up at the deadline, %ld MiB of %ld", c->job.req.path,
+                        done >> 20, o->size >> 20);
+            return false;
+        }
     }
-    return h;
+    o->checksum = h;
+    return true;
 }
 
 /* Opens the object on the real disk (-D) and stats it. NULL, or why it failed. A signal ends a
@@ -127,6 +146,37 @@ static const char *read_object(struct conn *c) {
     return failed;
 }
 
+/* A page fault cannot fail as read(2) does: when the disk fails the read a fault needs (EIO, a
+ * FUSE disk gone), the kernel sends SIGBUS, whose default kills the server. So the copy out of a
+ * mapping runs under a jump buffer, and the handler turns a SIGBUS inside that mapping into a
+ * read error, as LMDB's and SQLite's mmap readers do. Any other SIGBUS is a bug, and kills. */
+static _Thread_local struct {
+    sigjmp_buf failed;
+    const char *volatile from, *volatile to; /* the mapping being copied; NULL: none */
+} copying;
+
+static void on_sigbus(int sig, siginfo_t *info, void *context) {
+    (void)context;
+    const char *at = info->si_addr;
+    if (copying.from && at >= copying.from && at < copying.to)
+        siglongjmp(copying.failed, 1);
+    signal(sig, SIG_DFL); /* not a copy of ours: die of it, as without this handler */
+    raise(sig);
+}
+
+/* memcpy out of a mapping: true, or false when the disk failed a page of it. */
+static bool copy_mapped(char *to, const char *map, size_t len) {
+    if (sigsetjmp(copying.failed, 1)) { /* 1: siglongjmp unblocks SIGBUS again */
+        copying.from = NULL;
+        return false;
+    }
+    copying.to = map + len;
+    copying.from = map;
+    memcpy(to, map, len);
+    copying.from = NULL;
+    return true;
+}
+
 /* -m mmap, on the loop: map the object and copy it out. mmap itself reads nothing; each page not
  * in the page cache faults on the copy, and the fault waits for the disk: a read with no system
  * call, that strace cannot show. */
@@ -139,10 +189,10 @@ static const char *map_and_copy(struct conn *c) {
         failed = strerror(errno);
     if (!failed && !(o->data = malloc(CHUNK)))
         failed = "out of memory";
-    if (!failed && len) {
-        memcpy(o->data, map, len);
+    if (!failed && len && !copy_mapped(o->data, map, len))
+        failed = "the disk failed a page of the mapping (SIGBUS)";
+    else if (!failed)
         o->data_len = len;
-    }
     if (map != MAP_FAILED)
         munmap(map, len);
     if (o->fd >= 0)
@@ -165,7 +215,7 @@ static void read_on_worker(struct conn *c) {
     if (!failed && mode != MMAP) /* mmap's copy was the read */
         failed = read_object(c);
     if (!failed && mode != CHECKSUM)
-        o->checksum = checksum(o->data, o->data_len, o->size);
+        checksum(c); /* when it gives up, past the deadline, job_finish answers RC 1 */
     if (mode != MUTEX)
         pthread_mutex_lock(&stats.lock);
     stats.reads++;
@@ -211,14 +261,17 @@ static enum want fail(struct conn *c, const char *why, int64_t now) {
  * workers. */
 static enum want on_request(struct conn *c, int64_t now) {
     struct object *o = c->data;
+    o->requested = true;
     o->fd = -1;
     c->job.disk = plan_disk_read(&c->job.req, &rng);
-    parse_path(c->job.req.path, o);
+    const char *refused = parse_path(c->job.req.path, o);
     if (!o->size && !disk_is_real())
         o->size = c->job.disk.bytes;
     pthread_mutex_lock(&stats.lock); /* an addition: microseconds, unless -m mutex */
     stats.requests++;
     pthread_mutex_unlock(&stats.lock);
+    if (refused)
+        return fail(c, refused, now);
     const char *failed = NULL;
     if (mode == DNS && o->host[0])
         failed = look_up(o); /* getaddrinfo: a UDP exchange, waited for in poll() */
@@ -234,15 +287,16 @@ static enum want on_request(struct conn *c, int64_t now) {
 
 /* Back on the loop once a worker is done: -m checksum computes here. */
 static enum want on_done(struct conn *c, int64_t now) {
-    struct object *o = c->data;
-    if (mode == CHECKSUM && c->job.rc == RC_OK)
-        o->checksum = checksum(o->data, o->data_len, o->size);
+    if (mode == CHECKSUM && c->job.rc == RC_OK && !checksum(c))
+        c->job.rc = RC_TIMEOUT;
     return answer(c, mode == CHECKSUM ? now_ms() : now);
 }
 
 static bool release(struct conn *c) {
     struct object *o = c->data;
-    if (o->fd >= 0)
+    /* A connection refused before on_request (bad input, too slow, gone) still has o as the
+     * loop zeroed it: its fd 0 is not ours, but by then perhaps another client's connection. */
+    if (o->requested && o->fd >= 0)
         close(o->fd);
     free(o->data);
     return true;
@@ -268,6 +322,10 @@ int main(int argc, char **argv) {
     tzset(); /* glibc reads /etc/localtime on its first time call: here, not on the loop */
     access_log_start(); /* a fork: before any thread, and before the listening socket */
     install_signal_handlers();
+    struct sigaction on_bus = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO};
+    sigemptyset(&on_bus.sa_mask);
+    if (sigaction(SIGBUS, &on_bus, NULL) < 0)
+        perror_die("sigaction SIGBUS");
     rng.state = cfg.seed;
     resolver_start();
     int listen_fd = listen_tcp(cfg.host, cfg.port, LISTEN_NONBLOCK);
