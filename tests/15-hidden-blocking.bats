@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Chapter 15: the blocking calls you don't see. Each test runs one mode and -m safe under the
 # load that the mode's hidden call stalls: in the mode, requests that should be fast time out
-# and the watchdog (-W 200) reports the loop blocked, in the kernel function it waits in; in
+# and bin/loopwatch -W 200 reports the loop blocked, in the kernel function it waits in; in
 # -m safe, the same work off the loop, they do not and it stays silent. open and mmap read from
 # bin/slowdisk (FUSE), and skip with its reason where FUSE is unavailable.
 load helpers
@@ -30,7 +30,7 @@ teardown() {
 }
 
 # serve MODE [FLAGS...]: stops the server running, if any (failing on a sanitizer report in its
-# log), and starts chapter 15 in MODE with the watchdog at $W ms (default 200; W=off: none).
+# log), and starts chapter 15 in MODE under bin/loopwatch -W $W (default 200; W=off: alone).
 serve() {
     stop_server || true
     [ -n "${BG_PID:-}" ] && { wait "$BG_PID" 2>/dev/null || true; BG_PID=; }
@@ -39,12 +39,14 @@ serve() {
         return 1
     fi
     rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
-    local watchdog=(-W "${W:-200}")
-    [ "${W:-}" = off ] && watchdog=()
-    start_server "$BIN/15-hidden-blocking" "${watchdog[@]}" -m "$@"
+    if [ "${W:-}" = off ]; then
+        start_server "$BIN/15-hidden-blocking" -m "$@"
+    else
+        start_watched -W "${W:-200}" -- "$BIN/15-hidden-blocking" -m "$@"
+    fi
 }
 
-# blocked WCHAN: the watchdog reported the loop blocked, waiting in a kernel function matching
+# blocked WCHAN: loopwatch reported the loop blocked, waiting in a kernel function matching
 # WCHAN ("running": on a CPU, in no system call).
 blocked() {
     grep -Eq "loop blocked [0-9]+ ms: (.*waiting in ($1)|($1),)" "$SERVER_LOG"
@@ -54,7 +56,7 @@ not_blocked() {
 }
 
 # in_stack NAME: the loop thread's stack in the report names NAME (a regex). Not checked in a
-# sanitizer build: the watchdog scans a blocked thread's stack from outside it, and the frames a
+# sanitizer build: loopwatch scans a blocked thread's stack from outside it, and the frames a
 # sanitizer adds can hide libc's (the live line that names the call is still checked).
 in_stack() {
     case ${BIN_DIR:-} in *san-*) return 0 ;; esac
@@ -89,14 +91,14 @@ major_faults_above() {
     return 1
 }
 
-@test "15: -m safe: no timeouts in the shared scenario, only the slow read slow, the watchdog silent" {
+@test "15: -m safe: no timeouts in the shared scenario, only the slow read slow, loopwatch silent" {
     serve safe
     shared_scenario
     check '[ "$status" -eq 0 ] && [ "$(field ok)" -eq 10 ] && [ "$(field timeouts)" -eq 0 ]'
     dying_disk_scenario
     check '[ "$(field ok)" -eq 9 ] && [ "$(field timeouts)" -eq 1 ]'
     sleep 1.2 # until the slow read has been answered
-    grep -q "watchdog: reporting loop turns longer than 200 ms" "$SERVER_LOG"
+    grep -q "loopwatch: reporting loop turns longer than 200 ms" "$SERVER_LOG"
     check 'not_blocked'
     [ "$(grep -c '^access: .*"GET /obj/[0-9]*" 0 ' "$SERVER_LOG")" -eq 20 ] # one line each
 }
@@ -204,11 +206,7 @@ dying_disk_with_probe() {
 
 @test "15: -m mmap: the copy out of a mapping faults, and the fault waits for the disk: no system call" {
     mount_slowdisk
-    # A slow object of one page: the watchdog's signal makes a FUSE fault retry page by page.
-    local prefix i
-    for i in $(seq 1000); do
-        [ "$(stat -c %s "$MNT/2500/p$i.d/0")" -le 4096 ] && { prefix=/p$i/; break; }
-    done
+    local prefix=/mmap/
     serve safe -D "$MNT"
     faults=$(loop_major_faults)
     dying_disk_under "$prefix"

@@ -33,7 +33,7 @@ teardown() {
 # ask BYTES: sends BYTES (printf-style escapes) on one connection, closes our sending side,
 # prints whatever the server answered. Bounded to 10 s.
 ask() {
-    printf "$1" | timeout 10 nc -N 127.0.0.1 "$PORT" || true
+    printf -- "$1" | timeout 10 nc -N 127.0.0.1 "$PORT" || true # --: a request may start with -
 }
 
 # client ARGS...: the load client against the running server, JSON summary in $output.

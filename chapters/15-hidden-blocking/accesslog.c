@@ -56,8 +56,8 @@ __attribute__((noreturn)) static void ship(int from) {
 }
 
 /* One write of a whole line (a pipe takes up to PIPE_BUF bytes at once or not at all). Blocks
- * while the pipe is full; SIGURG (the watchdog) restarts it, a stop signal ends it, and from then
- * on no write waits: the loop may have a turn's worth of lines left to write. */
+ * while the pipe is full; a harmless signal (SIGURG) restarts it, a stop signal ends it, and from
+ * then on no write waits: the loop may have a turn's worth of lines left to write. */
 static int write_line(const char *line, size_t len) {
     ssize_t n = -1;
     while (!stop_requested && (n = write(pipe_fd, line, len)) < 0 && errno == EINTR)

@@ -1,8 +1,8 @@
 # Sourced by scripts/demo.sh after the shared scenario (-m safe: nothing blocks the loop).
-# Each mode against -m safe under the load its hidden call stalls, both with the watchdog at
-# 200 ms, then the table of all of them. open and mmap need the slow disk (FUSE, as root).
+# Each mode against -m safe under the load its hidden call stalls, both under bin/loopwatch
+# -W 200, then the table of all of them. open and mmap need the slow disk (FUSE, as root).
 d15_table=$(printf '%-9s %-44s %-9s %-9s %s' mode "load (its fast requests are counted)" \
-    "-m safe" "-m MODE" "-m MODE: the watchdog found the loop in")
+    "-m safe" "-m MODE" "-m MODE: loopwatch found the loop in")
 d15_tmp=$(mktemp -d "${TMPDIR:-/tmp}/demo15.XXXXXX")
 d15_mnt=$d15_tmp/mnt
 d15_disk=
@@ -57,17 +57,13 @@ d15_load() {
     esac
 }
 
-# d15_cold_prefix NAME: sets D15_PREFIX to a path prefix not read before whose slow object (2500
-# ms) is one page: the watchdog's signal makes a fault on FUSE retry page by page (README).
+# d15_cold_prefix NAME: sets D15_PREFIX to a path prefix not read before, so nothing of its
+# objects is in the page cache yet.
 d15_cold_prefix() {
-    local i
-    for i in $(seq "$RANDOM" 40000); do
-        [ "$(stat -c %s "$d15_mnt/2500/$1$i.d/0")" -le 4096 ] && break
-    done
-    D15_PREFIX=/$1$i/
+    D15_PREFIX=/$1$RANDOM$RANDOM/
 }
 
-# d15_pair MODE LOAD TITLE [FLAGS...]: -m safe, then -m MODE, each on a fresh server with -W 200
+# d15_pair MODE LOAD TITLE [FLAGS...]: -m safe, then -m MODE, each on a fresh server under loopwatch -W 200
 # under LOAD; prints what happened and adds a row to the table.
 d15_pair() {
     local mode=$1 load=$2 title=$3 m safe_ok report
@@ -75,8 +71,8 @@ d15_pair() {
     say "-m $mode against -m safe: $title"
     for m in safe "$mode"; do
         [ "$load" = dying-disk ] && d15_cold_prefix "$m"
-        start_server "$BIN/$chapter" -W 200 -m "$m" "$@" || exit 1
-        echo "\$ $BIN/$chapter -p 0 -W 200 -m $m${*:+ $*}"
+        start_watched -W 200 -- "$BIN/$chapter" -m "$m" "$@" || exit 1
+        echo "\$ $BIN/loopwatch -W 200 -- $BIN/$chapter -p 0 -m $m${*:+ $*}"
         d15_load "$load"
         [ "$m" = safe ] && safe_ok="$D15_OK of $D15_OF"
         report=$(grep -m 1 'loop blocked [0-9]* ms' "$SERVER_LOG") # before stopping, which joins
@@ -84,7 +80,7 @@ d15_pair() {
         stop_server
         rm -f "$SERVER_OUT" "$SERVER_LOG"
     done
-    # "loop blocked 200 ms: CALL, state S, waiting in WCHAN; in callback ..." names the kernel
+    # "loop blocked 200 ms: CALL, state S, waiting in WCHAN; thread ..." names the kernel
     # function the loop waits in; a compute-bound stall has none, and says "running".
     report=$(sed -n -e 's/.*loop blocked \([0-9]*\) ms: .*, waiting in \([^;]*\);.*/\2, \1 ms in/p' \
         -e 's/.*loop blocked \([0-9]*\) ms: running, .*/running, \1 ms in/p' <<<"$report")

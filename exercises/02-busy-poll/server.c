@@ -185,7 +185,7 @@ int main(int argc, char **argv) {
         /* TODO(exercise): an accepted socket blocks too, so read() waits for its client: ask
          * accept_client (accept4) for a non-blocking one. */
         while ((fd = accept_client(listen_fd, 0)) >= 0)
-            on_accept(fd, now);
+            on_accept(fd, now_ms()); /* this one's own arrival, not the turn's */
         for (fd = 0; fd <= max_fd; fd++)
             if (conns[fd])
                 try_conn(conns[fd], now);

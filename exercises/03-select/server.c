@@ -280,7 +280,7 @@ int main(int argc, char **argv) {
         int64_t now = now_ms();
         int fd;
         while (listener && (fd = accept_client(listen_fd, SOCK_NONBLOCK)) >= 0)
-            on_accept(fd, now);
+            on_accept(fd, now_ms()); /* this one's own arrival, not the turn's */
         for (fd = 0; fd <= max_fd; fd++)
             if (conns[fd])
                 dispatch(conns[fd], now);

@@ -319,7 +319,7 @@ int main(int argc, char **argv) {
             }
             int fd;
             while ((fd = accept_client(listen_fd, SOCK_NONBLOCK)) >= 0)
-                on_accept(fd, now);
+                on_accept(fd, now_ms()); /* this one's own arrival, not the turn's */
         }
         run_timers(now_ms());
     }

@@ -105,8 +105,8 @@ static bool checksum(struct conn *c) {
 }
 
 /* Opens the object on the real disk (-D) and stats it. NULL, or why it failed. A signal ends a
- * FUSE open with EINTR, which SA_RESTART does not restart: retry it (the watchdog no longer
- * signals a loop that is in a system call, but a stop request or a tool's signal still may). */
+ * FUSE open with EINTR, which SA_RESTART does not restart: retry it (a stop request or a
+ * debugging tool's signal may come at any time). */
 static const char *open_object(struct conn *c) {
     struct object *o = c->data;
     struct stat st;
