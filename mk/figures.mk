@@ -1,7 +1,9 @@
 # Pictures, the comparison table and the talk (issue 6). Nothing here is part of `make test`:
 # every target below starts real servers and takes a minute or more.
 #   make figures   slides/figures/NN-SCENARIO[-VARIANT].svg for every chapter, and the figures
-#                  of a chapter's own lesson (chapters/NN-name/figures.conf), from fresh runs
+#                  of a chapter's own lesson (chapters/NN-name/figures.conf), from fresh runs;
+#                  `scripts/figures.sh slides/figures NN-name` redraws one chapter's lesson
+#                  figures alone (seconds), and tests/figures.bats checks what each one claims
 #   make compare   every chapter under the shared and the dying-disk scenarios: bench/compare.md
 #   make slides    slides/deck.html, the 30-minute talk as one self-contained offline file, and
 #                  slides/lightning.html, its 10-minute path (slides/README.md)
