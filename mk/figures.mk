@@ -20,9 +20,12 @@ TIMELINE_SRC := tools/timeline-svg.c tools/timeline.c tools/timeline-draw.c tool
 $(BIN_DIR)/timeline-svg: $(TIMELINE_SRC) tools/timeline.h tools/trace.h $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TIMELINE_SRC) -lm
 
+# The lesson figures are checked once drawn: a fresh run that no longer shows what a caption
+# claims fails here, not later in make test.
 figures: all
 	@scripts/compare.sh --figures slides/figures
 	@scripts/figures.sh slides/figures
+	@out=$$(scripts/figures.sh --check slides/figures) || { echo "$$out" | grep -v '^ok '; exit 1; }
 
 compare: all
 	@scripts/compare.sh --markdown bench/compare.md
