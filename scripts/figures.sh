@@ -17,9 +17,12 @@
 #       [at least K of] requests IDS start while every PREFIX lane reads
 #                   at each one's start, every thread lane named PREFIX... is in a read
 #   scripts/figures.sh --check DIR [CHAPTER...]   measures every claim on DIR/NN-NAME.svg, and
-#       what holds for every figure: a subtitle, a legend that keys exactly the colours drawn,
+#       what holds for every figure: a subtitle, a legend that keys exactly the colours drawn
+#       (1 px wide or more somewhere: a thinner sliver needs no key),
 #       the mark on some row; with DIR/NN-NAME.trace beside it (--traces), the marked rows
 #       are exactly those the trace gives the mark's PREFIX. Exit status 1 if anything fails.
+#   scripts/figures.sh --check-svg SVG...   the rules alone, for any figure timeline-svg drew
+#       from a trace (compare.sh's too)
 #   scripts/figures.sh --traces DIR [CHAPTER...]  draws, and keeps each figure's trace and
 #       client timeline beside it (NN-NAME.trace, NN-NAME.timeline)
 #   scripts/figures.sh --list     the SVG names it writes, without running anything
@@ -43,12 +46,13 @@ figure_says() {
 }
 trim() { sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' <<<"$1"; }
 
-# check_figure SVG TRACE MARK_PREFIX: reads the claims on stdin, prints one line for each and
+# check_figure SVG TRACE MARK_PREFIX [GENERAL]: reads the claims on stdin, prints one line for each and
 # for each rule every figure keeps ("ok ..." or "FAIL ..." with what was measured). Returns 1 if
 # any failed. What it measures is what the SVG draws: each request's segments (the ms of a
 # rect from the x axis' ticks), its data-outcome and data-mark, the thread lanes' reads.
 check_figure() {
-    awk -v svg="$1" -v trace="$2" -v mark_prefix="$3" -v name="$(basename "$1" .svg)" '
+    awk -v svg="$1" -v trace="$2" -v mark_prefix="$3" -v name="$(basename "$1" .svg)" \
+        -v general_only="${4:-}" '
         function attr(s, key,    m) {
             if (!match(s, " " key "=\"[^\"]*\"")) return ""
             return substr(s, RSTART + length(key) + 3, RLENGTH - length(key) - 4)
@@ -159,7 +163,7 @@ check_figure() {
         /<\/g>/ { kind = "" }
         kind != "" && /<rect class="(ph|ln)-/ {
             cls = attr($0, "class"); from = attr($0, "x"); to = from + attr($0, "width")
-            uses[cls == "ln-read" ? "ph-read" : cls] = 1
+            if (to - from >= 1) uses[cls == "ln-read" ? "ph-read" : cls] = 1 # visible: keyed
             if (kind == "req") { # in px until the ticks (drawn last) give the scale
                 phase_ms[id, cls] += to - from
                 if (!(id in row_from) || from < row_from[id]) row_from[id] = from
@@ -192,7 +196,7 @@ check_figure() {
                 else
                     report(got != "", "rows of " mark_prefix " are marked", "marked " got)
             }
-            report(n_claims > 0, "states what it shows", n_claims + 0 " claims")
+            if (!general_only) report(n_claims > 0, "states what it shows", n_claims + 0 " claims")
             for (c = 1; c <= n_claims; c++) claim(claims[c])
             exit failed
         }' - "$2" "$1"
@@ -202,6 +206,11 @@ list="" dir="" check="" keep=""
 case ${1:-} in
 --list) list=1; shift ;;
 --check) check=1; shift ;;
+--check-svg) # FILE...: what every timeline figure keeps, whoever drew it (compare.sh too)
+    shift
+    status=0
+    for svg in "$@"; do check_figure "$svg" /dev/null "" general </dev/null || status=1; done
+    exit $status ;;
 --traces) keep=1; shift ;;
 esac
 case ${1:-} in

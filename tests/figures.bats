@@ -29,6 +29,14 @@ redraw() {
     [ "$(grep -c ': states what it shows' <<<"$output")" -eq "$("$ROOT/scripts/figures.sh" --list | wc -l)" ]
 }
 
+@test "every committed timeline figure, compare.sh's too, has a subtitle and keys only what it draws" {
+    run "$ROOT/scripts/figures.sh" --check-svg "$ROOT"/slides/figures/[0-9]*.svg
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$(grep -c '^ok .*: the legend keys exactly' <<<"$output")" -eq \
+        "$(ls "$ROOT"/slides/figures/[0-9]*.svg | wc -l)" ]
+}
+
 @test "10, fresh: requests 1-5 wait over 1 s for the loop the slow reader holds; fixed, not" {
     redraw 10-slow-clients
 }

@@ -127,12 +127,18 @@ has_span() {
 }
 
 # keys_and_uses: from the SVG in $output, the legend's keys and, after a "--" line, the classes
-# the figure draws (a read on a thread's lane is keyed as the request's "being read"); each sorted.
+# the figure draws 1 px wide or more somewhere (a read on a thread's lane is keyed as the
+# request's "being read"; a thinner sliver needs no key); each sorted.
 keys_and_uses() {
     grep -o 'class="key [a-z-]*"' <<<"$output" | sed 's/.*key \(.*\)"/\1/' | sort -u
     echo --
-    sed '/<g class="legend"/,/<\/g>/d' <<<"$output" | grep -oE 'class="(ph-[a-z-]+|ln-[a-z]+|mark)"' |
-        sed -e 's/class="\(.*\)"/\1/' -e 's/^ln-read$/ph-read/' | sort -u
+    sed '/<g class="legend"/,/<\/g>/d' <<<"$output" | awk '
+        match($0, /class="(ph-[a-z-]+|ln-[a-z]+|mark)"/) {
+            c = substr($0, RSTART + 7, RLENGTH - 8); w = $0
+            if (!sub(/.* width="/, "", w)) next
+            sub(/".*/, "", w)
+            if (w + 0 >= 1) print (c == "ln-read" ? "ph-read" : c)
+        }' | sort -u
 }
 
 @test "the legend keys exactly what the figure draws, and the text is 12 px on a slide" {

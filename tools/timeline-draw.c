@@ -203,6 +203,10 @@ enum { ROW_PITCH_MAX = 13, LANE_PITCH_MAX = 14, LABEL_PITCH_MIN = 13, LEGEND_PIT
 enum { ROWS_HEIGHT = 168, LANES_HEIGHT = 208, ROWS_LABELLED_MAX = 20 };
 /* A character's width in ems, DejaVu Sans's digits (the widest characters we draw): generous. */
 #define CHAR_EM 0.62
+/* A phase gets a legend key when some bar shows it at least this wide (px); thinner segments
+ * are still drawn (their tooltips, a zoom), but a key for a colour no one can see misleads. A
+ * lane's spans are drawn 1 px wide at least, so each of their states is keyed. */
+#define KEY_MIN_PX 1.0
 /* Spans closer than this (px) merge, so that a trace of a long run still makes a small file. */
 #define MERGE_PX 0.5
 
@@ -220,7 +224,7 @@ struct layout {
     double legend_y, plot_top, row_pitch, lanes_top, lane_pitch, bottom;
     long long axis_ms, step_ms;
     bool has_untraced, has_mark;
-    bool has_phase[PHASES];      /* some bar has a segment of it */
+    bool has_phase[PHASES];      /* some bar has a segment of it KEY_MIN_PX wide or more */
     bool has_state[LS_READ + 1]; /* some lane has a span of it */
     bool span_titles;            /* few enough spans that each read gets a tooltip */
     const struct figure *fig;
@@ -297,8 +301,6 @@ static void layout_of(struct layout *g, const struct model *m, const struct figu
             longest = text_width(id);
         g->has_untraced |= !v->traced && !v->n_seg;
         g->has_mark |= marked(fig, v);
-        for (int k = 0; k < v->n_seg; k++)
-            g->has_phase[v->seg[k].phase] = true;
     }
     size_t spans = 0;
     for (size_t i = 0; i < m->n_lanes; i++) {
@@ -317,6 +319,12 @@ static void layout_of(struct layout *g, const struct model *m, const struct figu
     long long end_ms = (long long)ceil(end);
     g->step_ms = tick_step(end_ms > 0 ? end_ms : 1);
     g->axis_ms = (end_ms / g->step_ms + 1) * g->step_ms;
+    for (size_t i = 0; i < tl->n; i++) /* a sliver no one can see needs no key */
+        for (int k = 0; k < m->req[i].n_seg; k++) {
+            const struct segment *s = &m->req[i].seg[k];
+            if (lx(g, s->to_ms) - lx(g, s->from_ms) >= KEY_MIN_PX)
+                g->has_phase[s->phase] = true;
+        }
     g->legend_y = 53;
     g->plot_top = legend(NULL, g) + 25; /* room for the timeout's label */
     g->row_pitch = (double)ROWS_HEIGHT / (double)(tl->n ? tl->n : 1);
