@@ -1,7 +1,9 @@
 # Pictures, the comparison table and the talk (issue 6). Nothing here is part of `make test`:
 # every target below starts real servers and takes a minute or more.
 #   make figures   slides/figures/NN-SCENARIO[-VARIANT].svg for every chapter, and the figures
-#                  of a chapter's own lesson (chapters/NN-name/figures.conf), from fresh runs
+#                  of a chapter's own lesson (chapters/NN-name/figures.conf), from fresh runs;
+#                  `scripts/figures.sh slides/figures NN-name` redraws one chapter's lesson
+#                  figures alone (seconds), and tests/figures.bats checks what each one claims
 #   make compare   every chapter under the shared and the dying-disk scenarios: bench/compare.md
 #   make slides    slides/deck.html, the 30-minute talk as one self-contained offline file, and
 #                  slides/lightning.html, its 10-minute path (slides/README.md)
@@ -18,9 +20,12 @@ TIMELINE_SRC := tools/timeline-svg.c tools/timeline.c tools/timeline-draw.c tool
 $(BIN_DIR)/timeline-svg: $(TIMELINE_SRC) tools/timeline.h tools/trace.h $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TIMELINE_SRC) -lm
 
+# The lesson figures are checked once drawn: a fresh run that no longer shows what a caption
+# claims fails here, not later in make test.
 figures: all
 	@scripts/compare.sh --figures slides/figures
 	@scripts/figures.sh slides/figures
+	@out=$$(scripts/figures.sh --check slides/figures) || { echo "$$out" | grep -v '^ok '; exit 1; }
 
 compare: all
 	@scripts/compare.sh --markdown bench/compare.md

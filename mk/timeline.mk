@@ -26,3 +26,13 @@ fuzz-trace: $(FUZZ_DIR)/fuzz_trace
 # Bounded in make check (a prerequisite's variables follow the target that asked for it).
 check: FUZZ_TRACE_SECONDS = $(CHECK_FUZZ_TRACE_SECONDS)
 check: fuzz-trace
+
+# Any -E trace in the Chrome Trace Event format (ui.perfetto.dev, chrome://tracing), with the
+# same reader as timeline-svg; and the test's own check of that format (tests/trace.bats).
+all: $(BIN_DIR)/trace-chrome $(BIN_DIR)/trace-event-check
+
+$(BIN_DIR)/trace-chrome: tools/trace-chrome.c tools/trace.c tools/trace.h $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itools -o $@ tools/trace-chrome.c tools/trace.c -lm
+
+$(BIN_DIR)/trace-event-check: tests/tools/trace-event-check.c $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tests/tools/trace-event-check.c

@@ -137,3 +137,89 @@ spans() {
         fi
     done
 }
+
+@test "trace-chrome: a trace opens in Perfetto: a track a thread, its reads complete events with their request" {
+    traced "$BIN/06-worker-offload"
+    shared_scenario
+    stop_server
+    run "$BIN/trace-chrome" "$TRACE"
+    [ "$status" -eq 0 ]
+    printf '%s\n' "$output" >"$BATS_TEST_TMPDIR/trace.json"
+    # The format's required fields, checked by a strict JSON reader of its own.
+    run "$BIN/trace-event-check" "$BATS_TEST_TMPDIR/trace.json"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    local json
+    json=$(cat "$BATS_TEST_TMPDIR/trace.json")
+    # One named track per server thread (main, which starts the trace, the loop, four workers).
+    [ "$(grep -c '"name":"thread_name"' <<<"$json")" -eq 6 ]
+    grep -q '"args":{"name":"loop"}' <<<"$json"
+    [ "$(grep -c '"name":"process_name"' <<<"$json")" -eq 1 ]
+    # Each request's read: a complete event of 300 ms or a little more (in µs) on a worker's track, its path in args.
+    local id tid
+    for id in $(seq 0 9); do
+        grep -qE '"name":"read","ph":"X","ts":[0-9.]+,"pid":[0-9]+,"tid":[0-9]+,"dur":3[0-9]{5}\.[0-9]{3},"args":\{"req":"/obj/'"$id"'"' <<<"$json" ||
+            { echo "no read of 300 ms for /obj/$id"; false; }
+    done
+    tid=$(grep '"args":{"name":"loop"}' <<<"$json" | sed 's/.*"tid":\([0-9]*\).*/\1/')
+    [ "$(grep '"name":"read"' <<<"$json" | grep -c "\"tid\":$tid,")" -eq 0 ] # none on the loop
+    grep '"name":"asleep","ph":"X"' <<<"$json" | grep -q "\"tid\":$tid," # the loop sleeps
+    # Moments are instants on the thread that logged them: ten accepts on the loop.
+    [ "$(grep '"name":"accepted","ph":"i"' <<<"$json" | grep -c "\"tid\":$tid,")" -eq 10 ]
+}
+
+@test "trace-chrome: a loop blocked in a read is one long read inside its handler; bad input names its line" {
+    printf '%s\n' \
+        '{"t_ms":0.000,"pid":7,"thread":"main","event":"trace_start","mono_ms":5000.000}' \
+        '{"t_ms":1.000,"pid":7,"thread":"loop","event":"wake"}' \
+        '{"t_ms":1.500,"pid":7,"thread":"loop","event":"read_start","fd":5,"req":"/a\"b"}' \
+        '{"t_ms":301.500,"pid":7,"thread":"loop","event":"read_done","fd":5,"req":"/a\"b","rc":0}' \
+        '{"t_ms":302.000,"pid":7,"thread":"loop","event":"wait"}' \
+        '{"t_ms":400.000,"pid":7,"thread":"loop","event":"gc_pause"}' \
+        '{"t_ms":500.000,"pid":7,"thread":"loop","event":"wake"}' \
+        '{"t_ms":501.000,"pid":7,"thread":"loop","event":"read_start","fd":6,"req":"/c"}' >"$BATS_TEST_TMPDIR/t"
+    run "$BIN/trace-chrome" "$BATS_TEST_TMPDIR/t"
+    [ "$status" -eq 0 ]
+    echo "$output"
+    printf '%s\n' "$output" >"$BATS_TEST_TMPDIR/t.json"
+    run "$BIN/trace-event-check" "$BATS_TEST_TMPDIR/t.json"
+    [ "$status" -eq 0 ]
+    json=$(cat "$BATS_TEST_TMPDIR/t.json")
+    # The read nests inside the handler: 1.5-301.5 ms inside 1-302 ms; its path escaped.
+    grep -q '"name":"read","ph":"X","ts":1500.000,"pid":7,"tid":2,"dur":300000.000,"args":{"req":"/a\\"b","fd":5,"rc":0}' <<<"$json"
+    grep -q '"name":"handler","ph":"X","ts":1000.000,"pid":7,"tid":2,"dur":301000.000' <<<"$json"
+    grep -q '"name":"asleep","ph":"X","ts":302000.000,"pid":7,"tid":2,"dur":198000.000' <<<"$json"
+    # Still open when the trace ends (the last event, 501 ms): the handler and the read end there.
+    grep -q '"name":"read","ph":"X","ts":501000.000,"pid":7,"tid":2,"dur":0.000,"args":{"req":"/c","fd":6,"open":' <<<"$json"
+    [ "$(grep -c gc_pause <<<"$json")" -eq 0 ] # an event it does not know is skipped, as timeline-svg does
+    # A broken line is refused with its number, as timeline-svg refuses it.
+    printf '%s\n' '{"t_ms":1,"thread":"loop","event":"wait"}' '{"t_ms":2,"thread":"loop"' >"$BATS_TEST_TMPDIR/t"
+    run "$BIN/trace-chrome" "$BATS_TEST_TMPDIR/t"
+    [ "$status" -eq 1 ] && [[ $output == "trace-chrome: $BATS_TEST_TMPDIR/t:2: "* ]]
+    run "$BIN/trace-chrome"
+    [ "$status" -eq 64 ]
+}
+
+@test "trace-event-check fails what Perfetto would refuse: no dur on X, no ts, bad JSON" {
+    local f=$BATS_TEST_TMPDIR/x.json bad
+    for bad in '[{"name":"a","ph":"X","ts":1,"pid":1,"tid":1}]:without a "dur"' \
+        '[{"name":"a","ph":"X","ts":1,"pid":1,"tid":1,"dur":-2}]:without a "dur" of 0 or more' \
+        '{"traceEvents":[{"name":"a","ph":"i","pid":1,"tid":1}]}:without a "ts"' \
+        '{"traceEvents":[{"ph":"i","ts":1,"pid":1,"tid":1}]}:without a "name"' \
+        '{"traceEvents":[{"name":"a","ph":"i","ts":"1","pid":1,"tid":1}]}:without a "ts"' \
+        '{"traceEvents":[{"name":"a","ph":"i","ts":1,"pid":1,"tid":1},]}:an event must be an object' \
+        '[{"name":"a","ph":"i","ts":01,"pid":1,"tid":1}]:expected in an object' \
+        '{"events":[]}:without "traceEvents"' \
+        '{"traceEvents":[]} x:text after' \
+        '{"traceEvents":[{"name":"a\u12","ph":"i","ts":1,"pid":1,"tid":1}]}:a bad \u escape' \
+        '[{"name":"a","ph":"i","s":"x","ts":1,"pid":1,"tid":1}]:"s" is not'; do
+        printf '%s\n' "${bad%:*}" >"$f"
+        run "$BIN/trace-event-check" "$f"
+        echo "$bad -> $status $output"
+        [ "$status" -eq 1 ]
+        [[ $output == *"not a trace event file: "*"${bad##*:}"* ]]
+    done
+    printf '%s\n' '[{"name":"a","ph":"X","ts":1.5e3,"pid":1,"tid":1,"dur":0,"args":{"x":[1,{"y":null}]}}]' >"$f"
+    run "$BIN/trace-event-check" "$f"
+    [ "$status" -eq 0 ] && [ "$output" = "ok: 1 events (1 complete, 0 instant, 0 metadata)" ]
+}

@@ -198,10 +198,15 @@ static const char *const OUTCOME_SHORT[OUTCOMES] = {"ok", "RC 1", "timeout", "er
  * drawn DEFAULT_WIDTH px wide or more (half of a 1280 px slide is 586 to 640 px). */
 enum { FONT = 12, TITLE_FONT = 15, DEFAULT_WIDTH = 580 };
 enum { ROW_PITCH_MAX = 13, LANE_PITCH_MAX = 14, LABEL_PITCH_MIN = 13, LEGEND_PITCH = 17 };
-/* Requests share ROWS_HEIGHT px and lanes LANES_HEIGHT px at most, as in the client's view. */
-enum { ROWS_HEIGHT = 168, LANES_HEIGHT = 208 };
+/* Requests share ROWS_HEIGHT px and lanes LANES_HEIGHT px at most, as in the client's view;
+ * but up to ROWS_LABELLED_MAX rows each get LABEL_PITCH_MIN, so each carries its id and outcome. */
+enum { ROWS_HEIGHT = 168, LANES_HEIGHT = 208, ROWS_LABELLED_MAX = 20 };
 /* A character's width in ems, DejaVu Sans's digits (the widest characters we draw): generous. */
 #define CHAR_EM 0.62
+/* A phase gets a legend key when some bar shows it at least this wide (px); thinner segments
+ * are still drawn (their tooltips, a zoom), but a key for a colour no one can see misleads. A
+ * lane's spans are drawn 1 px wide at least, so each of their states is keyed. */
+#define KEY_MIN_PX 1.0
 /* Spans closer than this (px) merge, so that a trace of a long run still makes a small file. */
 #define MERGE_PX 0.5
 
@@ -218,8 +223,11 @@ struct layout {
     double width, height, left, plot_width;
     double legend_y, plot_top, row_pitch, lanes_top, lane_pitch, bottom;
     long long axis_ms, step_ms;
-    bool has_untraced, has_loop;
-    bool span_titles; /* few enough spans that each read gets a tooltip */
+    bool has_untraced, has_mark;
+    bool has_phase[PHASES];      /* some bar has a segment of it KEY_MIN_PX wide or more */
+    bool has_state[LS_READ + 1]; /* some lane has a span of it */
+    bool span_titles;            /* few enough spans that each read gets a tooltip */
+    const struct figure *fig;
 };
 
 static double lx(const struct layout *g, double ms) {
@@ -230,26 +238,32 @@ static double lx(const struct layout *g, double ms) {
     return g->left + ms * g->plot_width / (double)g->axis_ms;
 }
 
-/* The legend in a grid of as many columns as fit; draws it when out is not NULL. Returns its
- * last baseline. */
+/* The mark beside a row whose path had the figure's mark prefix (the dying disk's, say). */
+#define MARK_COLOUR "#111111"
+
+/* The legend in a grid of as many columns as fit, an entry for each colour the figure uses and
+ * no other; draws it when out is not NULL. Returns its last baseline. Each key's class is the
+ * class of what it explains, so a test can tell that the figure uses it. */
 static double legend(FILE *out, const struct layout *g) {
     struct entry {
-        const char *label, *colour;
-    } e[PHASES + 3];
+        const char *label, *colour, *class;
+    } e[PHASES + 4];
     int n = 0;
-    for (int p = 0; p < PHASES; p++)
-        e[n++] = (struct entry){PHASE_LABEL[p], PHASE_COLOUR[p]};
-    if (g->has_loop) {
-        e[n++] = (struct entry){LANE_LABEL[LS_ASLEEP], LANE_COLOUR[LS_ASLEEP]};
-        e[n++] = (struct entry){LANE_LABEL[LS_HANDLER], LANE_COLOUR[LS_HANDLER]};
-    }
+    for (int p = 0; p < PHASES; p++) /* a read on a lane is drawn as the request's "being read" */
+        if (g->has_phase[p] || (p == PH_READ && g->has_state[LS_READ]))
+            e[n++] = (struct entry){PHASE_LABEL[p], PHASE_COLOUR[p], PHASE_CLASS[p]};
+    for (int state = LS_ASLEEP; state <= LS_HANDLER; state++)
+        if (g->has_state[state])
+            e[n++] = (struct entry){LANE_LABEL[state], LANE_COLOUR[state], LANE_CLASS[state]};
     if (g->has_untraced)
-        e[n++] = (struct entry){"no server events", "white"};
+        e[n++] = (struct entry){"no server events", "white", "ph-none"};
+    if (g->has_mark)
+        e[n++] = (struct entry){g->fig->mark_label, MARK_COLOUR, "mark"};
     double column = 0;
     for (int i = 0; i < n; i++)
         if (16 + words_width(e[i].label) + 12 > column)
             column = 16 + words_width(e[i].label) + 12;
-    int columns = (int)((g->width - 16 + 12) / column);
+    int columns = column > 0 ? (int)((g->width - 16 + 12) / column) : 1;
     if (columns < 1)
         columns = 1;
     if (out)
@@ -257,13 +271,20 @@ static double legend(FILE *out, const struct layout *g) {
     for (int i = 0; out && i < n; i++) {
         double x = 8 + (i % columns) * column, y = g->legend_y + (i / columns) * LEGEND_PITCH;
         fprintf(out,
-                "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" fill=\"%s\" "
-                "stroke=\"#888\" stroke-width=\"0.5\"/><text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-                x, y - 10, e[i].colour, x + 16, y, e[i].label);
+                "<rect class=\"key %s\" x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" "
+                "fill=\"%s\" stroke=\"#888\" stroke-width=\"0.5\"/><text x=\"%.1f\" "
+                "y=\"%.1f\">",
+                e[i].class, x, y - 10, e[i].colour, x + 16, y);
+        put_xml(out, e[i].label);
+        fprintf(out, "</text>\n");
     }
     if (out)
         fprintf(out, "</g>\n");
-    return g->legend_y + ((n - 1) / columns) * LEGEND_PITCH;
+    return g->legend_y + (n > 0 ? (n - 1) / columns : 0) * LEGEND_PITCH;
+}
+
+static bool marked(const struct figure *fig, const struct request_view *v) {
+    return fig->mark_label && fig->mark_prefix >= 0 && v->prefix == fig->mark_prefix;
 }
 
 static void layout_of(struct layout *g, const struct model *m, const struct figure *fig) {
@@ -272,18 +293,22 @@ static void layout_of(struct layout *g, const struct model *m, const struct figu
     g->width = fig->width ? fig->width : DEFAULT_WIDTH;
     double longest = 0, end = m->end_ms;
     char id[16];
+    g->fig = fig;
     for (size_t i = 0; i < tl->n; i++) {
+        const struct request_view *v = &m->req[i];
         snprintf(id, sizeof id, "%d", tl->rows[i].id);
         if (text_width(id) > longest)
             longest = text_width(id);
-        g->has_untraced |= !m->req[i].traced && !m->req[i].n_seg;
+        g->has_untraced |= !v->traced && !v->n_seg;
+        g->has_mark |= marked(fig, v);
     }
     size_t spans = 0;
     for (size_t i = 0; i < m->n_lanes; i++) {
         spans += m->lanes[i].n_spans;
         if (text_width(m->lanes[i].name) > longest)
             longest = text_width(m->lanes[i].name);
-        g->has_loop |= m->lanes[i].sleeps;
+        for (size_t k = 0; k < m->lanes[i].n_spans; k++)
+            g->has_state[m->lanes[i].spans[k].state] = true;
     }
     g->span_titles = spans <= 300;
     g->left = 10 + (longest < 18 ? 18 : longest > 140 ? 140 : longest);
@@ -294,11 +319,19 @@ static void layout_of(struct layout *g, const struct model *m, const struct figu
     long long end_ms = (long long)ceil(end);
     g->step_ms = tick_step(end_ms > 0 ? end_ms : 1);
     g->axis_ms = (end_ms / g->step_ms + 1) * g->step_ms;
+    for (size_t i = 0; i < tl->n; i++) /* a sliver no one can see needs no key */
+        for (int k = 0; k < m->req[i].n_seg; k++) {
+            const struct segment *s = &m->req[i].seg[k];
+            if (lx(g, s->to_ms) - lx(g, s->from_ms) >= KEY_MIN_PX)
+                g->has_phase[s->phase] = true;
+        }
     g->legend_y = 53;
     g->plot_top = legend(NULL, g) + 25; /* room for the timeout's label */
     g->row_pitch = (double)ROWS_HEIGHT / (double)(tl->n ? tl->n : 1);
     if (g->row_pitch > ROW_PITCH_MAX)
         g->row_pitch = ROW_PITCH_MAX;
+    if (tl->n <= ROWS_LABELLED_MAX && g->row_pitch < LABEL_PITCH_MIN)
+        g->row_pitch = LABEL_PITCH_MIN; /* every row's id and outcome can be read and counted */
     g->lanes_top = g->plot_top + g->row_pitch * (double)tl->n + (m->n_lanes ? 8 : 0);
     g->lane_pitch = m->n_lanes ? (double)LANES_HEIGHT / (double)m->n_lanes : 0;
     if (g->lane_pitch > LANE_PITCH_MAX)
@@ -354,7 +387,14 @@ static void traced_rows(FILE *out, const struct model *m, const struct layout *g
         const struct row *r = &tl->rows[i];
         const struct request_view *v = &m->req[i];
         double y = g->plot_top + (double)i * g->row_pitch + (g->row_pitch - bar) / 2;
-        fprintf(out, "<g class=\"req\" data-id=\"%d\">", r->id);
+        fprintf(out, "<g class=\"req\" data-id=\"%d\" data-outcome=\"%s\"", r->id,
+                OUTCOME_NAME[r->outcome]);
+        if (marked(g->fig, v)) {
+            fprintf(out, " data-mark=\"");
+            put_xml(out, g->fig->mark_label);
+            fprintf(out, "\"");
+        }
+        fputc('>', out);
         if (titles)
             request_title(out, m, i);
         fputc('\n', out);
@@ -373,11 +413,16 @@ static void traced_rows(FILE *out, const struct model *m, const struct layout *g
                     "fill=\"%s\"/>\n",
                     PHASE_CLASS[s->phase], x0, y, x1 - x0, bar, PHASE_COLOUR[s->phase]);
         }
+        if (marked(g->fig, v))
+            fprintf(out,
+                    "<rect class=\"mark\" x=\"%.1f\" y=\"%.2f\" width=\"3\" height=\"%.2f\" "
+                    "fill=\"" MARK_COLOUR "\"/>\n",
+                    g->left - 4, y, bar);
         if (i % every == 0)
             fprintf(out,
                     "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%d</text>"
                     "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-                    g->left - 6, y + bar / 2 + 4.2, r->id, g->left + g->plot_width + 6,
+                    g->left - 7, y + bar / 2 + 4.2, r->id, g->left + g->plot_width + 6,
                     y + bar / 2 + 4.2, OUTCOME_SHORT[r->outcome]);
         fprintf(out, "</g>\n");
     }

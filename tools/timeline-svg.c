@@ -20,7 +20,7 @@
 static void usage(FILE *to) {
     fprintf(to,
             "usage: timeline-svg [-t TITLE] [-s SUBTITLE] [-d TIMEOUT_MS] [-w WIDTH] [-e TRACE]\n"
-            "                    [-p PREFIX] [--text] [FILE]\n"
+            "                    [-p PREFIX] [-m PREFIX=LABEL] [--text] [FILE]\n"
             "  FILE          the client's --timeline file (else stdin)\n"
             "  -t, -s        the figure's title and subtitle\n"
             "  -d MS         the client's timeout, drawn as a dashed line\n"
@@ -28,7 +28,10 @@ static void usage(FILE *to) {
             "                time axis in characters (60)\n"
             "  -e TRACE      the server's event trace (its -E FILE): split each bar by what the\n"
             "                server did, and draw a lane per server thread\n"
-            "  -p PREFIX     the client's --path: a trace's req PREFIX+ID is request ID (/obj/)\n"
+            "  -p PREFIX     the client's --path: a trace's req PREFIX+ID is request ID (/obj/);\n"
+            "                several, comma-separated, for a client run with --slow-path too\n"
+            "  -m PREFIX=LABEL  mark the rows whose path the trace gives as PREFIX+ID (one of\n"
+            "                -p's; added to them if not), and name them LABEL in the legend\n"
             "  --text        draw for a terminal instead of SVG\n");
 }
 
@@ -75,16 +78,29 @@ static char *read_file(const char *name, size_t *len) {
     return buf;
 }
 
+/* The index of want[0..n) in the comma-separated list, or -1. */
+static int prefix_index(const char *list, const char *want, size_t n) {
+    int index = 0;
+    for (const char *p = list;; index++) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, want, n) == 0)
+            return index;
+        if (!p[len])
+            return -1;
+        p += len + 1;
+    }
+}
+
 int main(int argc, char **argv) {
-    struct figure fig = {.title = "Request timeline", .subtitle = ""};
-    const char *trace_name = NULL, *prefix = "/obj/";
+    struct figure fig = {.title = "Request timeline", .subtitle = "", .mark_prefix = -1};
+    const char *trace_name = NULL, *prefix = "/obj/", *mark = NULL;
     bool text = false;
     long width = 0;
     enum { TEXT = 256, HELP };
     static const struct option LONG[] = {
         {"text", no_argument, NULL, TEXT}, {"help", no_argument, NULL, HELP}, {0, 0, 0, 0}};
     int opt;
-    while ((opt = getopt_long(argc, argv, "t:s:d:w:e:p:", LONG, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "t:s:d:w:e:p:m:", LONG, NULL)) != -1) {
         char *end = NULL;
         switch (opt) {
         case 't': fig.title = optarg; break;
@@ -93,6 +109,7 @@ int main(int argc, char **argv) {
         case 'w': width = strtol(optarg, &end, 10); break;
         case 'e': trace_name = optarg; break;
         case 'p': prefix = optarg; break;
+        case 'm': mark = optarg; break;
         case TEXT: text = true; break;
         case HELP: usage(stdout); return 0;
         default: usage(stderr); return 64;
@@ -104,6 +121,25 @@ int main(int argc, char **argv) {
         fail("bad value for -w: %ld (%s)", width, text ? "10 to 1000 columns" : "300 to 10000 px");
     if (argc - optind > 1)
         fail("one FILE at most");
+    char *prefixes = NULL;
+    if (mark && !trace_name)
+        fail("-m needs -e: a row's path is in the trace");
+    if (mark) {
+        const char *eq = strchr(mark, '=');
+        if (!eq || eq == mark || !eq[1] || memchr(mark, ',', (size_t)(eq - mark)))
+            fail("bad value for -m: %s (PREFIX=LABEL)", mark);
+        fig.mark_label = eq + 1;
+        fig.mark_prefix = prefix_index(prefix, mark, (size_t)(eq - mark));
+        if (fig.mark_prefix < 0) { /* not one of -p's: one more */
+            size_t n = strlen(prefix);
+            if (!(prefixes = malloc(n + 1 + (size_t)(eq - mark) + 1)))
+                fail("out of memory");
+            snprintf(prefixes, n + 2 + (size_t)(eq - mark), "%s,%.*s", prefix, (int)(eq - mark),
+                     mark);
+            fig.mark_prefix = prefix_index(prefixes, mark, (size_t)(eq - mark));
+            prefix = prefixes;
+        }
+    }
     const char *name = optind < argc ? argv[optind] : "-";
     char err[256];
     size_t len;
@@ -142,6 +178,7 @@ int main(int argc, char **argv) {
     if (trace_name)
         trace_free(&tr);
     timeline_free(&tl);
+    free(prefixes);
     if (fflush(stdout) != 0 || ferror(stdout))
         fail("writing the %s: %s", text ? "picture" : "SVG", strerror(errno));
     return 0;

@@ -275,6 +275,8 @@ static int link_events(struct builder *b) {
             }
         }
         record(v, e->kind, t, e->lane);
+        if (v->prefix < 0)
+            v->prefix = e->prefix;
     }
     b->orphan_accepts += n_pending;
     free(index);
@@ -617,7 +619,11 @@ int model_build(const struct timeline *tl, const struct trace *tr, struct model 
     struct builder b = {.tl = tl, .tr = tr, .m = m};
     b.offset_ms = clock_offset(tl, tr, note, note_len);
     m->req = calloc(tl->n ? tl->n : 1, sizeof *m->req);
-    if (!m->req || classify_lanes(&b) < 0 || link_events(&b) < 0)
+    if (!m->req)
+        goto fail;
+    for (size_t i = 0; i < tl->n; i++)
+        m->req[i].prefix = -1;
+    if (classify_lanes(&b) < 0 || link_events(&b) < 0)
         goto fail;
     bool linked = false;
     for (size_t i = 0; i < tl->n; i++)

@@ -51,6 +51,7 @@ struct segment {
 /* The server's events of one request, on the client's clock (kinds EV_ACCEPTED to EV_REFUSED). */
 struct request_view {
     bool traced; /* a server event names it: its bar is split into segments */
+    int prefix;  /* which of trace_load's path prefixes its path had; -1 when unknown */
     struct segment seg[SEGMENTS_MAX];
     int n_seg;
     bool has[EV_REFUSED + 1];
@@ -100,6 +101,8 @@ struct figure {
     const char *title, *subtitle;
     long long timeout_ms; /* 0: none */
     int width;            /* px; 0 for the default */
+    int mark_prefix;      /* rows whose path had this prefix (request_view.prefix) are marked; -1 */
+    const char *mark_label; /* ... and the legend names them so */
 };
 
 void draw_svg(FILE *out, const struct model *m, const struct figure *f);

@@ -385,10 +385,12 @@ const char *trace_parse_line(const char *s, size_t len, struct trace_line *out) 
 }
 
 /* The id in req when it is one of the comma-separated prefixes followed by decimal digits only;
- * else -1. */
-static long request_id(const char *req, const char *prefixes) {
+ * else -1. *which is that prefix's index in the list (-1 with no id). */
+static long request_id(const char *req, const char *prefixes, int *which) {
     size_t n = 0;
-    for (const char *p = prefixes; *p; p += n + (p[n] == ',')) {
+    int index = 0;
+    *which = -1;
+    for (const char *p = prefixes; *p; p += n + (p[n] == ','), index++) {
         n = strcspn(p, ",");
         if (n > 0 && strncmp(req, p, n) == 0 && req[n] != '\0' && req[n] >= '0' && req[n] <= '9')
             break;
@@ -405,6 +407,7 @@ static long request_id(const char *req, const char *prefixes) {
             return -1;
         id = id * 10 + (*s - '0');
     }
+    *which = index;
     return id;
 }
 
@@ -529,12 +532,15 @@ int trace_load(const char *buf, size_t len, const char *req_prefix, struct trace
         if (lane < 0)
             goto out_of_memory;
         raw_t[tr->n_events] = line->t_ms;
+        int prefix = -1;
+        long req = line->has_req ? request_id(line->req, req_prefix, &prefix) : -1;
         tr->events[tr->n_events++] = (struct trace_event){
             .kind = line->kind,
             .lane = lane,
             .pid = line->has_pid ? (int)line->pid : -1,
             .fd = line->has_fd ? (int)line->fd : -1,
-            .req = line->has_req ? request_id(line->req, req_prefix) : -1,
+            .req = req,
+            .prefix = prefix,
             .seq = line_no + 1,
         };
     }

@@ -50,6 +50,7 @@ struct trace_event {
     int pid;    /* -1 when the line had none */
     int fd;     /* -1 when the line had none */
     long req;   /* the request's id when req is PREFIX + decimal digits; else -1 */
+    int prefix; /* which of the comma-separated prefixes it had (0 the first); -1 with no id */
     size_t seq; /* the line number: keeps events of one time in file order */
 };
 
