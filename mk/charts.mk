@@ -3,8 +3,9 @@
 #                   draws each chart of the deck with it, from a table a run wrote
 #   make deck-data  the runs the deck quotes beyond bench/ and the figures, by scripts/deck-data.sh:
 #                   chapter 11's four designs (slides/data/11-designs.md), chapter 12's iou-wrk
-#                   threads (12-iou-wrk.md), loopwatch's demo output (debug-5.txt), in about
-#                   20 s; make figures runs it too
+#                   threads (12-iou-wrk.md), loopwatch's demo output (debug-5.txt), what epoll
+#                   and poll say of a regular file (epoll-file.txt), in about 20 s; make figures
+#                   runs it too. scripts/deck-data.sh slides/data NAME... runs only those.
 .PHONY: deck-data
 
 all: $(BIN_DIR)/chart-svg

@@ -9,9 +9,12 @@
 #                  slides/lightning.html, its 10-minute path (slides/README.md)
 #   make slides-pdf   slides/deck.pdf and slides/lightning.pdf, one page per slide, printed by
 #                  headless Chromium; make slides-check  the browser's check of both decks
+#   make slides-notes slides/deck-notes.pdf and slides/lightning-notes.pdf, the speaker's
+#                  handout: one A4 page per slide, the slide and its notes (mk/talk.mk: the rest
+#                  of what giving the talk needs)
 #   make figures-png  PNG copies of the figures in $(BIN_DIR)/figures-png/, for a quick look
 # The tools they use only for viewing or building the deck are installed here when missing.
-.PHONY: figures compare slides slides-pdf slides-check figures-png
+.PHONY: figures compare slides slides-pdf slides-notes slides-check figures-png
 
 # The SVG renderer is built with everything else, so the normal build keeps it compiling.
 all: $(BIN_DIR)/timeline-svg
@@ -44,6 +47,12 @@ slides-pdf: slides
 	@scripts/need chromium fonts-dejavu-core
 	@slides/browser.sh pdf slides/deck.html slides/deck.pdf
 	@slides/browser.sh pdf slides/lightning.html slides/lightning.pdf
+
+# The same browser again, the speaker's handout: each slide with its notes under it.
+slides-notes: slides
+	@scripts/need chromium fonts-dejavu-core
+	@slides/browser.sh notes slides/deck.html slides/deck-notes.pdf
+	@slides/browser.sh notes slides/lightning.html slides/lightning-notes.pdf
 
 slides-check: slides
 	@scripts/need chromium fonts-dejavu-core

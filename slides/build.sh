@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # build.sh [--no-run] [--lightning] [--markdown FILE | --markdown-only FILE] [--charts DIR]
-#          [DECK.md [OUT.html]]: turns the talk (slides/deck.md) into one HTML file that opens
-# offline (slides/deck.html): Debian's remark.js, every figure and every chart inside it.
+#          [DECK.md [OUT.html]], or build.sh --repo-url: turns the talk (slides/deck.md) into one
+# HTML file that opens offline (slides/deck.html): Debian's remark.js, every figure and chart in it.
 # --lightning keeps only the slides of the 10-minute path (class `lightning`) and writes
 # slides/lightning.html; --markdown also writes the filled-in Markdown (what scripts/docs-check
 # reads in tests/slides.bats), --markdown-only only that; --charts DIR keeps the charts' SVGs.
 # --no-run starts nothing: a figure not drawn yet is an error instead of a run of compare.sh.
+# --repo-url prints the repository's address the first and last slides show (REPO_URL below).
 #
 # No number on a slide is typed by hand: the deck names where each comes from, and this script
 # fills it in from that file, which a run wrote (bench/REPORT.md, bench/compare.md, slides/data/,
@@ -18,10 +19,12 @@
 #   <!-- chart name=N src= in= cols= rows= [label= title= sub= note= grouped=yes highlight=ROW
 #        max="0,300" ref="1:TEXT"] -->                            a whole line: a bar chart
 #   <!-- output src=FILE from=ERE to=ERE [skip=ERE] [cut=N] -->   a whole line: real output, verbatim
+#                                                                 (a line over N columns cut at a word)
 #   <!-- diff a=FILE b=FILE hunks=ERE [context=N] -->             a whole line: the hunks of a diff
 #   <!-- list src=FILE re=ERE -->                                 a whole line: a numbered list of
 #                                                                 the first group of each match
 #   <!-- more chapters -->                                        chapters with no slide of their own
+#   <!-- repo-url -->                                             inline: the repository's address
 #
 # A table is found by what it says, not where it is: SECTION is a piece of a heading (case does
 # not matter; "" or no `in` means the whole file; "a|b" tries each), the table is the section's
@@ -38,15 +41,28 @@
 #
 # Slides: `???` starts a slide's speaker notes (remark's presenter view, key P). A chapter whose
 # figures and excerpts no slide shows (no ](figures/NN-, <!-- from chapters/NN-, <!-- chapter: NN
-# -->) gets a slide from its README (title, goal, figures and their captions) or else its server.c
-# header, in story order: before the first slide of a later chapter, else before the slide that
+# -->) gets a slide from its README (title, first figure; goal and caption in the notes) or else
+# its server.c header, in story order: before the first slide of a later chapter, else before the slide that
 # holds <!-- more chapters -->. A figure the deck names that is not in slides/figures/ is made
-# first by scripts/compare.sh (fresh runs of its chapter), unless --no-run.
+# first by scripts/compare.sh (fresh runs of its chapter), unless --no-run. Classes the CSS below
+# knows: full (a figure alone, as large as the slide allows), live (a live moment's command, large),
+# backup (kept for questions, after the talk, on both paths; "[backup]" in its notes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REMARK_JS=${REMARK_JS:-/usr/share/javascript/remark-slide/remark.min.js}
 FIGURES=${FIGURES_DIR:-slides/figures}
 BIN=${BIN_DIR:-bin}
+# The repository's address, on the first and the last slide (<!-- repo-url -->): REPO_URL from the
+# environment, else the git remote "origin" (git@host:owner/name.git shown as https://host/owner/
+# name), else the placeholder below. The repository names no public home yet (no remote, no
+# address in its README): set it here once it has one. Until then the slides show the
+# placeholder, this script warns, and make talk-preflight fails.
+REPO_URL_PLACEHOLDER=REPO_URL
+if [ -z "${REPO_URL:-}" ]; then
+    REPO_URL=$(git remote get-url origin 2>/dev/null |
+        sed -E 's|^git@([^:]+):|https://\1/|; s|^ssh://git@|https://|; s|\.git$||') || true
+fi
+REPO_URL=${REPO_URL:-$REPO_URL_PLACEHOLDER}
 
 run=1 lightning="" markdown_out="" charts_out="" html=1
 while [ $# -gt 0 ]; do
@@ -56,7 +72,8 @@ while [ $# -gt 0 ]; do
     --markdown) markdown_out=${2:?--markdown needs a FILE}; shift ;;
     --markdown-only) markdown_out=${2:?--markdown-only needs a FILE}; html=""; shift ;;
     --charts) charts_out=${2:?--charts needs a DIR}; shift ;;
-    -h | --help) sed -n '2,7s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    --repo-url) echo "$REPO_URL"; exit 0 ;;
+    -h | --help) sed -n '2,8s/^# \{0,1\}//p' "$0"; exit 0 ;;
     -*) echo "build.sh: unknown option $1 (--help)" >&2; exit 64 ;;
     *) break ;;
     esac
@@ -330,7 +347,8 @@ output_block() {
         !on && $0 ~ from { on = 1 }
         on && $0 !~ skip {
             sub(/[ \t]+$/, "")
-            if (cut > 0 && length($0) > cut) $0 = substr($0, 1, cut - 2) " …"
+            # Cut at the end of a word, so that no number is shown cut short (65536 as 6553).
+            if (cut > 0 && length($0) > cut) { s = substr($0, 1, cut - 2); sub(/[^ ]*$/, "", s); $0 = s "…" }
             print; n++
         }
         on && n && $0 ~ to { exit }' "$src")
@@ -383,61 +401,60 @@ covered() {
 unlink() { sed -E 's/\[([^]]*)\]\([^)]*\)/\1/g'; }
 
 # chapter_slide CHAPTER: a slide from what the chapter says of itself, verbatim: its README's
-# title, goal, first two figures and their captions, or without a README its server.c header.
+# title, goal, first figure and its caption, or without a README its server.c header. A figure is
+# shown alone and full size (class full: legible on a 1024 x 768 projector, slides/browser.sh), so
+# the goal goes with the caption into the notes; a slide with no figure shows the goal.
 chapter_slide() {
-    local ch=$1 nn=${1%%-*} readme="chapters/$1/README.md" title goal figs="" f caption notes=""
+    local ch=$1 nn=${1%%-*} readme="chapters/$1/README.md" title goal="" fig="" f caption notes="" body=""
     title=$(sed -n '1s/^# *//p' "$readme" 2>/dev/null) || true
     [ -n "$title" ] || title="${ch/-/ }"
-    echo "class: auto"
-    echo
-    echo "# $title"
-    echo
-    echo "<!-- chapter: $nn -->"
     if [ -f "$readme" ]; then
         goal=$(awk '/^\*\*Goal: / { on = 1 } on { g = g (g == "" ? "" : " ") $0 } on && /\*\*$/ { exit }
             END { sub(/^\*\*Goal: /, "", g); sub(/\*\*$/, "", g); print g }' "$readme" | unlink)
-        [ -z "$goal" ] || printf '\n.takeaway[Goal: %s]\n' "$goal"
-        # The README's figures, with the caption on the line after each.
+        # The README's first figure that is drawn, with the caption on the line after it.
         while IFS=$'\t' read -r f caption; do
             [ -f "$FIGURES/$f" ] || [ -n "$run" ] || continue
-            figs+="![$nn](figures/$f) "
+            fig="![$nn](figures/$f)"
             notes+="- $f: $caption"$'\n'
+            break
         done < <(awk '
             match($0, /\]\(\.\.\/\.\.\/slides\/figures\/[A-Za-z0-9._-]+\.svg\)/) {
                 f = substr($0, RSTART + 23, RLENGTH - 24); getline cap
                 gsub(/^\*|\*$/, "", cap); printf "%s\t%s\n", f, cap
-            }' "$readme" | head -2 | unlink)
-    else
-        echo
-        echo "<!-- from chapters/$ch/server.c -->"
-        echo '```c'
-        sed -n '1,/\*\//p' "chapters/$ch/server.c"
-        echo '```'
-    fi
-    # No figure in the README: its first table (one short enough for a slide), verbatim.
-    if [ -z "$figs" ] && [ -f "$readme" ]; then
-        awk '/^\|/ { print; n++; t = 1; next } t { exit }' "$readme" | unlink >"$work/table"
-        if [ -s "$work/table" ] && [ "$(wc -l <"$work/table")" -le 10 ]; then
-            printf '\n<!-- from %s -->\n' "$readme"
-            cat "$work/table"
-            notes+="- the README's first table, as it stands there"$'\n'
-            figs=table
+            }' "$readme" | unlink)
+        # No figure in the README: its first table (one short enough for a slide), verbatim.
+        if [ -z "$fig" ]; then
+            awk '/^\|/ { print; n++; t = 1; next } t { exit }' "$readme" | unlink >"$work/table"
+            if [ -s "$work/table" ] && [ "$(wc -l <"$work/table")" -le 10 ]; then
+                body=$(printf '\n<!-- from %s -->\n%s' "$readme" "$(cat "$work/table")")
+                notes+="- the README's first table, as it stands there"$'\n'
+            fi
         fi
+    else
+        body=$(printf '\n<!-- from chapters/%s/server.c -->\n```c\n%s\n```' "$ch" "$(sed -n '1,/\*\//p' "chapters/$ch/server.c")")
     fi
-    if [ -z "$figs" ]; then # the two scenarios, as make figures draws them
-        while read -r f; do
-            if [ -n "$run" ] || [ -f "$FIGURES/$f" ]; then figs+="![$nn](figures/$f) "; fi
-        done < <(scripts/compare.sh --list-figures "$ch" | grep -- '-shared' | head -2)
+    if [ -z "$fig" ] && [ -z "$body" ]; then # the shared scenario, as make figures draws it
+        f=$(scripts/compare.sh --list-figures "$ch" | grep -m1 -- '-shared' || true)
+        if [ -n "$f" ] && { [ -n "$run" ] || [ -f "$FIGURES/$f" ]; }; then fig="![$nn](figures/$f)"; fi
     fi
-    local layout=(- one pair)
-    [ -z "$figs" ] || [ "$figs" = table ] || printf '\n.%s[%s]\n' "${layout[$(wc -w <<<"$figs")]}" "$figs"
+    echo "class: auto${fig:+, full}"
+    echo
+    echo "# $title"
+    echo
+    echo "<!-- chapter: $nn -->"
+    if [ -n "$fig" ]; then
+        printf '\n%s\n' "$fig"
+    else
+        [ -z "$goal" ] || printf '\n.takeaway[Goal: %s]\n' "$goal"
+        [ -z "$body" ] || printf '%s\n' "$body"
+    fi
     echo
     echo '???'
     echo
     echo "[auto] This slide is made from chapters/$ch/ at build time: the chapter has no hand-written"
-    echo "slide yet. Read its goal; point at each figure:"
+    echo "slide yet.${goal:+ Its goal: $goal}"
     echo
-    printf '%s' "$notes"
+    [ -z "$notes" ] || { echo "Point at the figure:"; echo; printf '%s' "$notes"; }
     [ -n "$notes" ] || echo "- the shared scenario, as for every chapter: who waited for whom."
 }
 
@@ -545,6 +562,7 @@ expand() {
     local line n=0 spec
     while IFS= read -r line; do
         n=$((n + 1))
+        line=${line//'<!-- repo-url -->'/"$REPO_URL"}
         case $line in
         '<!-- table '*' -->') spec=${line#'<!-- table '}; table_block "$n" "${spec%' -->'}" ;;
         '<!-- chart '*' -->') spec=${line#'<!-- chart '}; chart_block "$n" "${spec%' -->'}" ;;
@@ -557,10 +575,11 @@ expand() {
     done <"$1"
 }
 
-# keep_lightning: only the slides whose class names `lightning`.
+# keep_lightning: only the slides whose class names `lightning`, and the ones kept for questions
+# (`backup`), which come after the talk on both paths.
 keep_lightning() {
     awk '
-        function flush() { if (have && buf ~ /(^|\n)class:[^\n]*lightning/) { printf "%s%s", (n++ ? "---\n" : ""), buf } buf = ""; have = 0 }
+        function flush() { if (have && buf ~ /(^|\n)class:[^\n]*(lightning|backup)/) { printf "%s%s", (n++ ? "---\n" : ""), buf } buf = ""; have = 0 }
         /^```/ { fence = !fence }
         !fence && /^---[ \t]*$/ { flush(); next }
         { buf = buf $0 "\n"; have = 1 }
@@ -568,6 +587,8 @@ keep_lightning() {
 }
 
 lint "$deck" || exit 1
+[ "$REPO_URL" != "$REPO_URL_PLACEHOLDER" ] || ! grep -q '<!-- repo-url -->' "$deck" ||
+    echo "build.sh: the slides show the placeholder $REPO_URL_PLACEHOLDER for the repository's address: set REPO_URL in $0" >&2
 with_chapters "$deck" >"$work/with-chapters.md"
 expand "$work/with-chapters.md" >"$work/deck.md"
 # with_chapters and expand change the line numbers: a marker's error names the line in
@@ -626,33 +647,37 @@ awk -F '\t' '
 <style>
 body { font-family: 'DejaVu Sans', 'Helvetica Neue', Arial, sans-serif; }
 h1, h2, h3 { font-weight: normal; color: #1a2a3a; }
-/* A 16:9 slide is 1210 x 681 px, drawn at 1.06 in a 1280 x 720 window: every size here is about
- * what the audience gets, and tests/slides.bats checks that no text ends up under 12 px. */
+/* A 16:9 slide is 1210 x 681 px. The smallest projector the talk plans for, 1024 x 768, shows
+ * it at 0.846, and tests/slides.bats wants every text there, a figure's included, to be at least
+ * 14 screen px (slides/browser.sh says why): so no text here is under 17 px, and a timeline or a
+ * chart is drawn alone, as wide as the slide lets it. */
 .remark-slide-content { font-size: 22px; padding: 0.4em 1.3em 0.3em; }
 .remark-slide-content h1 { font-size: 1.45em; margin: 0.3em 0 0.4em; }
 .remark-slide-content.center h1 { font-size: 2em; }
 .remark-slide-content p, .remark-slide-content ul, .remark-slide-content ol { margin: 0.35em 0; }
 .remark-slide-content li { margin: 0.15em 0; }
 .remark-code, .remark-inline-code { font-family: 'DejaVu Sans Mono', Menlo, monospace; }
-.remark-code { font-size: 15px; line-height: 1.25; }
+.remark-code { font-size: 17px; line-height: 1.25; }
 .remark-slide-content pre { margin: 0.3em 0; }
 .remark-slide-content pre > code { display: block; background: #f6f6f6; padding: 0.3em 0.5em; }
 .remark-slide-content.center pre { display: inline-block; text-align: left; }
-.output .remark-code { font-size: 17px; }
-img.figure { display: block; margin: 0 auto; max-width: 100%; height: 400px; }
-img.chart { height: auto; max-height: 560px; }
-.pair { display: flex; justify-content: space-between; }
-.pair img.figure { display: inline-block; width: 49.6%; height: auto; max-height: 470px; object-fit: contain; }
+/* A figure fills the slide's width, or its height under the title and one line (class full);
+ * object-fit keeps its aspect, and browser.sh measures the text as drawn. */
+img.figure { display: block; margin: 0 auto; width: 100%; height: 470px; object-fit: contain; }
+.full img.figure { height: 552px; }
+.remark-slide-content.full h1 { margin: 0.25em 0 0.15em; }
+.remark-slide-content.full p { margin: 0.2em 0; }
+img.chart { height: auto; max-height: 520px; }
 .split { display: flex; gap: 0.8em; align-items: flex-start; }
 .split > div { flex: 1 1 0; min-width: 0; }
-.split > .wide { flex: 2.2 1 0; }
-.split > .narrow { flex: 1 1 0; font-size: 18px; }
 .takeaway { display: block; border-left: 5px solid #0072b2; padding: 0.1em 0.5em; margin: 0.3em 0 0.4em;
     color: #1a2a3a; }
-.small { font-size: 16px; color: #444; }
+.small { font-size: 18px; color: #444; }
+.url { font-family: 'DejaVu Sans Mono', Menlo, monospace; font-size: 26px; color: #0072b2; margin: 0.6em 0; }
 .rules ol { font-size: 26px; }
+/* A live moment: the command, large, and what to look for (slides/RUNBOOK.md). */
+.live pre .remark-code { font-size: 30px; }
 .remark-slide-content table { border-collapse: collapse; font-size: 19px; margin: 0.2em auto; }
-.remark-slide-content.dense table { font-size: 13px; }
 .remark-slide-content th, .remark-slide-content td { border: 1px solid #bbb; padding: 1px 6px; }
 .remark-slide-number { font-size: 13px; }
 .remark-slide-notes { font-size: 16px; }

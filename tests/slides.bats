@@ -2,10 +2,12 @@
 # The talk never lies about the code or the numbers: every C excerpt on a slide is still,
 # verbatim, in the file it cites; every figure it shows is one `make figures` draws; every number
 # is filled in from the file a run wrote, and the filled deck quotes only what that file holds.
-# Every slide has speaker notes with a time mark, and the talk keeps its 30 and 10 minutes.
-# In headless Chromium (Debian's, which make test installs) every slide fits 1280 x 720 with no
-# text under 12 px, and the PDF handout has a page per slide. Plus the SVG renderers themselves.
-# Nothing here starts a server or draws the real figures; the browser tests take about 10 s.
+# Every slide has speaker notes with a time mark, the talk keeps its 30 and 10 minutes, and each
+# slide's notes, spoken at 150 words a minute, fit the time its mark gives it. In headless
+# Chromium (Debian's, which make test installs), on a 1024 x 768 projector, every slide fits and
+# no text, a figure's included, is under 14 px; the printed deck and the speaker's handout have a
+# page per slide. The runbook's live moments are slides of the deck. Plus the SVG renderers.
+# Nothing here starts a server or draws the real figures; the browser tests take about 30 s.
 #
 # The excerpt convention in slides/deck.md: a ```c block must follow, on the very next line, a
 # line  <!-- from chapters/NN-name/server.c -->  and its lines must appear, contiguous and
@@ -24,14 +26,15 @@ filled() {
     "$ROOT/slides/build.sh" --no-run --markdown-only "$2" --charts "$dir/figures" "$1"
 }
 
-# slide_facts DECK: one line a slide: its number, "L" if on the lightning path else "-", the
-# figures it shows, its full-talk time mark and its lightning one ("-" when none, "auto" for a
-# slide build.sh made), whether it has notes (1/0), and its title.
+# slide_facts DECK: one line a slide: its number, "L" if on the lightning path, "B" if kept for
+# questions after the talk (class backup), else "-", the figures it shows, its full-talk time mark
+# and its lightning one ("-" when none, "auto" for a slide build.sh made, "backup" for a backup
+# slide), whether it has notes (1/0), and its title.
 slide_facts() {
     awk '
         function flush() {
             if (!have) return
-            printf "%d %s %d %s %s %d %s\n", ++n, (cls ~ /lightning/ ? "L" : "-"), figs,
+            printf "%d %s %d %s %s %d %s\n", ++n, (cls ~ /lightning/ ? "L" : cls ~ /backup/ ? "B" : "-"), figs,
                 (mark == "" ? "-" : mark), (fast == "" ? "-" : fast), notes, (title == "" ? "-" : title)
             have = 0; cls = ""; figs = 0; mark = ""; fast = ""; notes = 0; title = ""; in_notes = 0
         }
@@ -42,10 +45,61 @@ slide_facts() {
         !fence && /^# / && title == "" && !in_notes { title = substr($0, 3); gsub(/ /, "_", title) }
         !fence && /^\?\?\?[ \t]*$/ { in_notes = 1; next }
         in_notes && /[^ \t]/ { notes = 1 }
-        in_notes && mark == "" && match($0, /\[[0-9]+:[0-5][0-9]\]|\[auto\]/) { mark = substr($0, RSTART + 1, RLENGTH - 2) }
+        in_notes && mark == "" && match($0, /\[[0-9]+:[0-5][0-9]\]|\[auto\]|\[backup\]/) { mark = substr($0, RSTART + 1, RLENGTH - 2) }
         in_notes && fast == "" && match($0, /\[\xe2\x9a\xa1 [0-9]+:[0-5][0-9]\]/) { fast = substr($0, RSTART + 5, RLENGTH - 6) }
         !in_notes { s = $0; while (match(s, /\]\(figures\/[A-Za-z0-9._-]+\.svg\)/)) { figs++; s = substr(s, RSTART + RLENGTH) } }
         END { flush() }' "$1"
+}
+
+# slide_pace DECK: one line a timed slide: how long its notes take to say at 150 words a minute
+# against the time its marks give it, on the full path and on the lightning one (a slide's time
+# runs to the next slide's mark, the last one's to 30:00 or 10:00), less the time a live command
+# takes ("[live 0:15]" in its notes). A word is a run of non-blanks with a letter or a digit; the
+# marks are not words. Each share outside 60 % to 110 % is flagged OVER or UNDER: over 110 % the
+# notes cannot be said in the slide's time even 10 % faster than 150 words a minute; under 60 %
+# the slide's time is mostly silence, which a slide that needs it should have instead (pointing at
+# a figure takes time, hence the wide margin below 100 %).
+slide_pace() {
+    awk -v talk_s=1800 -v lightning_s=600 '
+        function sec(m,    a) { split(m, a, ":"); return a[1] * 60 + a[2] }
+        function flush() {
+            if (!have) return
+            n++; title[n] = t == "" ? "-" : t; mark[n] = mk; fast[n] = fm; live[n] = lv; words[n] = w
+            have = 0; t = ""; mk = ""; fm = ""; lv = 0; w = 0; in_notes = 0
+        }
+        /^```/ { fence = !fence }
+        !fence && /^---[ \t]*$/ { flush(); next }
+        { have = 1 }
+        !fence && /^# / && t == "" && !in_notes { t = substr($0, 3) }
+        !fence && /^\?\?\?[ \t]*$/ { in_notes = 1; next }
+        in_notes {
+            line = $0
+            if (mk == "" && match(line, /\[[0-9]+:[0-5][0-9]\]/)) mk = substr(line, RSTART + 1, RLENGTH - 2)
+            if (fm == "" && match(line, /\[\xe2\x9a\xa1 [0-9]+:[0-5][0-9]\]/)) fm = substr(line, RSTART + 5, RLENGTH - 6)
+            if (match(line, /\[live [0-9]+:[0-5][0-9]\]/)) lv = sec(substr(line, RSTART + 6, RLENGTH - 7))
+            gsub(/\[[^]]*[0-9]+:[0-5][0-9]\]/, "", line)
+            k = split(line, word, /[ \t]+/)
+            for (i = 1; i <= k; i++) if (word[i] ~ /[A-Za-z0-9]/) w++
+        }
+        function share(path, d, i,    spoken, r) {
+            spoken = words[i] * 60 / 150
+            r = spoken / (d - live[i])
+            return sprintf("; %s %d s%s: %d%%%s", path, d, live[i] ? " less " live[i] " s live" : "", 100 * r + 0.5,
+                           r > 1.1 ? " OVER" : r < 0.6 ? " UNDER" : "")
+        }
+        END {
+            flush()
+            end = talk_s; end_fast = lightning_s
+            for (i = n; i >= 1; i--) {
+                if (mark[i] != "") { d[i] = end - sec(mark[i]); end = sec(mark[i]) }
+                if (fast[i] != "") { df[i] = end_fast - sec(fast[i]); end_fast = sec(fast[i]) }
+            }
+            for (i = 1; i <= n; i++) {
+                if (mark[i] == "") continue
+                printf "slide %d (%s): %d words, %.0f s to say%s%s\n", i, title[i], words[i], words[i] * 60 / 150,
+                    share("full", d[i], i), fast[i] != "" ? share("lightning", df[i], i) : ""
+            }
+        }' "$1"
 }
 
 # seconds M:SS
@@ -274,23 +328,32 @@ figure_refs() {
     run slide_facts "$BATS_TEST_TMPDIR/out/deck.md"
     echo "$output"
     [ "$(wc -l <<<"$output")" -ge 30 ]
-    local n lane figs mark fast notes title bad=0
+    local n lane figs mark fast notes title bad=0 backups=0
     while read -r n lane figs mark fast notes title; do
         [ "$notes" -eq 1 ] || { echo "slide $n ($title): no speaker notes"; bad=1; }
         [ "$mark" != - ] || { echo "slide $n ($title): notes without a [M:SS] mark"; bad=1; }
         [ "$figs" -le 2 ] || { echo "slide $n ($title): $figs figures"; bad=1; }
         # The lightning path's slides, and only they, carry its time mark.
         if [ "$lane" = L ] && [ "$fast" = - ]; then echo "slide $n ($title): lightning, no ⚡ mark"; bad=1; fi
-        if [ "$lane" = - ] && [ "$fast" != - ]; then echo "slide $n ($title): a ⚡ mark off the path"; bad=1; fi
+        if [ "$lane" != L ] && [ "$fast" != - ]; then echo "slide $n ($title): a ⚡ mark off the path"; bad=1; fi
+        # A backup slide, kept for questions, is marked so, and comes after the talk's last slide.
+        if [ "$lane" = B ]; then
+            backups=$((backups + 1))
+            [ "$mark" = backup ] || { echo "slide $n ($title): a backup slide marked [$mark], not [backup]"; bad=1; }
+        else
+            [ "$mark" != backup ] || { echo "slide $n ($title): [backup] on a slide of the talk"; bad=1; }
+            [ "$backups" -eq 0 ] || { echo "slide $n ($title): a slide of the talk after a backup slide"; bad=1; }
+        fi
     done <<<"$output"
     [ "$bad" -eq 0 ]
+    [ "$backups" -ge 2 ]
 }
 
 @test "the talk runs 30 minutes and its lightning path 10: the time marks go forward and end in time" {
     run slide_facts "$DECK"
     local n lane figs mark fast notes title last=-1 last_fast=-1 t bad=0 count=0
     while read -r n lane figs mark fast notes title; do
-        [ "$mark" = - ] && continue
+        [ "$mark" = - ] || [ "$mark" = backup ] && continue
         t=$(seconds "$mark")
         [ "$t" -gt "$last" ] || { echo "slide $n ($title): [$mark] is not after the slide before"; bad=1; }
         last=$t
@@ -312,6 +375,30 @@ figure_refs() {
     for m in $(grep -oE '`\[[0-9]+:[0-5][0-9]\]`' "$ROOT/slides/README.md" | tr -d '`[]'); do
         grep -q "^\[$m\]" "$DECK" || { echo "slides/README.md quotes [$m], which no slide starts at"; false; }
     done
+}
+
+@test "each slide's notes, at 150 words a minute, take 60 % to 110 % of its time on both paths" {
+    run slide_pace "$DECK"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$(wc -l <<<"$output")" -ge 30 ]
+    [ "$(grep -c '; lightning ' <<<"$output")" -ge 8 ]
+    ! grep -E ' (OVER|UNDER)' <<<"$output"
+}
+
+@test "the pace check flags notes too long or too short for their slide, a live command's time aside" {
+    local d=$BATS_TEST_TMPDIR/d.md words
+    words=$(printf 'word %.0s' $(seq 100))
+    # 100 words (40 s) in 20 s; 5 words in 60 s; 50 words (20 s) in 45 s less 15 s live: fine.
+    printf '%s\n' '# crowded' '' '???' '' '[0:00]' "$words" '---' '# silent' '' '???' '' '[0:20]' \
+        'five words and no more' '---' '# live' '' '???' '' '[1:20] [live 0:15]' \
+        "$(printf 'word %.0s' $(seq 50))" '---' '# end' '' '???' '' '[2:05]' "$(printf 'word %.0s' $(seq 20))" >"$d"
+    run slide_pace "$d"
+    echo "$output"
+    [[ $output == *"slide 1 (crowded): 100 words, 40 s to say; full 20 s: 200% OVER"* ]]
+    [[ $output == *"slide 2 (silent): 5 words, 2 s to say; full 60 s: 3% UNDER"* ]]
+    [[ $output == *"slide 3 (live): 50 words, 20 s to say; full 45 s less 15 s live: 67%"* ]]
+    ! grep -q 'slide 3 .*\(OVER\|UNDER\)' <<<"$output"
 }
 
 @test "every number marker resolves, and the filled deck quotes only numbers its sources hold" {
@@ -390,14 +477,59 @@ figure_refs() {
     ! grep -q 'more chapters' "$BATS_TEST_TMPDIR/o.md"
 }
 
-@test "the lightning deck is the slides marked lightning, in order" {
+@test "the lightning deck is the slides marked lightning, in order, then the backup slides" {
     local out=$BATS_TEST_TMPDIR/out/l.md
     mkdir -p "$BATS_TEST_TMPDIR/out"
     "$ROOT/slides/build.sh" --no-run --lightning --markdown-only "$out" "$DECK"
     run slide_facts "$out"
     echo "$output"
-    [ "$(awk '$2 == "L"' <<<"$output" | wc -l)" -eq "$(wc -l <<<"$output")" ]
-    [ "$(awk '{ print $7 }' <<<"$output")" = "$(slide_facts "$DECK" | awk '$2 == "L" { print $7 }')" ]
+    [ "$(awk '$2 == "L" || $2 == "B"' <<<"$output" | wc -l)" -eq "$(wc -l <<<"$output")" ]
+    [ "$(awk '{ print $7 }' <<<"$output")" = "$(slide_facts "$DECK" | awk '$2 == "L" || $2 == "B" { print $7 }')" ]
+    awk '$2 == "B"' <<<"$output" | grep -q .
+}
+
+@test "the runbook's live moments are the deck's live slides: the mark, the title, the command, the fallback" {
+    local rows facts at title cmd fallback moment next bad=0 count=0
+    rows=$(grep -E '^\| `\[[0-9]+:[0-5][0-9]\]` \|' "$ROOT/slides/RUNBOOK.md")
+    facts=$(slide_facts "$DECK")
+    while IFS='|' read -r _ at title cmd _ fallback _; do
+        count=$((count + 1))
+        at=$(tr -d ' `[]' <<<"$at")
+        title=$(sed 's/^ *//; s/ *$//' <<<"$title")
+        cmd=$(sed 's/^ *`//; s/` *$//' <<<"$cmd")
+        fallback=$(sed 's/^ *\*//; s/\* *$//' <<<"$fallback")
+        # The slide at that mark has that title and shows that command.
+        awk -v m="$at" -v t="${title// /_}" '$4 == m && $7 == t { found = 1 } END { exit !found }' <<<"$facts" ||
+            { echo "RUNBOOK.md: no slide \"$title\" at [$at]"; bad=1; }
+        awk -v t="# $title" '$0 == t { on = 1; next } on && /^\?\?\?/ { exit } on { print }' "$DECK" | grep -qF "$cmd" ||
+            { echo "RUNBOOK.md: the slide \"$title\" does not show $cmd"; bad=1; }
+        # The slide after it is the fallback: the same run, recorded.
+        next=$(awk -v m="$at" '$4 == m { getline; print $7 }' <<<"$facts")
+        [ "$next" = "${fallback// /_}" ] || { echo "RUNBOOK.md: after \"$title\" comes $next, not \"$fallback\""; bad=1; }
+        # slides/live.sh knows the moment.
+        moment=${cmd#slides/live.sh }
+        "$ROOT/slides/live.sh" --list | grep -qx "$moment" || { echo "slides/live.sh has no moment $moment"; bad=1; }
+    done <<<"$rows"
+    [ "$bad" -eq 0 ]
+    # Every live slide of the deck is in the runbook.
+    [ "$count" -ge 3 ]
+    [ "$count" -eq "$(grep -c '^class: .*\blive\b' "$DECK")" ]
+}
+
+@test "live.sh --check says when a live moment does not show what the runbook promises" {
+    run "$ROOT/slides/live.sh" --check epoll-file
+    echo "$output"
+    [ "$status" -eq 0 ] && [[ $output == "live epoll-file: ok, as the runbook says"* ]]
+    # An epoll-file that says something else.
+    mkdir -p "$BATS_TEST_TMPDIR/bin"
+    printf '#!/bin/sh\necho "epoll_ctl(ADD, $1): accepted"\n' >"$BATS_TEST_TMPDIR/bin/epoll-file"
+    chmod +x "$BATS_TEST_TMPDIR/bin/epoll-file"
+    BIN_DIR=$BATS_TEST_TMPDIR/bin run "$ROOT/slides/live.sh" --check epoll-file
+    echo "$output"
+    [ "$status" -eq 1 ] && [[ $output == *"live epoll-file: FAILED, not what the runbook promises"* ]]
+    [[ $output == *"epoll_ctl(ADD, README.md): accepted"* ]]
+    run "$ROOT/slides/live.sh" nothing
+    [ "$status" -eq 64 ]
 }
 
 # need_browser: skips, saying why, where make test has not installed Chromium and remark.
@@ -407,7 +539,7 @@ need_browser() {
     export TMPDIR=$BATS_TEST_TMPDIR # Chromium's fresh profile goes there and with the test
 }
 
-@test "in headless Chromium at 1280 x 720 every slide fits, has notes, two figures at most, no text under 12 px" {
+@test "in headless Chromium at 1024 x 768 every slide fits, has notes, two figures at most, no text under 14 px" {
     need_browser
     local d flag slides
     for d in deck lightning; do
@@ -418,31 +550,55 @@ need_browser() {
         run "$ROOT/slides/browser.sh" check "$BATS_TEST_TMPDIR/$d.html" ${flag:+lightning}
         echo "$output"
         [ "$status" -eq 0 ]
-        # It drew every slide of the deck, at the projector's size.
-        [[ $output == *"drawn in 1280 x 720 px"* ]]
+        # It drew every slide of the deck, at the smallest projector's size, and measured the text
+        # of every figure (slides/browser.sh says why 14 px).
+        [[ $output == *"drawn in 1024 x 768 px"* ]]
+        [[ $output == *"; at least 14 px wanted"* ]]
         [[ $output == *"checked $slides slides, "*": 0 problem(s)" ]]
+        grep -q '^smallest text: [0-9.]* px, .*; smallest figure text: [0-9.]* px, ' <<<"$output"
+        # The key figures, 05's, 06's and 11's, are each alone on a slide of the talk.
+        [ $d = deck ] || continue
+        local f
+        for f in 05-shared 05-dying-disk 06-shared 06-dying-disk 11-shared-pool 11-per-disk; do
+            grep -q "; smallest figure text: $f.svg [0-9.]* px\$" <<<"$output" ||
+                { echo "$f is not alone on a slide"; false; }
+        done
     done
 }
 
 @test "the browser check fails a slide that overflows, has no notes, shows three figures or small text" {
     need_browser
     local d=$BATS_TEST_TMPDIR/bad.md f=01-shared.svg
+    # A figure whose text is small only as drawn: 40 px in its own units, but one text is in a
+    # group scaled by 1/4, and the whole is shown 200 px wide, its own size: 10 px, 8.5 on screen.
+    mkdir -p "$BATS_TEST_TMPDIR/figures"
+    cp "$ROOT/slides/figures/$f" "$BATS_TEST_TMPDIR/figures/"
+    printf '%s\n' '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100" viewBox="0 0 200 100" font-size="40">' \
+        '<text x="0" y="40">big</text><g transform="scale(0.25)"><text x="0" y="360">tiny</text></g></svg>' \
+        >"$BATS_TEST_TMPDIR/figures/scaled.svg"
     {
         printf '%s\n' '# too long' '' '```text'
         seq 1 60
         printf '%s\n' '```' '' '???' '' '[0:00]' '' '---' '' '# silent' '' 'no notes here' '' '---' '' \
-            '# crowded' '' ".pair[![a](figures/$f) ![b](figures/$f) ![c](figures/$f)]" '' '???' '' '[1:00]' '' \
-            '---' '' '# tiny' '' '<span style="font-size: 9px">small print</span>' '' '???' '' 'no mark'
+            '# crowded' '' "![a](figures/$f) ![b](figures/$f) ![c](figures/$f)" '' '???' '' '[1:00]' '' \
+            '---' '' '# tiny' '' '<span style="font-size: 9px">small print</span>' '' '???' '' 'no mark' '' \
+            '---' '' '# narrow' '' "<div style=\"width: 300px\">![a](figures/$f)</div>" '' '???' '' '[2:00]' '' \
+            '---' '' '# scaled' '' '<div style="width: 200px">![s](figures/scaled.svg)</div>' '' '???' '' '[3:00]'
     } >"$d"
-    "$ROOT/slides/build.sh" --no-run "$d" "$BATS_TEST_TMPDIR/bad.html"
+    FIGURES_DIR=$BATS_TEST_TMPDIR/figures "$ROOT/slides/build.sh" --no-run "$d" "$BATS_TEST_TMPDIR/bad.html"
     run "$ROOT/slides/browser.sh" check "$BATS_TEST_TMPDIR/bad.html"
     echo "$output"
     [ "$status" -eq 1 ]
     [[ $output == *"slide 1 (too long): does not fit"* ]]
     [[ $output == *"slide 2 (silent): no speaker notes"* ]]
     [[ $output == *"slide 3 (crowded): 3 figures (two at most)"* ]]
-    [[ $output == *"slide 4 (tiny): text of 9.5 px"* ]]
+    # 9 px at 1024 / 1210 of the slide's size.
+    [[ $output == *"slide 4 (tiny): text of 7.6 px"* ]]
     [[ $output == *"slide 4 (tiny): notes with no time mark"* ]]
+    # 12 px in a 580 px wide figure drawn 300 px wide: 12 x 300 / 580 x 0.846.
+    [[ $output == *"slide 5 (narrow): figure $f: its smallest text is 5.3 px"* ]]
+    [[ $output == *'slide 6 (scaled): figure scaled.svg: its smallest text is 8.5 px ("tiny")'* ]]
+    ! grep -q 'slide 6 .*"big"' <<<"$output"
 }
 
 @test "make slides-pdf's printer writes one page per slide, each the slide's size" {
@@ -454,10 +610,25 @@ need_browser() {
     head -c 5 "$BATS_TEST_TMPDIR/l.pdf" | grep -q '^%PDF-'
     local pages slides
     pages=$(grep -a -o '/Type */Pages\?' "$BATS_TEST_TMPDIR/l.pdf" | grep -c 'Page$')
-    slides=$(slide_facts "$DECK" | awk '$2 == "L"' | wc -l)
+    slides=$(slide_facts "$DECK" | awk '$2 == "L" || $2 == "B"' | wc -l)
     [ "$pages" -eq "$slides" ]
     # 1210 x 681 px, a 16:9 slide, in points: 907.5 x 510.75.
     [ "$(grep -a -o '/MediaBox \[[^]]*\]' "$BATS_TEST_TMPDIR/l.pdf" | sort -u | awk '{ printf "%d %d", $4, $5 }')" = "907 510" ]
+}
+
+@test "make slides-notes prints the speaker's handout: an A4 page per slide, each with the slide's notes" {
+    need_browser
+    "$ROOT/slides/build.sh" --no-run --lightning "$DECK" "$BATS_TEST_TMPDIR/l.html"
+    run "$ROOT/slides/browser.sh" notes "$BATS_TEST_TMPDIR/l.html" "$BATS_TEST_TMPDIR/l-notes.pdf"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    local pages slides
+    slides=$(slide_facts "$DECK" | awk '$2 == "L" || $2 == "B"' | wc -l)
+    [[ $output == *"the handout: $slides pages, $slides with notes"* ]]
+    pages=$(grep -a -o '/Type */Pages\?' "$BATS_TEST_TMPDIR/l-notes.pdf" | grep -c 'Page$')
+    [ "$pages" -eq "$slides" ]
+    # A4 portrait, 210 x 297 mm, in points.
+    [ "$(grep -a -o '/MediaBox \[[^]]*\]' "$BATS_TEST_TMPDIR/l-notes.pdf" | sort -u | awk '{ printf "%d %d", $4, $5 }')" = "594 841" ]
 }
 
 @test "compare.sh runs each variant of a chapter's compare.conf and marks the ones that time out" {
