@@ -184,6 +184,23 @@ catches_read_in_fuse() {
     check '[ "$status" -eq 0 ] && [ "$(field ok)" -eq 10 ]'
 }
 
+@test "asyncio: a blocked loop holds back written replies too: they complete together, not in turn" {
+    needs_peer asyncio
+    start_peer asyncio
+    # Reads that arrive in one turn of the loop run one after another, and each reply is sent
+    # as soon as its read ends; but transport.close() only schedules the close for the loop's
+    # next turn, and a client has its reply when the server closes. So the replies of one turn
+    # complete together, when the last read of the turn ends: a few groups, where a serial
+    # server (chapter 01) completes ten replies 300 ms apart.
+    client -c 10 -n 10 -d 300 -t 5000 --timeline "$BATS_TEST_TMPDIR/timeline"
+    check '[ "$status" -eq 0 ] && [ "$(field ok)" -eq 10 ]'
+    local ends groups
+    ends=$(awk '!/^#/ { print $3 }' "$BATS_TEST_TMPDIR/timeline" | sort -n | tr '\n' ' ')
+    groups=$(tr ' ' '\n' <<<"$ends" | awk 'NF { if (NR == 1 || $1 - last > 100) n++; last = $1 } END { print n }')
+    echo "# asyncio, ten 300 ms reads: replies complete at $ends ms: $groups group(s)" >&3
+    [ "$groups" -le 3 ]
+}
+
 @test "asyncio on the slow disk: the read blocks the loop in FUSE and times out; to_thread does not" {
     needs_peer asyncio
     mount_slowdisk -x
