@@ -65,7 +65,9 @@ trap 'rm -rf "$dir"' EXIT
 # The config: the template with its @NAMES@ filled in, the mode's locations, and the pools.
 token=$RANDOM$RANDOM
 cp "$here/nginx/$mode.conf" "$dir/mode.conf"
-echo "thread_pool default threads=$threads;" >"$dir/pools.conf"
+# A pool only where a mode uses one: a declared pool starts its threads even with aio off.
+: >"$dir/pools.conf"
+[ "$mode" = aio-off ] || echo "thread_pool default threads=$threads;" >"$dir/pools.conf"
 if [ "$mode" = per-disk ]; then
     for disk in $disks; do
         [[ $disk =~ ^[A-Za-z0-9_.-]+$ ]] || fail 2 "-d: '$disk' is not a plain directory name"
