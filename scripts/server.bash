@@ -155,3 +155,48 @@ trace_settled() {
 json_field() {
     sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"
 }
+
+# The real systems beside the chapters (peers/README.md): eventlet and asyncio on Debian's
+# /usr/bin/python3, and nginx. Each speaks the chapters' protocol (nginx: HTTP only) and is started
+# like a chapter, by start_server, so its port, pid and log land in the same variables.
+PEERS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../peers" && pwd)
+declare -gA PEER_COMMAND=(
+    [eventlet]=$PEERS_DIR/eventlet_server.py
+    [asyncio]=$PEERS_DIR/asyncio_server.py
+    [nginx]=$PEERS_DIR/nginx.sh
+)
+
+# peer_missing NAME: prints why peer NAME cannot run on this machine and returns 0; returns 1
+# when it can. `make peers` installs what is missing (python3-eventlet, nginx).
+peer_missing() {
+    case $1 in
+    eventlet | asyncio)
+        if [ ! -x /usr/bin/python3 ]; then
+            echo "no /usr/bin/python3 (Debian's python3 runs the Python peers)"
+        elif [ "$1" = eventlet ] && ! /usr/bin/python3 -c 'import eventlet' 2>/dev/null; then
+            echo "no eventlet for /usr/bin/python3 (make peers installs python3-eventlet)"
+        else
+            return 1
+        fi
+        ;;
+    nginx)
+        if ! command -v nginx >/dev/null; then
+            echo "no nginx (make peers installs it)"
+        elif ! nginx -V 2>&1 | grep -q -- --with-threads; then
+            echo "this nginx is built without thread pools (--with-threads): no aio threads"
+        else
+            return 1
+        fi
+        ;;
+    *) echo "no peer '$1' (eventlet, asyncio, nginx)" ;;
+    esac
+}
+
+# start_peer NAME [FLAGS...]: start_server for peer NAME on port 0 (nginx.sh picks a free port
+# itself, since nginx cannot bind port 0 and tell), e.g. start_peer eventlet --tpool -D "$MNT".
+start_peer() {
+    local name=$1
+    shift
+    [ -n "${PEER_COMMAND[$name]:-}" ] || { echo "start_peer: no peer '$name'" >&2; return 2; }
+    start_server "${PEER_COMMAND[$name]}" "$@"
+}
