@@ -88,9 +88,10 @@ tour: all
 # three files at once), OpenBSD netcat (its -N shuts the socket down after stdin ends), curl, ps
 # (procps) for thread and child counts, strace for chapter 12's refused io_uring, clang-format for
 # format-check; mk/charts.mk adds Chromium and remark for the deck's browser test. prlimit comes
-# with util-linux, which Debian always has.
+# with util-linux, which Debian always has. python3-eventlet and nginx are the real systems the
+# story is about (peers/): loopwatch's and the peers' tests run them.
 install-test-deps:
-	@scripts/need bats parallel netcat-openbsd curl procps strace clang-format
+	@scripts/need bats parallel netcat-openbsd curl procps strace clang-format python3-eventlet nginx
 
 # Each test file starts its own servers on port 0, so files can run side by side: three at once
 # (GNU parallel runs them for bats), the tests of one file in order. Most of a test is waiting

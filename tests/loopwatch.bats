@@ -4,7 +4,9 @@
 # blocked, even in a real disk read, and its stack; -C names a turn that slept 2 ms; -S refuses a
 # blocking call on a loop and reports it, -R reports it and lets it go on; -L gives the turns'
 # p50/p99/max. Healthy loops (04, 06, 12, 14) stay silent under all of them. It follows fork and
-# threads, and says so when it finds no loop. Where /dev/fuse works, the disk is bin/slowdisk.
+# threads, and says so when it finds no loop. It catches the real systems too, unchanged: eventlet's
+# hub, asyncio's loop and an nginx worker, each mid-read. Where /dev/fuse works, the disk is
+# bin/slowdisk.
 load helpers
 
 # helpers.bash's teardown, kept under another name: ours also takes the slow disk down.
@@ -315,6 +317,98 @@ skip_under_sanitizers() {
     check 'grep -q "loop blocked 2[0-9][0-9] ms: clock_nanosleep(CLOCK_REALTIME, 0, 600.000 ms).*(loop-b)$" <<<"$output"'
     check 'grep -q "loop lag at the end of its thread, thread [0-9]* (loop-a): 59 turns; p50 [^,]*, p99 [0-9.]*-[0-9.]* [mu]s," <<<"$output"'
     check 'grep -q "loop lag at the end of its thread, thread [0-9]* (loop-b): 59 turns; .*p99 524-1049 ms" <<<"$output"'
+}
+
+# needs_peer NAME: skips where peer NAME (peers/) cannot run here, and under the sanitizers.
+needs_peer() {
+    skip_under_sanitizers "loopwatch's library is built with the sanitizers here, and their runtime cannot be preloaded into Python or nginx: the plain run watches the peers"
+    local why
+    if why=$(peer_missing "$1"); then skip "$why"; fi
+}
+
+# dying_disk_at PREFIX: the dying disk (one read of 2500 ms, then nine of 50 ms, giving up at
+# 1500 ms) on paths under PREFIX, which no run has read before: nothing of it is in the page cache.
+# shellcheck disable=SC2086 # the scenario's arguments are words
+dying_disk_at() { client ${SCENARIO_ARGS[dying-disk]} --path "$1"; }
+
+# caught_reading LOG PEER NAME: LOG's first report names the loop of PEER blocked 200 ms (and at
+# most 400) into the read of MNT/2500/NAME.d/0 (request 0 of the load, under --path /NAME/),
+# asleep in FUSE; or, on the simulated disk, in the 2500 ms sleep that stands for it.
+caught_reading() {
+    local line age
+    line=$(grep -m1 'loop blocked' "$1")
+    echo "# $line" >&3
+    age=$(sed -n 's/.*loop blocked \([0-9]*\) ms: .*/\1/p' <<<"$line")
+    [ -n "$age" ] && [ "$age" -ge 200 ] && [ "$age" -le 400 ] || return 1
+    if [ ${#DISK_FLAGS[@]} -gt 0 ]; then
+        [[ $line =~ (pread64|read)\(fd\ [0-9]+\ =\ $MNT/2500$3\.d/0,\ .*state\ S,\ waiting\ in\ request_wait_answer\;\ thread\ [0-9]+\ \($2 ]]
+    else
+        [[ $line == *"nanosleep("*"2.500 s), state S"*"($2"* ]]
+    fi
+}
+
+@test "loopwatch: eventlet, the seed's baseline: the hub caught mid-read, every request behind it late; with tpool, silent" {
+    needs_peer eventlet
+    slow_disk
+    local sleep=() # the simulated disk's sleep is green: --blocking-sleep makes it block
+    [ ${#DISK_FLAGS[@]} -gt 0 ] || sleep=(--blocking-sleep)
+    start_watched -W 200 -- "${PEER_COMMAND[eventlet]}" "${DISK_FLAGS[@]}" "${sleep[@]}"
+    dying_disk_at /ev/
+    check '[ "$(field timeouts)" -ge 9 ]'
+    check 'caught_reading "$SERVER_LOG" eventlet_server /ev'
+    check 'wait_log "loop unblocked after 2[0-9]{3} ms" 30'
+    stops_clean
+    start_watched -W 200 -- "${PEER_COMMAND[eventlet]}" --tpool "${DISK_FLAGS[@]}" "${sleep[@]}"
+    local pid=$SERVER_PID
+    dying_disk_at /tp/
+    check '[ "$(field ok)" -eq 9 ] && [ "$(field timeouts)" -eq 1 ]' # the slow read alone
+    stops_clean
+    check 'grep -q "watching loop thread $pid (eventlet_server)" "$SERVER_LOG"'
+    check '! grep -q "loop blocked" "$SERVER_LOG"'
+}
+
+@test "loopwatch: asyncio: a blocking read in a coroutine caught mid-read; with asyncio.to_thread, silent" {
+    needs_peer asyncio
+    slow_disk
+    start_watched -W 200 -- "${PEER_COMMAND[asyncio]}" "${DISK_FLAGS[@]}"
+    dying_disk_at /as/
+    check '[ "$(field timeouts)" -ge 9 ]'
+    check 'caught_reading "$SERVER_LOG" asyncio_server /as'
+    stops_clean
+    start_watched -W 200 -- "${PEER_COMMAND[asyncio]}" --to-thread "${DISK_FLAGS[@]}"
+    local pid=$SERVER_PID
+    dying_disk_at /tt/
+    check '[ "$(field ok)" -eq 9 ] && [ "$(field timeouts)" -eq 1 ]'
+    stops_clean
+    check 'grep -q "watching loop thread $pid (asyncio_server" "$SERVER_LOG"'
+    check '! grep -q "loop blocked" "$SERVER_LOG"'
+}
+
+@test "loopwatch: nginx, aio off: a worker caught in pread64 of the slow file, a fast file behind it late; aio threads, silent" {
+    needs_peer nginx
+    slow_disk
+    [ ${#DISK_FLAGS[@]} -gt 0 ] || skip "nginx reads real files: no FUSE here for the slow disk"
+    local mode out=$BATS_TEST_TMPDIR/loopwatch.log fast
+    for mode in aio-off aio-threads; do
+        rm -f "$out"
+        # nginx sends its workers' stderr to its error log: the reports go to a file of their own.
+        start_watched -W 200 -o "$out" -- "${PEER_COMMAND[nginx]}" -m "$mode" "${DISK_FLAGS[@]}"
+        curl -s -o /dev/null "http://127.0.0.1:$PORT/2500,/$mode/0" &
+        local slow=$!
+        sleep 0.3 # the slow read has the worker now
+        fast=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "http://127.0.0.1:$PORT/50,/$mode/1")
+        wait "$slow"
+        echo "# $mode: the fast file after the slow one: $fast" >&3
+        stops_clean
+        check 'grep -q "watching loop thread [0-9]* (nginx)" "$out"'
+        if [ "$mode" = aio-off ]; then
+            check '[[ $fast == "200 "[12].* ]]' # it waited for the slow read's worker
+            check 'grep -q "loop blocked 2[0-9][0-9] ms: pread64(fd [0-9]* = $MNT/2500/aio-off.d/0, [0-9]*, 0), state S, waiting in request_wait_answer; thread [0-9]* (nginx)" "$out"'
+        else
+            check '[[ $fast == "200 0."* ]]'
+            check '! grep -q "loop blocked" "$out"'
+        fi
+    done
 }
 
 @test "loopwatch: a program with no loop, or a static one, gets a one-line reason and runs unchanged" {

@@ -411,8 +411,8 @@ __attribute__((destructor)) static void finish(void) {
     int children = atomic_load(&forks);
     if (children > 0)
         report("no event loop in pid %d (%s) itself: it never waited in epoll_wait, or in poll or "
-               "select for two descriptors; its %d child process%s, watched on their own",
-               (int)getpid(), name, children, children == 1 ? " was" : "es were");
+               "select for two descriptors; it started %d child process%s, each watched on its own",
+               (int)getpid(), name, children, children == 1 ? "" : "es");
     else
         report("no event loop in pid %d (%s): it never waited in epoll_wait, or in poll or select "
                "for two descriptors, through the C library (a loop on raw system calls or "
