@@ -78,9 +78,15 @@ for ch in 05-blocking-in-loop 06-worker-offload; do
     client=$!
     sleep 0.5 & wait $! # the slow read is in the kernel now (wait: a signal is handled at once)
     echo "0.5 s in, each thread of the server and where it waits:"
+    # Builtins only: bash 5.2 runs a trap that comes while it parses a $(...) in a broken parser
+    # state ("unexpected EOF while looking for matching `)'"), and a Ctrl-C here was lost so.
     for task in /proc/"$SERVER_PID"/task/*; do
-        printf '  %-10s %-18s state %s, in %s\n' "${task##*/}" "$(cat "$task/comm")" \
-            "$(sed 's/^.*) //' "$task/stat" | cut -d' ' -f1)" "$(cat "$task/wchan" 2>/dev/null)"
+        read -r comm <"$task/comm"
+        read -r stat <"$task/stat"
+        stat=${stat##*) }
+        wchan=
+        read -r wchan <"$task/wchan" 2>/dev/null # no newline at its end: read says 1, and sets it
+        printf '  %-10s %-18s state %s, in %s\n' "${task##*/}" "$comm" "${stat%% *}" "$wchan"
     done
     wait "$client"
     if [ -n "$tracer" ]; then
