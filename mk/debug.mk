@@ -31,6 +31,12 @@ debug-cost: $(BIN_DIR)/loop-cost $(BIN_DIR)/loopwatch $(BIN_DIR)/libloopwatch.so
 debug-signal: all
 	@scripts/debug-demo.sh signal
 
+# make debug-peers: loopwatch on the real systems, unchanged (appendix A1): eventlet, asyncio and
+# nginx on the slow disk, with and without their pools. make peers installs them.
+.PHONY: debug-peers
+debug-peers: all peers
+	@scripts/debug-demo.sh peers
+
 # two-loops (tests/loopwatch.bats): two event loops in one process, one of which blocks once.
 all: $(BIN_DIR)/two-loops
 $(BIN_DIR)/two-loops: tests/tools/two-loops.c $(FLAGS_STAMP)

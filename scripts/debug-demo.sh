@@ -9,15 +9,19 @@
 # debug-demo.sh signal (make debug-signal): one 3000 ms read on the slow disk, with -W taking the
 # loop's stack by scanning it (the default) and then with a signal (LOOPWATCH_STACK=signal, the
 # way eventlet's hub_blocking_detection does), and what each did to the read.
+# debug-demo.sh peers (make debug-peers): the same one line on the real systems (peers/), unchanged:
+# eventlet's hub, asyncio's loop and an nginx worker under the dying disk on the slow disk, each
+# with its blocking read and with its pool (tpool, to_thread, aio threads).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/server.bash
 source scripts/scenarios.bash
 
 mode=demo
-[ "${1:-}" = signal ] && { mode=signal; shift; }
+case ${1:-} in signal | peers) mode=$1 && shift ;; esac
 chapter=${1:-05-blocking-in-loop}
 BIN=${BIN_DIR:-bin}
+LOOPWATCH=$BIN/loopwatch # start_watched's, for the peers too
 if [ ! -x "$BIN/$chapter" ] || [ ! -x "$BIN/slowdisk" ] || [ ! -x "$BIN/loopwatch" ]; then
     echo "usage: scripts/debug-demo.sh [NN-name]   (build it first: make)" >&2
     exit 2
@@ -36,7 +40,7 @@ cleanup() {
         "$BIN/slowdisk" -u "$MNT" >/dev/null 2>&1
     fi
     rmdir "$MNT" 2>/dev/null
-    rm -f "$client_out" "$MNT.out" "$MNT.log" "${SERVER_OUT:-}" "${SERVER_LOG:-}"
+    rm -f "$client_out" "$MNT.out" "$MNT.log" "$MNT.report" "${SERVER_OUT:-}" "${SERVER_LOG:-}"
 }
 trap cleanup EXIT
 
@@ -59,6 +63,58 @@ unmount_disk() {
     wait "$SD_PID" 2>/dev/null
     SD_PID=
 }
+
+# peer_run PEER [FLAGS...]: PEER under loopwatch -W 200 on the slow disk; the dying disk's slow
+# read, and 300 ms later a fast one; what the client saw and loopwatch's report, cut short.
+peer_run() {
+    local peer=$1 report=$MNT.report prefix=/$1$RANDOM
+    shift
+    local shown=("${PEER_COMMAND[$peer]#"$PWD/"}" -p 0 "$@" -D MNT)
+    rm -f "$report"
+    # nginx sends its workers' stderr to its error log: the reports go to a file of their own.
+    start_watched -W 200 -o "$report" -- "${PEER_COMMAND[$peer]}" "$@" "${disk[@]}" || exit 1
+    say "$peer ${*:-}"
+    echo "\$ $BIN/loopwatch -W 200 -- ${shown[*]}"
+    if [ "$peer" = nginx ]; then # HTTP, and a plain file for a body: curl says how long
+        echo "\$ curl http://127.0.0.1:$PORT/2500,$prefix/0 &  sleep 0.3;  curl http://127.0.0.1:$PORT/50,$prefix/1"
+        curl -s -o /dev/null "http://127.0.0.1:$PORT/2500,$prefix/0" &
+        local slow=$!
+        sleep 0.3
+        curl -s -o /dev/null -w 'the fast file: HTTP %{http_code} after %{time_total} s\n' \
+            "http://127.0.0.1:$PORT/50,$prefix/1"
+        wait "$slow"
+    else
+        echo "\$ $BIN/client -p $PORT ${SCENARIO_ARGS[dying-disk]} --path $prefix/ -q"
+        # shellcheck disable=SC2086 # the scenario's arguments are words
+        "$BIN/client" -p "$PORT" ${SCENARIO_ARGS[dying-disk]} --path "$prefix/" -q | head -1
+    fi
+    stop_server
+    if grep -q 'loop blocked' "$report"; then # the report, its top frames, the end of the stall
+        awk '/loop blocked/ {print; n = 3; next} /loop unblocked/ {print} n-- > 0 && /#[0-9]/ {print}' \
+            "$report" | sed "s|$MNT|MNT|g"
+    else
+        echo "loopwatch: $(grep -c 'watching loop thread' "$report") loop(s) watched, no turn of 200 ms"
+    fi
+}
+
+if [ "$mode" = peers ]; then
+    mount_disk
+    if [ ${#disk[@]} -eq 0 ]; then
+        echo "debug-peers needs FUSE: $(tail -1 "$MNT.log")"
+        exit 0
+    fi
+    for run in eventlet "eventlet --tpool" asyncio "asyncio --to-thread" "nginx -m aio-off" \
+        "nginx -m aio-threads"; do
+        read -ra words <<<"$run"
+        if why=$(peer_missing "${words[0]}"); then
+            say "${words[0]}: skipped, $why"
+            continue
+        fi
+        peer_run "${words[@]}"
+    done
+    rm -f "$MNT.report"
+    exit 0
+fi
 
 if [ "$mode" = signal ]; then
     for how in scan signal; do
