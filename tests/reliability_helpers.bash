@@ -166,3 +166,13 @@ refuses_all() {
     echo "# $name: $TRIED inputs refused and logged, good requests answered after each" >&3
     return $status
 }
+
+# Flags a chapter needs to be started at all (none so far): CHAPTER_FLAGS[NN]="...".
+declare -gA CHAPTER_FLAGS=()
+
+# Where a check does not apply to a chapter, and why: OPT_OUT["CHECK NN"]="reason".
+declare -gA OPT_OUT=(
+    ["descriptors 01"]="serves one connection at a time, so it never holds a second client fd"
+    ["descriptors 08"]="each process holds one client at a time (fork mode: the parent closes its copy), so the rest wait in the listen backlog and no process runs out"
+    ["idle_cpu 02"]="busy-polls by design (its lesson): it burns a core whether or not accept fails"
+)
