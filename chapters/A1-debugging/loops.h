@@ -34,6 +34,7 @@ struct loop {
     clockid_t cpu_clock;
     /* Written by the loop thread, read by the watchdog thread. */
     _Atomic int64_t turn_began;      /* ns; 0 while the loop waits for events */
+    _Atomic int64_t turn_cpu_began;  /* LOOPWATCH_CLOCK=cpu: the thread's CPU time then, ns */
     _Atomic int64_t long_turn_began; /* the last turn longer than -W, once it ended */
     _Atomic int64_t long_turn_ns;    /* ... and how long it took */
     _Atomic uint64_t lag[LAG_BUCKETS];

@@ -38,6 +38,7 @@
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "loops.h"
@@ -231,6 +232,12 @@ static void turn_begin(struct loop *l) {
     int saved = errno; /* the wait's errno is the caller's */
     in_wait = false;
     l->began = watch.threshold_ms || watch.lag || watch.sleeps ? mono_ns() : 1;
+    if (watch.cpu_clock) { /* a system call a turn, but only for the appendix's comparison */
+        struct timespec ts;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        atomic_store_explicit(&l->turn_cpu_began, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec,
+                              memory_order_relaxed);
+    }
     if (watch.threshold_ms)
         atomic_store_explicit(&l->turn_began, l->began, memory_order_release);
     if (watch.sleeps)

@@ -60,12 +60,10 @@ static struct repeats stalls = {.noun = "stall"}, trapped_calls = {.noun = "bloc
 
 /* What the watchdog thread knows of each loop slot. */
 static struct seen {
-    pid_t tid;           /* whose: a slot reused by another thread starts afresh */
-    int64_t turn;        /* the turn reported as a stall, until the loop is back; 0: none */
-    uint64_t key;        /* ... its kind */
-    bool logged;         /* ... in full, not as a repeat */
-    int64_t cpu_turn;    /* LOOPWATCH_CLOCK=cpu: the turn timed on the CPU clock */
-    int64_t cpu_at_turn; /* ... and the thread's CPU time when it was first seen */
+    pid_t tid;    /* whose: a slot reused by another thread starts afresh */
+    int64_t turn; /* the turn reported as a stall, until the loop is back; 0: none */
+    uint64_t key; /* ... its kind */
+    bool logged;  /* ... in full, not as a repeat */
 } seen[MAX_LOOPS];
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -349,13 +347,8 @@ static int watch_loop(struct loop *l, struct seen *s, int period_ms) {
     const int64_t threshold_ns = (int64_t)watch.threshold_ms * 1000000;
     int64_t late_ns;
     if (watch.cpu_clock) { /* Seastar's way: the CPU time this turn has used */
-        int64_t cpu = cpu_ns(l->cpu_clock);
-        if (began != s->cpu_turn) {
-            s->cpu_turn = began;
-            s->cpu_at_turn = cpu;
-            return period_ms;
-        }
-        late_ns = cpu - s->cpu_at_turn;
+        late_ns =
+            cpu_ns(l->cpu_clock) - atomic_load_explicit(&l->turn_cpu_began, memory_order_relaxed);
     } else {
         late_ns = mono_ns() - began;
     }
