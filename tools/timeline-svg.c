@@ -46,35 +46,11 @@ static void fail(const char *fmt, ...) {
     exit(1);
 }
 
-/* The whole of in, NUL-terminated; *len its bytes. Dies on a read error. */
-static char *slurp(FILE *in, const char *name, size_t *len) {
-    size_t cap = 1 << 16;
-    char *buf = malloc(cap);
-    *len = 0;
-    for (size_t got; buf && (got = fread(buf + *len, 1, cap - *len - 1, in)) > 0;) {
-        *len += got;
-        if (cap - *len - 1 == 0) {
-            char *more = cap < (SIZE_MAX >> 1) ? realloc(buf, cap *= 2) : NULL;
-            if (!more)
-                free(buf);
-            buf = more;
-        }
-    }
-    if (!buf)
-        fail("%s: out of memory", name);
-    if (ferror(in))
-        fail("%s: %s", name, strerror(errno));
-    buf[*len] = '\0';
-    return buf;
-}
-
+/* The whole of name ("-": stdin), NUL-terminated; *len its bytes. Dies when it cannot. */
 static char *read_file(const char *name, size_t *len) {
-    FILE *in = strcmp(name, "-") == 0 ? stdin : fopen(name, "r");
-    if (!in)
+    char *buf = trace_read_file(name, len);
+    if (!buf)
         fail("%s: %s", name, strerror(errno));
-    char *buf = slurp(in, name, len);
-    if (in != stdin)
-        fclose(in);
     return buf;
 }
 

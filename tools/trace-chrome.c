@@ -28,33 +28,6 @@ static void fail(const char *fmt, ...) {
     exit(1);
 }
 
-/* The whole of name ("-": stdin), NUL-terminated; *len its bytes. */
-static char *slurp(const char *name, size_t *len) {
-    FILE *in = strcmp(name, "-") == 0 ? stdin : fopen(name, "r");
-    if (!in)
-        fail("%s: %s", name, strerror(errno));
-    size_t cap = 1 << 16;
-    char *buf = malloc(cap);
-    *len = 0;
-    for (size_t got; buf && (got = fread(buf + *len, 1, cap - *len - 1, in)) > 0;) {
-        *len += got;
-        if (cap - *len - 1 == 0) {
-            char *more = cap < (SIZE_MAX >> 1) ? realloc(buf, cap *= 2) : NULL;
-            if (!more)
-                free(buf);
-            buf = more;
-        }
-    }
-    if (!buf)
-        fail("%s: out of memory", name);
-    if (ferror(in))
-        fail("%s: %s", name, strerror(errno));
-    if (in != stdin)
-        fclose(in);
-    buf[*len] = '\0';
-    return buf;
-}
-
 /* s as the contents of a JSON string: quotes, backslashes and control bytes escaped; a byte
  * that is not part of valid UTF-8 becomes U+FFFD, so the output is always valid JSON. */
 static void put_json_string(FILE *out, const char *s) {
@@ -155,21 +128,6 @@ static void span(FILE *out, const char *name, const struct track *k, double sinc
     fputs("}}", out);
 }
 
-static const char *const MOMENT[] = {
-    [EV_ACCEPTED] = "accepted",
-    [EV_REQUEST] = "request",
-    [EV_READ_START] = "read_start",
-    [EV_READ_DONE] = "read_done",
-    [EV_REPLY_READY] = "reply_ready",
-    [EV_REPLY_SENT] = "reply_sent",
-    [EV_CLOSED] = "closed",
-    [EV_EXPIRED] = "expired",
-    [EV_REFUSED] = "refused",
-    [EV_WAIT] = "wait",
-    [EV_WAKE] = "wake",
-    [EV_TRACE_START] = "trace_start",
-};
-
 /* One event of the trace; line is its line as parsed (req, fd, rc). */
 static void convert(FILE *out, struct track *k, const struct trace_event *e,
                     const struct trace_line *line) {
@@ -196,9 +154,10 @@ static void convert(FILE *out, struct track *k, const struct trace_event *e,
         k->reading = false;
         return;
     }
-    if (e->kind >= sizeof MOMENT / sizeof MOMENT[0] || !MOMENT[e->kind])
+    const char *moment = trace_event_name(e->kind);
+    if (!moment)
         return; /* an event this reader does not know: skipped, as trace_load does */
-    begin(out, MOMENT[e->kind], 'i', e->t_ms, k);
+    begin(out, moment, 'i', e->t_ms, k);
     fputs(",\"s\":\"t\",\"args\":{", out);
     const char *sep = "";
     if (req) {
@@ -226,7 +185,9 @@ int main(int argc, char **argv) {
         return 64;
     }
     size_t len;
-    char *buf = slurp(argv[1], &len), err[256];
+    char *buf = trace_read_file(argv[1], &len), err[256];
+    if (!buf)
+        fail("%s: %s", argv[1], strerror(errno));
     struct trace tr;
     if (trace_load(buf, len, "", &tr, err, sizeof err) < 0)
         fail("%s:%s", argv[1], err);

@@ -3,6 +3,7 @@
  * must refuse garbage with a reason rather than crash, so fuzz/fuzz_trace.c feeds it. */
 #include "trace.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -575,4 +576,36 @@ void trace_free(struct trace *tr) {
     free(tr->events);
     free(tr->lanes);
     memset(tr, 0, sizeof *tr);
+}
+
+const char *trace_event_name(enum trace_kind kind) {
+    return kind < sizeof EVENT_NAME / sizeof *EVENT_NAME ? EVENT_NAME[kind] : NULL;
+}
+
+char *trace_read_file(const char *name, size_t *len) {
+    FILE *in = strcmp(name, "-") == 0 ? stdin : fopen(name, "r");
+    if (!in)
+        return NULL;
+    size_t cap = 1 << 16;
+    char *buf = malloc(cap);
+    *len = 0;
+    for (size_t got; buf && (got = fread(buf + *len, 1, cap - *len - 1, in)) > 0;) {
+        *len += got;
+        if (cap - *len - 1 == 0) {
+            char *more = cap < (SIZE_MAX >> 1) ? realloc(buf, cap *= 2) : NULL;
+            if (!more)
+                free(buf);
+            buf = more;
+        }
+    }
+    int failed = !buf ? ENOMEM : ferror(in) ? errno : 0;
+    if (in != stdin)
+        fclose(in);
+    if (failed) {
+        free(buf);
+        errno = failed;
+        return NULL;
+    }
+    buf[*len] = '\0';
+    return buf;
 }

@@ -71,4 +71,12 @@ int trace_load(const char *buf, size_t len, const char *req_prefix, struct trace
                size_t err_len);
 void trace_free(struct trace *tr);
 
+/* The name an event has in the trace's lines ("read_start"), or NULL for a kind it does not
+ * know. */
+const char *trace_event_name(enum trace_kind kind);
+
+/* The whole of the file name ("-": stdin), NUL-terminated, its bytes in *len; NULL with errno
+ * set when it cannot be opened or read, or memory runs out. The caller frees it. */
+char *trace_read_file(const char *name, size_t *len);
+
 #endif
