@@ -23,6 +23,13 @@ cpu_seconds() {
     sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($12 + $13) / hz }'
 }
 
+# runnable_seconds PID: the seconds PID's threads have been runnable so far, on a CPU or waiting
+# for one (/proc/PID/task/*/schedstat: ns on a CPU, ns in the run queue). What a spinning loop
+# burns depends on who else wants the cores; that it never sleeps does not.
+runnable_seconds() {
+    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ ns += $1 + $2 } END { printf "%.2f\n", ns / 1e9 }'
+}
+
 # cpu_window_start PID ... cpu_window_end PID: sets CPU_S, the CPU seconds PID's tree used in
 # between, and WALL_S, the wall time of the same window: each clock is read just outside its CPU
 # sample, so CPU_S can never exceed WALL_S times the threads that ran (a one-thread server never
