@@ -79,7 +79,7 @@ FIGURE=${OUT%.md}.svg
 # disk would otherwise hold its stop for as long (slowdisk's exit ends every read in progress).
 HEALTHY_MNT=$work/healthy DYING_MNT=$work/dying ROOT=$work/node
 mkdir -p "$HEALTHY_MNT" "$DYING_MNT"
-disk_pids=() client_pids=() sampler=
+disk_pids=() client_pids=() sampler='' SANITIZER_REPORTS=()
 stop_disks() {
     local pid m
     for pid in "${disk_pids[@]}"; do stop_process "$pid"; done
@@ -319,6 +319,12 @@ run() {
     stop_disks # first: it ends the reads still waiting on the dying disk, so the stop is quick
     stop_server
     [ -n "${KEEP_LOGS:-}" ] && cp "$SERVER_LOG" "$KEEP_LOGS/$name.log"
+    # Under make test SAN=...: a sanitizer's report fails the run, as it fails a test.
+    if grep -qE 'Sanitizer|runtime error:' "$SERVER_LOG"; then
+        say "   the sanitizer reported in $name's log:"
+        cat "$SERVER_LOG" >&2
+        SANITIZER_REPORTS+=("$name")
+    fi
     rm -f "$SERVER_OUT" "$SERVER_LOG"
     summarize "$name" "$cpu_s" "$wall_s" "$threads" "$hwm_kib"
 }
@@ -346,6 +352,11 @@ summarize() {
         "${count[dok]:-0}" "${count[dlate]:-0}" "${count[derror]:-0}" "${count[dtimeout]:-0}" \
         "$rate" "$cpu_s" "$threads" "$(awk -v k="$hwm_kib" 'BEGIN { printf "%.1f", k / 1024 }')")"
     printf '%s\t%s\n' "$LABEL" "$p99" >>"$work/chart.tsv"
+    if [ $((${count[htimeout]:-0} + ${count[hlate]:-0} + ${count[herror]:-0})) -gt 0 ]; then
+        echo "$LABEL" >>"$work/lost"
+    else
+        echo "$LABEL" >>"$work/kept"
+    fi
     # Healthy requests that failed outright (a refused connection, a bad reply) are no latency
     # to report: say so under the table rather than hide them in a count.
     bad=${count[herror]:-0}
@@ -359,6 +370,8 @@ started=$SECONDS
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$work/rows"
 : >"$work/notes"
+: >"$work/lost"
+: >"$work/kept"
 printf 'design\thealthy p99 ms\n' >"$work/chart.tsv"
 for name in "${chosen[@]}"; do
     status=0
@@ -370,6 +383,7 @@ for name in "${chosen[@]}"; do
     [ "$status" -eq 0 ] || { echo "swift-lab.sh: the slow disk would not mount: $(tail -3 "$work/slowdisk.log")" >&2; exit 1; }
 done
 took=$((SECONDS - started))
+[ ${#SANITIZER_REPORTS[@]} -eq 0 ] || { echo "swift-lab.sh: sanitizer reports: ${SANITIZER_REPORTS[*]}" >&2; exit 1; }
 
 healthy=$((RATE * LOAD_S * (DISKS - 1))) dying=$((RATE * LOAD_S))
 header="| design | healthy p99 ms | healthy p50 / max ms | healthy timed out (of $healthy) | healthy shed | dying disk: answered / shed / failed / timed out (of $dying) | answered req/s | server CPU s | peak threads | peak RSS MiB |"
@@ -391,9 +405,15 @@ mkdir -p "$(dirname "$OUT")"
     echo
     echo "One storage node of $DISKS disks, every read a real one from the FUSE slow disk (\`bin/slowdisk -x\`: each open file's read waits in the kernel). Disks 1 to $((DISKS - 1)) are healthy: disk k answers in k + 2 ms, a seek. Disk 0 is dying, $dying_words. An open loop, one \`bin/client --rate $RATE\` a disk, asks each disk for $RATE reads a second for $LOAD_S s, whatever is in flight, and each client gives up after $TIMEOUT_MS ms (the seed's make_requests.py). Every design below met that same load on the same node, one after the other in this one run, each on a fresh pair of slow disks (the dying disk's draws in the same order), the server alone on CPU $SERVER_CPU and everything else on CPU(s) $OTHER_CPUS$([ "$PINNED" = 1 ] || echo " (this machine could not pin them apart)") (taskset, as \`make bench\` pins). The chapters read with \`-D\`, eventlet (peers/eventlet_server.py) and nginx 1.22 (peers/nginx.sh) are the real programs reading the same files; nginx is judged by its HTTP status (\`bin/client --status-only\`)."
     echo
-    echo "How to read it: *healthy* is every request for disks 1 to $((DISKS - 1)); a request the client gave up on counts as $TIMEOUT_MS ms in the percentiles. *Shed*: the server answered \"timeout\" itself (RC 1, or 408 from nginx), at its deadline (\`-T\`, 4 s by default) instead of serving the read. *Failed*: RC 2, an I/O error of the model's. *Answered req/s*: the reads answered in time, all disks, per second of load. Server CPU is user + system over the load and its last replies, the server's process tree (nginx: its master and worker); peak threads is sampled every 50 ms over the tree; peak RSS is the sum of the tree's VmHWM. One run: the milliseconds vary from run to run and machine to machine, who times out does not."
+    echo "How to read it: *healthy* is every request for disks 1 to $((DISKS - 1)); a request the client gave up on counts as $TIMEOUT_MS ms in the percentiles. *Shed*: the server answered \"timeout\" itself (RC 1, or 408 from nginx), at its deadline (\`-T\`, 4 s by default) instead of serving the read. *Failed*: RC 2 (one of the model's I/O errors) or any other error. *Answered req/s*: the reads answered in time, all disks, per second of load. Server CPU is user + system over the load and its last replies, the server's process tree (nginx: its master and worker); peak threads is sampled every 50 ms over the tree; peak RSS is the sum of the tree's VmHWM. One run: the milliseconds vary from run to run and machine to machine, who times out does not."
     echo
     table
+    echo
+    # The two lists a reader looks for, from the rows above.
+    [ -s "$work/lost" ] &&
+        echo "Healthy requests lost (timed out, shed or failed) under: $(paste -sd ';' "$work/lost" | sed 's/;/; /g')."
+    [ -s "$work/kept" ] &&
+        echo "Every healthy request answered in time under: $(paste -sd ';' "$work/kept" | sed 's/;/; /g')."
     echo
     if [ -s "$work/notes" ]; then
         echo "Also seen:"
