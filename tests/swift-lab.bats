@@ -118,3 +118,19 @@ interrupt_lab() {
     [ "$LAB_STATUS" -eq 143 ]
     nothing_left
 }
+
+@test "swift-lab's quotes: docs-check holds a block that names swift-lab.md to that file" {
+    # A paragraph that names bench/swift-lab.md quotes it, as one naming REPORT.md or
+    # compare.md quotes those: a number the file does not hold is caught, with FILE:LINE.
+    local t=$BATS_TEST_TMPDIR/tree
+    mkdir -p "$t/bench"
+    printf '%s\n' '| design | healthy p99 ms |' '|---|--:|' '| 11 a pool of 4 per disk | 21 |' \
+        >"$t/bench/swift-lab.md"
+    printf '%s\n' '# A chapter' '' 'From bench/swift-lab.md: a pool of 4 per disk, 21 ms.' '' \
+        'In bench/swift-lab.md a pool of 4 per disk had 23 ms.' >"$t/README.md"
+    run "$ROOT/scripts/docs-check" -C "$t"
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ $output == *"README.md:5: 23 is not in bench/swift-lab.md"* ]]
+    [ "$(grep -c '^README.md:' <<<"$output")" -eq 1 ]
+}
