@@ -408,6 +408,9 @@ figure_refs() {
     [ "$status" -eq 0 ]
     # Every marker was filled, and the deck still has its numbers in it.
     ! grep -nE '<!-- (n|table|chart|output|diff|list) |<!-- more chapters -->' "$out"
+    # The lab's chart (log="yes") runs in decades: its p99s span 10 ms to the 5 s timeout.
+    grep -q '>100</text>' "$BATS_TEST_TMPDIR/out/figures/chart-swift-lab.svg"
+    grep -q '>10000</text>' "$BATS_TEST_TMPDIR/out/figures/chart-swift-lab.svg"
     [ "$(grep -o '<!-- n ' "$DECK" | wc -l)" -ge 15 ]
     # scripts/docs-check holds each block that names REPORT.md or compare.md, and each one under
     # a <!-- from FILE --> line, to that file: a filled number is in it, row by row.
