@@ -48,7 +48,7 @@ static struct {
     int port, concurrency, count, delay_ms, slow_ms, slow_count, lead_ms, timeout_ms;
     int slow_readers, loops, objects, sources;
     double rate;
-    bool http, json, quiet;
+    bool http, status_only, json, quiet;
     const char *timeline, *path_prefix, *slow_path_prefix;
 } opt = {.host = "127.0.0.1",
          .port = -1,
@@ -97,7 +97,8 @@ __attribute__((noreturn)) static void usage(int status) {
             "usage: client -p PORT [-h HOST] [-c CONCURRENCY] [-n REQUESTS] [-d DELAY_MS|rand]\n"
             "              [--slow MS [--slow-count K] [--lead MS]] [--rate R] [-t TIMEOUT_MS]\n"
             "              [--path PREFIX [--slow-path PREFIX]] [--objects K] [--slow-readers K]\n"
-            "              [--http] [--json] [--timeline FILE] [-j THREADS] [--sources K] [-q]\n"
+            "              [--http [--status-only]] [--json] [--timeline FILE] [-j THREADS]\n"
+            "              [--sources K] [-q]\n"
             "       client --percentiles < numbers\n"
             "  -c N            requests in flight at once (default 10)\n"
             "  -n N            requests in all (default: the concurrency)\n"
@@ -116,6 +117,10 @@ __attribute__((noreturn)) static void usage(int status) {
             "                  and again (default: every request a path of its own)\n"
             "  --slow-readers K  the first K requests read their reply at 10 KiB/s\n"
             "  --http          speak HTTP (GET /DELAY_MS,PATH) instead of the line protocol\n"
+            "  --status-only   (implies --http) judge a reply by its HTTP status alone, for a\n"
+            "                  server whose body is the object itself (nginx): 200 ok, 408 or\n"
+            "                  504 a timeout the server answered, any other status an error;\n"
+            "                  the body is read to the end and not looked at\n"
             "  --json          print one JSON summary line on stdout (notes go to stderr)\n"
             "  --timeline FILE write one row per request: id start_ms end_ms outcome delay_ms rc\n"
             "  -j THREADS      run THREADS event loops, each with its share of -c and -n\n"
@@ -131,7 +136,8 @@ __attribute__((noreturn)) static void usage(int status) {
             "RC 0, 1 or 2, BYTES and ELAPSED_MS whole numbers of 0 or more, PATH the one asked\n"
             "for (\"-\" only in RC 2, a refused request) and, in HTTP, a status that says the\n"
             "same (200 for RC 0, 408 for RC 1, another 4xx or 5xx for RC 2); anything else is\n"
-            "an error, a bad reply, which the summary counts and shows the first of.\n"
+            "an error, a bad reply, which the summary counts and shows the first of. With\n"
+            "--status-only a reply is believed when it is an HTTP/1.x status line and headers.\n"
             "Exit status: 0 every request answered RC 0 in time; 1 some timed out (client\n"
             "timeout, or the server answered RC 1); 2 some failed (refused, reset, RC 2, a bad\n"
             "reply); 3 the report could not be written (stdout, --timeline); 64 bad usage.\n");
@@ -196,7 +202,8 @@ static void parse_args(int argc, char **argv) {
         SLOW_READERS,
         OBJECTS,
         SOURCES,
-        SLOW_PATH
+        SLOW_PATH,
+        STATUS_ONLY
     };
     static const struct option longs[] = {{"slow", required_argument, NULL, SLOW},
                                           {"lead", required_argument, NULL, LEAD},
@@ -212,6 +219,7 @@ static void parse_args(int argc, char **argv) {
                                           {"objects", required_argument, NULL, OBJECTS},
                                           {"sources", required_argument, NULL, SOURCES},
                                           {"slow-path", required_argument, NULL, SLOW_PATH},
+                                          {"status-only", no_argument, NULL, STATUS_ONLY},
                                           {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h:p:c:n:d:t:j:q", longs, NULL)) != -1) {
@@ -231,6 +239,7 @@ static void parse_args(int argc, char **argv) {
         case LEAD: opt.lead_ms = number_arg(optarg, 0, MANY, "lead"); break;
         case SLOW_COUNT: opt.slow_count = number_arg(optarg, 1, MANY, "slow count"); break;
         case HTTP: opt.http = true; break;
+        case STATUS_ONLY: opt.http = opt.status_only = true; break;
         case JSON: opt.json = true; break;
         case TIMELINE: opt.timeline = optarg; break;
         case PERCENTILES: exit(percentiles_from_stdin());
@@ -457,6 +466,17 @@ static void bad_reply(struct client_loop *lp, struct req *r, int id, const char 
     finish(lp, r, id, ERROR, why);
 }
 
+/* --status-only: the status alone says what happened, as wrk and ab judge a reply. 408 is what
+ * our servers answer past their deadline, 504 what a proxy answers for an upstream too slow. */
+static void judge_status(struct client_loop *lp, struct req *r, int id, int status) {
+    char why[64];
+    r->rc = status == 200 ? RC_OK : status == 408 || status == 504 ? RC_TIMEOUT : RC_FAIL;
+    if (r->rc == RC_OK)
+        return finish(lp, r, id, OK, "");
+    snprintf(why, sizeof why, "server answered HTTP %d", status);
+    finish(lp, r, id, r->rc == RC_TIMEOUT ? LATE : ERROR, why);
+}
+
 /* The server has closed: is what it sent a true answer to the request? Sets the outcome. */
 static void parse_reply(struct client_loop *lp, struct req *r, int id) {
     r->line[r->line_len] = '\0';
@@ -470,6 +490,8 @@ static void parse_reply(struct client_loop *lp, struct req *r, int id) {
             return bad_reply(lp, r, id, "not an HTTP/1.x reply");
         body = end + 4;
     }
+    if (opt.status_only)
+        return judge_status(lp, r, id, status);
     struct reply reply;
     char why[1100];
     const char *wrong = check_reply(id, status, body, &reply, why, sizeof why);
@@ -487,7 +509,8 @@ static void parse_reply(struct client_loop *lp, struct req *r, int id) {
                                 : "server answered RC 2: I/O failure");
 }
 
-/* Keeps the reply line (after the headers, in HTTP) in r->line; what follows is payload. */
+/* Keeps the reply line (after the headers, in HTTP; with --status-only the headers alone) in
+ * r->line; what follows is payload. */
 static void take_bytes(struct client_loop *lp, struct req *r, const char *buf, size_t n) {
     lp->bytes_received += (long long)n;
     size_t i = 0;
@@ -497,7 +520,9 @@ static void take_bytes(struct client_loop *lp, struct req *r, const char *buf, s
         r->line[r->line_len] = '\0';
         if (ch == '\n') {
             const char *headers_end = strstr(r->line, "\r\n\r\n");
-            r->line_done = !opt.http || (headers_end && strchr(headers_end + 4, '\n'));
+            /* --status-only keeps the headers: the body is the object, counted as payload. */
+            r->line_done =
+                !opt.http || (headers_end && (opt.status_only || strchr(headers_end + 4, '\n')));
         }
     }
     r->payload += (long)(n - i);

@@ -17,7 +17,7 @@
 #                                                                 ERE (grep -oE), or TEXT if none
 #   <!-- table src= in= cols="A; B; C" rows="R1; R2" -->          a whole line: a Markdown table
 #   <!-- chart name=N src= in= cols= rows= [label= title= sub= note= grouped=yes highlight=ROW
-#        max="0,300" ref="1:TEXT"] -->                            a whole line: a bar chart
+#        max="0,300" ref="1:TEXT" log=yes] -->                    a whole line: a bar chart
 #   <!-- output src=FILE from=ERE to=ERE [skip=ERE] [cut=N] -->   a whole line: real output, verbatim
 #                                                                 (a line over N columns cut at a word)
 #   <!-- diff a=FILE b=FILE hunks=ERE [context=N] -->             a whole line: the hunks of a diff
@@ -328,6 +328,7 @@ chart_block() {
     v=$(attr ref "$spec") && args+=(-r "$v")
     v=$(attr width "$spec") && args+=(-w "$v")
     [ "$(attr grouped "$spec" || true)" = yes ] && args+=(-g)
+    [ "$(attr log "$spec" || true)" = yes ] && args+=(-l)
     sed -E '2d; s/\*\*|`//g' <<<"$result" >"$work/charts/$name.tsv"
     "$BIN/chart-svg" "${args[@]}" "$work/charts/$name.tsv" >"$work/charts/chart-$name.svg" 2>"$work/err" ||
         die_at "$at" "<!-- chart $name -->: $(cat "$work/err")"

@@ -93,3 +93,35 @@ EOF
     echo "widths: 1.5e3 $x, 1500 $y, 3E+3 $z"
     [ "$x" = "$y" ] && awk -v y="$y" -v z="$z" 'BEGIN { exit !(z > 1.99 * y && z < 2.01 * y) }'
 }
+
+@test "chart-svg -l: a log axis over whole decades, each bar as long as its value's logarithm" {
+    # Latencies of 5 ms and of 5 s side by side (make swift-lab's figure): on a linear axis the
+    # 5 ms bar is a thousandth of the 5 s one; on a log axis every decade is as long as the next.
+    printf 'design\tp99 ms\nslow\t5000\nmiddle\t50\nfast\t5\nnone\t0\n' >"$BATS_TEST_TMPDIR/t.tsv"
+    run timeout 5 "$BIN/chart-svg" -l -r '5000:client timeout' "$BATS_TEST_TMPDIR/t.tsv"
+    [ "$status" -eq 0 ]
+    local slow middle fast x0 ticks line
+    width() { grep "<title>$1, p99 ms" <<<"$output" | sed 's/.*width="\([0-9.]*\)".*/\1/'; }
+    slow=$(width slow) middle=$(width middle) fast=$(width fast)
+    echo "widths: 5000 $slow, 50 $middle, 5 $fast"
+    # Two decades each: 5 to 50 and 50 to 5000 are equal lengths, 5 is a decade and a half in.
+    awk -v s="$slow" -v m="$middle" -v f="$fast" \
+        'BEGIN { d = (s - m) / 2; exit !(m - f > 0.99 * d && m - f < 1.01 * d && f > 0.68 * d && f < 0.72 * d) }'
+    # The ticks are the decades from 1 (below the smallest value) to 10000 (at or above the largest).
+    ticks=$(grep -o '>[0-9]*</text>' <<<"$output" | tr -d '></text' | paste -sd' ')
+    [[ $ticks == "1 10 100 1000 10000 "* ]]
+    # A 0 has no place on a log axis: no bar, its cell written at the axis.
+    [ "$(grep -c '<title>' <<<"$output")" -eq 3 ]
+    [[ $output == *'fill="#555">0</text>'* ]]
+    # The reference line is where a bar of 5000 ends.
+    x0=$(grep '<title>slow' <<<"$output" | sed 's/.*x="\([0-9.]*\)".*width.*/\1/')
+    line=$(grep 'stroke-dasharray' <<<"$output" | sed 's/.*x1="\([0-9.]*\)".*/\1/')
+    awk -v a="$x0" -v w="$slow" -v l="$line" 'BEGIN { exit !(a + w > l - 1 && a + w < l + 1) }'
+    # The extremes it accepts still give a sound axis (2 to 7 ticks), in bounded time and size.
+    local case bad=0
+    for case in '0 -l' '1e15 -l' '1e-300 -l' '1 -l -m 1e15' '1e-300 -l -r 1e15' '7 -l -r 7'; do
+        # shellcheck disable=SC2086  # a value, then flags
+        draws $case || { echo "  ^ wanted status 0, a whole SVG, 2 to 7 ticks"; bad=1; }
+    done
+    [ "$bad" -eq 0 ]
+}

@@ -134,6 +134,41 @@ EOF
     [[ $output == *"bad replies 1, the first: request 0 (/obj/0): RC is not 0, 1 or 2"* ]]
 }
 
+@test "client --status-only: an HTTP reply is judged by its status, its body (the object) unread" {
+    # nginx's reply is the file itself: a strict client (the default, --http) calls it a bad
+    # reply; --status-only believes the status: 200 ok, 408 and 504 a timeout the server
+    # answered, another status an error; a reply that is not HTTP is still a bad reply.
+    local object
+    object=$(printf 'line %05d\n' $(seq 700)) # 7 KB of lines, as slowdisk's files are (bad-server
+    against "HTTP/1.1 200 OK"$'\r\nContent-Length: 7700\r\n\r\n'"$object" --http # sends 8 KiB at most)
+    [ "$status" -eq 2 ] && [ "$(field bad_replies)" -eq 2 ] && [ "$(field ok)" -eq 0 ]
+    against "HTTP/1.1 200 OK"$'\r\nContent-Length: 7700\r\n\r\n'"$object" --status-only
+    echo "200: status $status, ok $(field ok), bad $(field bad_replies), bytes $(field bytes)"
+    [ "$status" -eq 0 ] && [ "$(field ok)" -eq 2 ] && [ "$(field bad_replies)" -eq 0 ]
+    [ "$(field bytes)" -gt 15400 ] # both bodies read to the end
+    against $'HTTP/1.1 200 OK\r\n\r\n' --status-only # an empty object
+    [ "$status" -eq 0 ] && [ "$(field ok)" -eq 2 ]
+    local code
+    for code in '408 Request Time-out' '504 Gateway Time-out'; do
+        against "HTTP/1.1 $code"$'\r\n\r\n<html>late</html>' --status-only
+        echo "$code: status $status, server timeouts $(field server_timeouts)"
+        [ "$status" -eq 1 ] && [ "$(field server_timeouts)" -eq 2 ] && [ "$(field bad_replies)" -eq 0 ]
+    done
+    for code in '404 Not Found' '500 Internal Server Error' '301 Moved Permanently'; do
+        against "HTTP/1.1 $code"$'\r\n\r\n<html>no</html>' --status-only
+        echo "$code: status $status, errors $(field errors), bad $(field bad_replies)"
+        [ "$status" -eq 2 ] && [ "$(field errors)" -eq 2 ] && [ "$(field bad_replies)" -eq 0 ]
+    done
+    run "$BIN/client" -p "$PORT" -c 1 -n 1 -d 10 -t 2000 --status-only
+    [[ $output == *"***client error 0 (/obj/0: server answered HTTP 301)"* ]]
+    for code in $'0,1,0,%p\n' $'HTTP/2 200\r\n\r\nx' $'HTTP/1.1 200 OK\r\nno end of headers'; do
+        against "$code" --status-only
+        echo "'$code': status $status, bad $(field bad_replies): $(first_bad_reply)"
+        [ "$status" -eq 2 ] && [ "$(field bad_replies)" -eq 2 ] &&
+            [[ $(first_bad_reply) == "request 0 (/obj/0): not an HTTP/1.x reply"* ]]
+    done
+}
+
 @test "client: a flag out of its range is bad usage, exit status 64" {
     local args
     for args in "-p 70000" "-p 65536" "-p 0" "-p -1" "-p 1 -c 0" "-p 1 -d 3600001" \

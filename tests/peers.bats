@@ -369,6 +369,10 @@ fast_behind_slow() {
     next_peer nginx -m aio-threads -D "$MNT"
     shared_scenario_in_curl
     [ "$OK" -eq 10 ]
+    # bin/client sees the same, judging nginx's replies (the file itself) by their status.
+    # shellcheck disable=SC2086 # the scenario's arguments are words
+    client ${SCENARIO_ARGS[shared]} --status-only
+    [ "$status" -eq 0 ] && [ "$(field ok)" -eq 10 ] && [ "$(field bad_replies)" -eq 0 ]
 }
 
 @test "nginx per-disk: a dying disk fills its own pool; the healthy disk's reads stay fast" {

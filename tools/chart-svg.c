@@ -9,7 +9,9 @@
  * panel with its own scale, side by side (different units: KiB, threads, MiB); with -g they share
  * one axis and each row has a bar per series (the same unit: p99 alone and beside a dying disk).
  * Every value, in a cell or given to -m or -r, is a number from 0 to VALUE_MAX; anything else is
- * bad input, refused before a byte is written.
+ * bad input, refused before a byte is written. -l puts every axis on a log scale, for values that
+ * span decades (latencies of 5 ms and of 5 s side by side), where a linear axis would leave the
+ * small ones a sliver each.
  * Exit status: 0, 1 on bad input (the file and line in the message), 64 on bad usage. */
 #include <errno.h>
 #include <getopt.h>
@@ -55,7 +57,7 @@ struct options {
     const char *highlight[HIGHLIGHT_MAX];
     int n_highlight;
     int width;
-    bool grouped;
+    bool grouped, log_scale;
     double axis_max[SERIES_MAX]; /* per panel (-m); 0: from the data */
     int n_axis_max;
     double reference; /* a dashed line at this value (-r), when has_reference */
@@ -67,7 +69,7 @@ static void usage(FILE *to) {
     fprintf(
         to,
         "usage: chart-svg [-t TITLE] [-s SUBTITLE] [-f FOOTNOTE] [-w WIDTH] [-g]\n"
-        "                 [-H LABEL]... [-m MAX[,MAX]...] [-r VALUE[:TEXT]] [FILE]\n"
+        "                 [-H LABEL]... [-m MAX[,MAX]...] [-r VALUE[:TEXT]] [-l] [FILE]\n"
         "  FILE          tab-separated: a header LABEL<TAB>SERIES..., then one row a bar group\n"
         "                (else stdin); '#' lines are comments; '-' or an empty cell: no bar\n"
         "  -t, -s, -f    the title, the subtitle, and a footnote under the chart (its source)\n"
@@ -76,7 +78,9 @@ static void usage(FILE *to) {
         "  -H LABEL      draw that row's bars in another colour (a reference: nginx)\n"
         "  -m MAX,...    each panel's axis maximum (0: the data's); a longer bar is cut\n"
         "                at it, drawn broken, with its value written beyond\n"
-        "  -r VALUE[:TEXT]  a dashed line at VALUE in every panel, labelled TEXT\n");
+        "  -r VALUE[:TEXT]  a dashed line at VALUE in every panel, labelled TEXT\n"
+        "  -l            log scale: each axis runs over whole decades (1, 10, 100, ...) from\n"
+        "                below the smallest value to the largest (or MAX); a 0 gets no bar\n");
 }
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -264,8 +268,23 @@ static void put_number(FILE *out, double v) {
 struct panel {
     double x, width; /* the plot area: bars start at x */
     double max, step;
-    int steps; /* max / step: the ticks are 0, step, ... max */
+    int steps;     /* max / step: the ticks are 0, step, ... max */
+    int low, high; /* -l: the axis runs from 10^low to 10^high = max, a tick every step decades */
+    bool log_axis; /* -l */
 };
+
+/* How far along the axis v lies, from 0 (its start) to 1 (its maximum), or past 1 beyond it. */
+static double axis_fraction(const struct panel *p, double v) {
+    if (!p->log_axis)
+        return v / p->max;
+    /* In exponents, never 10^high / 10^low: 10^19 / 10^-301 is past a double. */
+    return v <= 0 ? 0 : (log10(v) - p->low) / (p->high - p->low);
+}
+
+/* The value of tick i: i steps along a linear axis, i x step decades along a log one. */
+static double tick_value(const struct panel *p, int i) {
+    return p->log_axis ? pow(10, p->low + i * p->step) : i * p->step;
+}
 
 /* One panel's grid, its tick labels under it, and the reference line. */
 static void draw_axis(FILE *out, const struct panel *p, double top, double bottom,
@@ -282,13 +301,13 @@ static void draw_axis(FILE *out, const struct panel *p, double top, double botto
     for (int i = 0; i <= p->steps; i++) {
         fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">", p->x + (double)i / p->steps * p->width,
                 bottom + FONT + 4);
-        put_number(out, i * p->step);
+        put_number(out, tick_value(p, i));
         fprintf(out, "</text>\n");
     }
     fprintf(out, "</g>\n<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>\n",
             p->x, top, p->x, bottom);
     if (o->has_reference && o->reference <= p->max) {
-        double x = p->x + o->reference / p->max * p->width;
+        double x = p->x + axis_fraction(p, o->reference) * p->width;
         fprintf(out,
                 "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\" "
                 "stroke-dasharray=\"5 4\"/>\n",
@@ -307,7 +326,7 @@ static void draw_axis(FILE *out, const struct panel *p, double top, double botto
 /* A bar from the axis to the cell's value, the cell's text beyond its end. */
 static void draw_bar(FILE *out, const struct panel *p, double y, double height, const char *colour,
                      const char *label, const char *series, const struct cell *c) {
-    if (!c->has_value) {
+    if (!c->has_value || (p->log_axis && c->value <= 0)) { /* a log axis has no 0 to start at */
         fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%d\" fill=\"#555\">", p->x + 4,
                 y + height / 2 + FONT * 0.35, FONT);
         put_xml(out, c->text[0] ? c->text : "-");
@@ -315,7 +334,7 @@ static void draw_bar(FILE *out, const struct panel *p, double y, double height, 
         return;
     }
     bool cut = c->value > p->max * (1 + 1e-9); /* past a fixed axis (-m): drawn broken */
-    double w = (cut ? p->max : c->value) / p->max * p->width;
+    double w = axis_fraction(p, cut ? p->max : c->value) * p->width;
     fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\" fill=\"%s\">", p->x, y,
             w < 1 && c->value > 0 ? 1 : w, height, colour);
     fprintf(out, "<title>");
@@ -345,6 +364,17 @@ static double column_max(const struct chart *ch, int first, int count) {
     return max;
 }
 
+/* The smallest value above 0 of series [first, first + count); 0 when there is none. */
+static double column_min(const struct chart *ch, int first, int count) {
+    double min = 0;
+    for (int r = 0; r < ch->n_rows; r++)
+        for (int s = first; s < first + count; s++)
+            if (ch->cell[r][s].has_value && ch->cell[r][s].value > 0 &&
+                (min == 0 || ch->cell[r][s].value < min))
+                min = ch->cell[r][s].value;
+    return min;
+}
+
 static double widest_value(const struct chart *ch, int first, int count) {
     double w = 0;
     for (int r = 0; r < ch->n_rows; r++)
@@ -354,6 +384,31 @@ static double widest_value(const struct chart *ch, int first, int count) {
                 w = t;
         }
     return w;
+}
+
+/* -l: p's axis over whole decades, from the one below the smallest value above 0 (or the
+ * reference, if lower) to the one at or above max, a tick every step decades, ticks + 1 ticks
+ * at most. Strictly below the smallest value, so that its bar is seen. */
+static void scale_log(struct panel *p, const struct chart *ch, int first, int count, double max,
+                      int ticks, const struct options *o) {
+    double min = column_min(ch, first, count);
+    if (o->has_reference && (min == 0 || o->reference < min))
+        min = o->reference;
+    if (min == 0 || min > max)
+        min = max;
+    /* Decades as whole numbers, so that 1000 is 10^3 exactly and not 10^2.9999. */
+    int low = (int)floor(log10(min) + 1e-9), high = (int)ceil(log10(max) - 1e-9);
+    if (pow(10, low) >= min * (1 - 1e-9))
+        low--;
+    if (high <= low)
+        high = low + 1;
+    int step = (high - low + ticks - 1) / ticks;
+    p->log_axis = true;
+    p->step = step;
+    p->steps = (high - low + step - 1) / step;
+    p->low = low;
+    p->high = low + p->steps * step;
+    p->max = pow(10, p->high);
 }
 
 /* Sets p's scale for the values of series [first, first + count). */
@@ -373,7 +428,10 @@ static void scale_panel(struct panel *p, const struct chart *ch, int panel, int 
     char widest[32];
     snprintf(widest, sizeof widest, "%.0f", max * 2);
     int ticks = (int)(p->width / (text_width(widest, FONT) + 14));
-    p->step = nice_step(max, ticks < 1 ? 1 : ticks > 5 ? 5 : ticks);
+    ticks = ticks < 1 ? 1 : ticks > 5 ? 5 : ticks;
+    if (o->log_scale)
+        return scale_log(p, ch, first, count, max, ticks, o);
+    p->step = nice_step(max, ticks);
     p->steps = (int)ceil(max / p->step - 1e-9);
     p->max = p->steps * p->step;
 }
@@ -499,12 +557,13 @@ int main(int argc, char **argv) {
     enum { HELP = 256 };
     static const struct option LONG[] = {{"help", no_argument, NULL, HELP}, {0, 0, 0, 0}};
     int opt;
-    while ((opt = getopt_long(argc, argv, "t:s:f:w:gH:m:r:", LONG, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "t:s:f:w:gH:m:r:l", LONG, NULL)) != -1) {
         switch (opt) {
         case 't': o.title = optarg; break;
         case 's': o.subtitle = optarg; break;
         case 'f': o.footnote = optarg; break;
         case 'g': o.grouped = true; break;
+        case 'l': o.log_scale = true; break;
         case 'w': {
             char *end;
             long w = strtol(optarg, &end, 10);
