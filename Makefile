@@ -9,8 +9,9 @@
 # bin/san-*/ so that plain and sanitizer binaries never mix; `make test SAN=...` tests those.
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-# The language and warnings every build uses (the fuzzer's clang build in mk/reliability.mk too).
-STRICT  := -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE
+# The language and warnings every build uses (the fuzzer's clang build in mk/reliability.mk too):
+# ISO C11 (-Wpedantic holds the code to it) with the GNU and Linux extensions of its headers.
+STRICT  := -Wall -Wextra -Wpedantic -Werror -std=c11 -D_GNU_SOURCE
 CFLAGS  += $(STRICT) -Icommon -Iclient
 LDLIBS  += -lpthread -lm
 comma   := ,
@@ -67,6 +68,9 @@ $(BIN_DIR)/%: $$(call chapter_src,%) $$(wildcard chapters/%/*.h) $(COMMON_HDR) $
 	$(if $(uses.$*),,$(error chapter $* has no uses.$* list in the Makefile))
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(call chapter_src,$*) $(LDLIBS)
 
+# client/client.c still has 16 `return void_call();`, which ISO C forbids; they are its owner's to
+# fix (another branch is changing that file), and this line goes with them.
+$(BIN_DIR)/client: CFLAGS += -Wno-pedantic
 $(BIN_DIR)/client: client/client.c client/stats.c client/stats.h common/utils.c common/trace.c $(COMMON_HDR) $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ client/client.c client/stats.c common/utils.c common/trace.c $(LDLIBS)
 

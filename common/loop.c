@@ -90,8 +90,10 @@ void conn_set_want(struct conn *c, enum want next) {
         trace_event("reply_sent", c->fd, c->job.req.path);
     if (sent && must_linger(c->fd))
         next = WANT_LINGER;
-    if (next == WANT_CLOSE)
-        return conn_close(c);
+    if (next == WANT_CLOSE) {
+        conn_close(c);
+        return;
+    }
     c->want = next;
     /* While its disk works the socket is not watched at all: the disk's doorbell, or a timer,
      * is what brings the connection back. */

@@ -159,10 +159,8 @@ static void set_want(struct conn *c, enum want next) {
          * did not go (nginx does the same; libuv calls it uv_try_write). */
         next = on_writable(c);
     }
-    if (next == WANT_CLOSE)
-        return close_conn(c);
     /* From read to linger (the reply went at once) the socket stays watched for EPOLLIN. */
-    if (next != c->want && !(c->want == WANT_READ && next == WANT_LINGER)) {
+    if (next != WANT_CLOSE && next != c->want && !(c->want == WANT_READ && next == WANT_LINGER)) {
         /* While its "disk" works the socket is not watched at all: a pending read is a timer. */
         int op = c->want == WANT_DISK ? EPOLL_CTL_ADD
                  : next == WANT_DISK  ? EPOLL_CTL_DEL
@@ -170,17 +168,19 @@ static void set_want(struct conn *c, enum want next) {
         struct epoll_event ev = {.events = next == WANT_WRITE ? EPOLLOUT : EPOLLIN, .data.ptr = c};
         if (epoll_ctl(epfd, op, c->fd, &ev) < 0) {
             log_msg("epoll_ctl: %s", strerror(errno));
-            return close_conn(c);
+            next = WANT_CLOSE;
         }
     }
-    c->want = next;
-    if (!c->timer.slot || c->timer.deadline_ms != c->deadline_ms) {
+    if (next != WANT_CLOSE && (!c->timer.slot || c->timer.deadline_ms != c->deadline_ms)) {
         heap_remove(&timers, &c->timer);
         if (heap_add(&timers, &c->timer, c->deadline_ms) < 0) {
             log_msg("out of memory for a timer");
-            close_conn(c);
+            next = WANT_CLOSE;
         }
     }
+    c->want = next;
+    if (next == WANT_CLOSE)
+        close_conn(c);
 }
 
 static void dispatch(struct conn *c, int64_t now, uint32_t events) {

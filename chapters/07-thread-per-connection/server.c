@@ -40,7 +40,8 @@ static void serve_connection(int fd) {
         read_request(fd, in, &in_len, cfg.deadline_ms, &job.req, &why, read_until);
     if (status == PARSE_INCOMPLETE) {
         log_msg("client closed without a request");
-        return close_connection(fd);
+        close_connection(fd);
+        return;
     }
     if (status == PARSE_BAD) {
         out_len = bad_request_reply(&job, out, why);

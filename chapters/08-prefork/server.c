@@ -39,7 +39,8 @@ static void serve_connection(int fd) {
         read_request(fd, in, &in_len, cfg.deadline_ms, &job.req, &why, read_until);
     if (status == PARSE_INCOMPLETE) {
         log_msg("client closed without a request");
-        return close_connection(fd);
+        close_connection(fd);
+        return;
     }
     if (stop_requested)
         return; /* interrupted by the stop: no reply rather than a false "bad request" */
@@ -49,8 +50,10 @@ static void serve_connection(int fd) {
         job.disk = plan_disk_read(&job.req, &rng);
         job_start_read(&job, now_ms());
         disk_read(&job); /* the disk read: only this process waits */
-        if (stop_requested)
-            return close_connection(fd); /* stopping mid-read: no reply, not a false one */
+        if (stop_requested) {
+            close_connection(fd); /* stopping mid-read: no reply, not a false one */
+            return;
+        }
         job_finish(&job, now_ms(), cfg.deadline_ms);
         out_len = job_reply(&job, out, now_ms(), cfg.verbose);
     }

@@ -73,15 +73,18 @@ static void handle_connection(void *arg) {
         read_request(fd, in, &in_len, cfg.deadline_ms, &job.req, &why, green_read);
     if (status == PARSE_INCOMPLETE) {
         log_msg("client closed without a request");
-        return close_connection(fd);
+        close_connection(fd);
+        return;
     }
     if (status == PARSE_BAD) {
         out_len = bad_request_reply(&job, out, why);
     } else {
         job.disk = plan_disk_read(&job.req, &rng); /* one OS thread: no lock needed */
         read_disk(&job);
-        if (stop_requested) /* shutting down mid-read: no reply rather than a false one */
-            return close_connection(fd);
+        if (stop_requested) {
+            close_connection(fd); /* shutting down mid-read: no reply rather than a false one */
+            return;
+        }
         out_len = job_reply(&job, out, now_ms(), cfg.verbose);
     }
     reply_and_close(&job, out, out_len, cfg.deadline_ms, green_write, green_read);

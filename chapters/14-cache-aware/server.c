@@ -96,11 +96,13 @@ static void read_on_worker(struct conn *c) {
     static _Thread_local char buf[READ_SIZE];
     if (!try_nowait && read_if_cached(c, buf))
         return;
-    if (disk_is_real())
-        return disk_read(&c->job); /* the object itself, from the real disk */
-    ssize_t n = pread(data_fd, buf, READ_SIZE, r->offset);
-    sleep_ms(c->job.disk.delay_ms);
-    c->job.disk.bytes = read_block(n, buf, c);
+    if (disk_is_real()) {
+        disk_read(&c->job); /* the object itself, from the real disk */
+    } else {
+        ssize_t n = pread(data_fd, buf, READ_SIZE, r->offset);
+        sleep_ms(c->job.disk.delay_ms);
+        c->job.disk.bytes = read_block(n, buf, c);
+    }
 }
 
 /* FNV-1a of the path picks the block: the same path always reads the same 64 KiB. */
