@@ -34,7 +34,7 @@ PROGRAMS   := $(SERVERS) $(BIN_DIR)/client $(BIN_DIR)/epoll-file $(BIN_DIR)/aio-
 # What each chapter is made of: its folder's server.c, then each part named here, found in the
 # chapter's own folder when it is that chapter's lesson (09's hub, 12's ring, 13's reuseport),
 # else in common/. `make -n -B bin/NN-name` prints the list.
-BASE := flags disk trace protocol utils
+BASE := flags job disk protocol net signals trace log
 LOOP := loop ev heap $(BASE)
 uses.01-blocking              := blocking $(BASE)
 uses.02-busy-poll             := $(BASE)
@@ -71,8 +71,9 @@ $(BIN_DIR)/%: $$(call chapter_src,%) $$(wildcard chapters/%/*.h) $(COMMON_HDR) $
 # client/client.c still has 16 `return void_call();`, which ISO C forbids; they are its owner's to
 # fix (another branch is changing that file), and this line goes with them.
 $(BIN_DIR)/client: CFLAGS += -Wno-pedantic
-$(BIN_DIR)/client: client/client.c client/stats.c client/stats.h common/utils.c common/trace.c $(COMMON_HDR) $(FLAGS_STAMP)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ client/client.c client/stats.c common/utils.c common/trace.c $(LDLIBS)
+CLIENT_SRC := client/client.c client/stats.c common/log.c common/net.c common/trace.c
+$(BIN_DIR)/client: $(CLIENT_SRC) client/stats.h $(COMMON_HDR) $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLIENT_SRC) $(LDLIBS)
 
 $(BIN_DIR)/epoll-file: chapters/05-blocking-in-loop/epoll_file.c $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<

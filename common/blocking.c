@@ -5,8 +5,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "job.h"
+#include "log.h"
+#include "net.h"
+#include "protocol.h"
+#include "signals.h"
 #include "trace.h"
-#include "utils.h"
 
 ssize_t read_until(int fd, void *buf, size_t len, int64_t deadline_ms) {
     for (;;) {

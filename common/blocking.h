@@ -10,6 +10,8 @@
 
 #include "protocol.h"
 
+struct job;
+
 /* How read_request waits for bytes: reads up to len bytes from fd, waiting at most until
  * deadline_ms (on the now_ms() clock). Returns read()'s result, or -1 with errno set (ETIMEDOUT
  * at the deadline). read_until is the blocking one; chapter 09's green_read parks a green thread

@@ -11,8 +11,10 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "log.h"
+#include "net.h"
+#include "signals.h"
 #include "trace.h"
-#include "utils.h"
 
 #define MAX_EVENTS 256 /* per epoll_wait: more simply wait for the next turn */
 

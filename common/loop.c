@@ -12,6 +12,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "flags.h"
+#include "job.h"
+#include "log.h"
+#include "net.h"
+#include "protocol.h"
 #include "trace.h"
 
 struct loop {

@@ -11,8 +11,10 @@
 #include <stdint.h>
 
 #include "ev.h"
+#include "job.h"
 #include "protocol.h"
-#include "utils.h"
+
+struct server_config;
 
 /* What a connection waits for next. Handlers return it; conn_set_want acts on it. WANT_CLOSE
  * means "done with it": after a reply the skeleton closes it gracefully (WANT_LINGER, never

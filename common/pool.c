@@ -10,6 +10,10 @@
 #include <unistd.h>
 
 #include "disk.h"
+#include "job.h"
+#include "log.h"
+#include "protocol.h"
+#include "signals.h"
 #include "trace.h"
 
 struct pool {
@@ -36,7 +40,7 @@ static void run_job(struct pool *p, struct conn *c) {
     if (p->spec.read)
         p->spec.read(c);
     else
-        disk_read(&c->job); /* chapter 05's blocking call, off the loop */
+        disk_read(c->job.req.path, &c->job.disk); /* chapter 05's blocking call, off the loop */
     job_finish(&c->job, now_ms(), p->spec.deadline_ms);
 }
 

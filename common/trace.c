@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "utils.h"
+#include "log.h"
 
 #define LANE 48
 

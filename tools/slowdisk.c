@@ -71,9 +71,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "disk.h"
 #include "heap.h"
+#include "log.h"
 #include "protocol.h"
-#include "utils.h"
 
 #define EXIT_NO_FUSE     69   /* EX_UNAVAILABLE: no /dev/fuse, or the kernel refuses the mount */
 #define CACHE_TIMEOUT_S  3600 /* how long the kernel may trust a name and its attributes */

@@ -10,8 +10,12 @@
 
 #include "blocking.h"
 #include "disk.h"
+#include "flags.h"
+#include "job.h"
+#include "log.h"
+#include "net.h"
 #include "protocol.h"
-#include "utils.h"
+#include "signals.h"
 
 static void serve_connection(int fd, const struct server_config *cfg, struct prng *rng) {
     char in[MAX_REQUEST], out[MAX_REPLY];
@@ -31,7 +35,7 @@ static void serve_connection(int fd, const struct server_config *cfg, struct prn
     } else {
         job.disk = plan_disk_read(&job.req, rng);
         job_start_read(&job, now_ms());
-        disk_read(&job); /* the disk read: nothing else happens meanwhile */
+        disk_read(job.req.path, &job.disk); /* the disk read: nothing else happens meanwhile */
         if (stop_requested) {
             close_connection(fd); /* stopping mid-read: no reply, not a false one */
             return;

@@ -15,10 +15,14 @@
 #include <unistd.h>
 
 #include "disk.h"
+#include "flags.h"
 #include "heap.h"
+#include "job.h"
+#include "log.h"
+#include "net.h"
 #include "protocol.h"
+#include "signals.h"
 #include "trace.h"
-#include "utils.h"
 
 /* What a connection waits for next. Handlers return it; the loop acts on it. */
 enum want { WANT_READ, WANT_DISK, WANT_WRITE, WANT_LINGER, WANT_CLOSE };
@@ -65,7 +69,7 @@ static enum want start_read(struct conn *c, int64_t now) {
     /* THE BUG. The loop's only thread waits in the kernel for the whole read (a sleep on the
      * simulated disk, a pread with -D); epoll cannot help, because nothing returns to
      * epoll_wait until this call does. */
-    disk_read(&c->job);
+    disk_read(c->job.req.path, &c->job.disk);
     if (stop_requested)
         return WANT_CLOSE; /* shutting down mid-read: no reply rather than a false one */
     return finish_read(c, now_ms());

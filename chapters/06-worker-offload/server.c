@@ -17,10 +17,14 @@
 #include <unistd.h>
 
 #include "disk.h"
+#include "flags.h"
 #include "heap.h"
+#include "job.h"
+#include "log.h"
+#include "net.h"
 #include "protocol.h"
+#include "signals.h"
 #include "trace.h"
-#include "utils.h"
 
 /* What a connection waits for next. Handlers return it; the loop acts on it. */
 enum want { WANT_READ, WANT_DISK, WANT_WRITE, WANT_LINGER, WANT_CLOSE };
@@ -84,11 +88,12 @@ static void *worker_main(void *arg) {
         pool.len--;
         pthread_mutex_unlock(&pool.lock);
 
+        struct job *job = &c->job; /* all of c a worker touches */
         int64_t now = now_ms();
-        if (!job_expired_in_queue(&c->job, now, cfg.deadline_ms)) {
-            job_start_read(&c->job, now);
-            disk_read(&c->job); /* chapter 05's blocking call, now off the loop */
-            job_finish(&c->job, now_ms(), cfg.deadline_ms);
+        if (!job_expired_in_queue(job, now, cfg.deadline_ms)) {
+            job_start_read(job, now);
+            disk_read(job->req.path, &job->disk); /* chapter 05's blocking call, now off the loop */
+            job_finish(job, now_ms(), cfg.deadline_ms);
         }
         pthread_mutex_lock(&pool.lock);
         c->next_done = pool.done;

@@ -16,9 +16,13 @@
 
 #include "blocking.h"
 #include "disk.h"
+#include "flags.h"
+#include "job.h"
+#include "log.h"
+#include "net.h"
 #include "protocol.h"
+#include "signals.h"
 #include "trace.h"
-#include "utils.h"
 
 /* A thread needs ~8 KiB here (two buffers, a job, log_msg's line); the default 8 MiB stack
  * is address space it never touches. 64 KiB keeps 10,000 threads inside 640 MiB of mappings. */
@@ -50,7 +54,7 @@ static void serve_connection(int fd) {
         job.disk = plan_disk_read(&job.req, &rng);
         pthread_mutex_unlock(&rng_lock);
         job_start_read(&job, now_ms());
-        disk_read(&job); /* the disk read: only this thread waits */
+        disk_read(job.req.path, &job.disk); /* the disk read: only this thread waits */
         job_finish(&job, now_ms(), cfg.deadline_ms);
         out_len = job_reply(&job, out, now_ms(), cfg.verbose);
     }

@@ -16,9 +16,13 @@
 
 #include "blocking.h"
 #include "disk.h"
+#include "flags.h"
+#include "job.h"
+#include "log.h"
+#include "net.h"
 #include "protocol.h"
+#include "signals.h"
 #include "trace.h"
-#include "utils.h"
 
 #define MAX_CHILDREN 4096 /* fork mode: beyond this many at once, refuse rather than fork */
 
@@ -49,7 +53,7 @@ static void serve_connection(int fd) {
     } else {
         job.disk = plan_disk_read(&job.req, &rng);
         job_start_read(&job, now_ms());
-        disk_read(&job); /* the disk read: only this process waits */
+        disk_read(job.req.path, &job.disk); /* the disk read: only this process waits */
         if (stop_requested) {
             close_connection(fd); /* stopping mid-read: no reply, not a false one */
             return;

@@ -12,8 +12,10 @@
 #include <unistd.h>
 
 #include "heap.h"
+#include "log.h"
+#include "net.h"
+#include "signals.h"
 #include "trace.h"
-#include "utils.h"
 
 /* A handler needs ~12 KiB (two buffers, a job, a log line). Like a thread's, the stack is only
  * address space until touched; a PROT_NONE guard page below it turns an overflow into a crash

@@ -13,9 +13,13 @@
 
 #include "blocking.h"
 #include "disk.h"
+#include "flags.h"
 #include "hub.h"
+#include "job.h"
+#include "log.h"
+#include "net.h"
 #include "protocol.h"
-#include "utils.h"
+#include "signals.h"
 
 enum mode { MODE_GREEN, MODE_UNPATCHED, MODE_TPOOL };
 static const char *const mode_names[] = {"green", "unpatched", "tpool", NULL};
@@ -39,7 +43,7 @@ static void blocking_disk_read(void *arg) {
     if (job_expired_in_queue(job, now_ms(), cfg.deadline_ms))
         return;
     job_start_read(job, now_ms());
-    disk_read(job);
+    disk_read(job->req.path, &job->disk);
     job_finish(job, now_ms(), cfg.deadline_ms);
 }
 

@@ -10,10 +10,16 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "disk.h"
 #include "disk_process.h"
+#include "flags.h"
+#include "job.h"
+#include "log.h"
 #include "loop.h"
+#include "net.h"
 #include "pool.h"
-#include "trace.h"
+#include "protocol.h"
+#include "signals.h"
 
 enum mode { SHARED, PER_DISK, PER_PROCESS, DEADLINE };
 static const char *const mode_name[] = {"shared", "per-disk", "per-process", "deadline", NULL};

@@ -21,7 +21,13 @@
 #include <unistd.h>
 
 #include "disk.h"
+#include "flags.h"
+#include "job.h"
+#include "log.h"
 #include "loop.h"
+#include "net.h"
+#include "protocol.h"
+#include "signals.h"
 #include "uring.h"
 
 #define FILE_SIZE     (16 << 20) /* the data file: 256 slots of 64 KiB */
@@ -171,7 +177,7 @@ static void deadline_sqe(struct conn *c) {
  * offset 0, paying the disk's delay twice for bytes that were never there. */
 static int open_object(struct conn *c, size_t *size) {
     struct stat st;
-    int fd = disk_open(&c->job);
+    int fd = disk_open(c->job.req.path, &c->job.disk);
     if (fd >= 0 && fstat(fd, &st) < 0) {
         close(fd);
         fd = -1;

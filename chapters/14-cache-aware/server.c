@@ -17,8 +17,13 @@
 #include <unistd.h>
 
 #include "disk.h"
+#include "flags.h"
+#include "job.h"
+#include "log.h"
 #include "loop.h"
+#include "net.h"
 #include "pool.h"
+#include "signals.h"
 
 static struct server_config cfg;
 static struct prng rng;
@@ -61,7 +66,7 @@ static void no_nowait(const char *where) {
 static bool read_object_if_cached(struct conn *c, char *buf) {
     struct iovec iov = {.iov_base = buf, .iov_len = READ_SIZE};
     struct stat st;
-    int fd = disk_open(&c->job);
+    int fd = disk_open(c->job.req.path, &c->job.disk);
     ssize_t n = fd < 0 || fstat(fd, &st) < 0 ? -1 : preadv2(fd, &iov, 1, 0, RWF_NOWAIT);
     if (n < 0 && errno == EOPNOTSUPP)
         no_nowait(cfg.disk_dir);
@@ -97,7 +102,7 @@ static void read_on_worker(struct conn *c) {
     if (!try_nowait && read_if_cached(c, buf))
         return;
     if (disk_is_real()) {
-        disk_read(&c->job); /* the object itself, from the real disk */
+        disk_read(c->job.req.path, &c->job.disk); /* the object itself, from the real disk */
     } else {
         ssize_t n = pread(data_fd, buf, READ_SIZE, r->offset);
         sleep_ms(c->job.disk.delay_ms);

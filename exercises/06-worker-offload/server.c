@@ -19,10 +19,14 @@
 #include <unistd.h>
 
 #include "disk.h"
+#include "flags.h"
 #include "heap.h"
+#include "job.h"
+#include "log.h"
+#include "net.h"
 #include "protocol.h"
+#include "signals.h"
 #include "trace.h"
-#include "utils.h"
 
 /* What a connection waits for next. Handlers return it; the loop acts on it. */
 enum want { WANT_READ, WANT_DISK, WANT_WRITE, WANT_LINGER, WANT_CLOSE };
@@ -118,7 +122,7 @@ static enum want start_read(struct conn *c, int64_t now) {
      * and return WANT_DISK: on_doorbell hands it back when its read is done. A full queue
      * (QUEUE_CAP) is a bound: answer RC_TIMEOUT at once rather than grow it. */
     job_start_read(&c->job, now);
-    disk_read(&c->job);
+    disk_read(c->job.req.path, &c->job.disk);
     job_finish(&c->job, now_ms(), cfg.deadline_ms);
     return on_job_done(c, now_ms());
 }

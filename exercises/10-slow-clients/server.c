@@ -12,8 +12,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "disk.h"
+#include "flags.h"
+#include "log.h"
 #include "loop.h"
+#include "net.h"
 #include "pool.h"
+#include "protocol.h"
+#include "signals.h"
 
 #define OUT_CHUNK  16384      /* the payload is made and sent this much at a time */
 #define MAX_OBJECT (1L << 30) /* the largest object a path may ask for */

@@ -24,9 +24,15 @@
 
 #include "accesslog.h"
 #include "disk.h"
+#include "flags.h"
+#include "job.h"
+#include "log.h"
 #include "loop.h"
+#include "net.h"
 #include "pool.h"
+#include "protocol.h"
 #include "resolver.h"
+#include "signals.h"
 
 enum mode { SAFE, OPEN, MMAP, MUTEX, CHECKSUM, LOG, DNS };
 static enum mode mode;
@@ -110,7 +116,8 @@ static bool checksum(struct conn *c) {
 static const char *open_object(struct conn *c) {
     struct object *o = c->data;
     struct stat st;
-    while ((o->fd = disk_open(&c->job)) < 0 && errno == EINTR && !stop_requested)
+    while ((o->fd = disk_open(c->job.req.path, &c->job.disk)) < 0 && errno == EINTR &&
+           !stop_requested)
         ;
     if (o->fd < 0 || fstat(o->fd, &st) < 0)
         return strerror(errno);
