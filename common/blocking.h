@@ -37,8 +37,8 @@ enum parse_status read_request(int fd, char *in, size_t *in_len, int deadline_ms
                                struct request *req, const char **why, read_fn read_some);
 
 /* Sends job's reply (len bytes at out) with write_some, then closes its connection without
- * resetting it (see must_linger: reading and dropping what the client still sends until it
- * closes, with read_some). The client has deadline_ms (-T) from now for both; past that it is
+ * resetting it (see start_lingering_close: reading and dropping what the client still sends until
+ * it closes, with read_some). The client has deadline_ms (-T) from now for both; past that it is
  * cut off. Logs a reply that could not be sent. */
 void reply_and_close(const struct job *job, const char *out, size_t len, int deadline_ms,
                      write_fn write_some, read_fn read_some);

@@ -13,8 +13,6 @@
 #include "protocol.h"
 #include "signals.h"
 
-#define MAX_OBJECT (64 * 1024) /* the protocol's objects are 1-64 KiB: one pread reads any */
-
 static const char *disk_dir; /* -D, or NULL */
 
 static uint64_t prng_next(struct prng *rng) {
@@ -28,13 +26,13 @@ static int uniform(struct prng *rng, int lo, int hi) {
     return lo + (int)(prng_next(rng) % (uint64_t)(hi - lo + 1));
 }
 
-struct disk_read plan_disk_read(const struct request *req, struct prng *rng) {
-    struct disk_read d = {.delay_ms = req->delay_ms};
+struct disk_plan plan_disk_read(const struct request *req, struct prng *rng) {
+    struct disk_plan d = {.delay_ms = req->delay_ms};
     /* The simulated size: stable per path, so a reader sees the same BYTES for the same object. */
     uint64_t h = 1469598103934665603ULL;
     for (const char *p = req->path; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    d.bytes = 1024 + (long)(h % 64512);
+    d.bytes = 1024 + (long)(h % (MAX_OBJECT - 1024));
     if (d.delay_ms < 0) {
         int draw = uniform(rng, 0, 9999); /* in units of 0.01% */
         if (draw < 10)
@@ -77,7 +75,7 @@ bool disk_is_real(void) {
  * leading '/' or not, every directory in PATH named NAME.d. Returns its length, or -1 with errno
  * set: ENAMETOOLONG when it does not fit in size, EINVAL when PATH's last name is "", "." or ".."
  * (a directory, not an object). */
-static int disk_path(const char *path, const struct disk_read *d, char *out, size_t size) {
+static int disk_path(const char *path, const struct disk_plan *d, char *out, size_t size) {
     /* PATH lies below DIR/DELAY_MS with or without its leading '/', as the protocol takes both:
      * "100,x" is DIR/100/x (not DIR/100x, a sibling of DIR/100). */
     int n = d->io_fail ? snprintf(out, size, "%s/eio/", disk_dir)
@@ -107,7 +105,7 @@ static int disk_path(const char *path, const struct disk_read *d, char *out, siz
     return (int)len;
 }
 
-int disk_open(const char *path, const struct disk_read *d) {
+int disk_open(const char *path, const struct disk_plan *d) {
     char object[MAX_PATH + 4096];
     if (disk_path(path, d, object, sizeof object) < 0)
         return -1;
@@ -115,7 +113,7 @@ int disk_open(const char *path, const struct disk_read *d) {
 }
 
 /* open + pread of the object: a real read, waited for in the kernel. */
-static void read_for_real(const char *path, struct disk_read *d) {
+static void read_for_real(const char *path, struct disk_plan *d) {
     char *buf = malloc(MAX_OBJECT); /* not on the stack: chapter 07's threads have 64 KiB */
     int fd = buf ? disk_open(path, d) : -1;
     ssize_t n = -1;
@@ -132,7 +130,7 @@ static void read_for_real(const char *path, struct disk_read *d) {
     free(buf);
 }
 
-void disk_read(const char *path, struct disk_read *d) {
+void disk_read(const char *path, struct disk_plan *d) {
     if (disk_dir) {
         read_for_real(path, d);
     } else if (sleep_ms(d->delay_ms) < 0) { /* the "read" itself failed (loopwatch -S) */

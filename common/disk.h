@@ -17,8 +17,11 @@ struct prng {
     uint64_t state;
 };
 
+#define MAX_OBJECT                                                                                 \
+    (64 * 1024) /* an object's size: 1 KiB up to this, simulated or on the slow disk */
+
 /* One disk read: what the request asked for, planned once when it arrives. */
-struct disk_read {
+struct disk_plan {
     int delay_ms; /* how long the disk takes */
     bool io_fail; /* the disk answers with an error after delay_ms */
     long bytes;   /* the size read */
@@ -26,7 +29,7 @@ struct disk_read {
 
 /* Plans the read for req: its own delay, or for a bare PATH one drawn from the seed's model
  * (0.1% I/O failures of 300-3000 ms, 10% slow reads of 6-20 s, the rest 75-400 ms). */
-struct disk_read plan_disk_read(const struct request *req, struct prng *rng);
+struct disk_plan plan_disk_read(const struct request *req, struct prng *rng);
 
 /* -D: the directory to read objects from; NULL: the simulated disk. parse_server_flags calls it;
  * returns -1 with errno set when dir is not a directory. */
@@ -39,11 +42,11 @@ bool disk_is_real(void);
  * disk takes: with -D, the object's open and pread (a failure sets d->io_fail, and d->bytes
  * becomes what was read); else a sleep of d->delay_ms. The caller times it (job_start_read,
  * job_finish). A stop request cuts it short. */
-void disk_read(const char *path, struct disk_read *d);
+void disk_read(const char *path, struct disk_plan *d);
 
 /* With -D, opens the object at path, as planned by d, read-only. Returns the fd, or -1 with errno
  * set. For a chapter that reads it its own way (io_uring, RWF_NOWAIT). */
-int disk_open(const char *path, const struct disk_read *d);
+int disk_open(const char *path, const struct disk_plan *d);
 
 /* Blocks the calling thread for ms milliseconds, the way a read from a dying disk does: the
  * simulated disk's read. Returns early only when a stop signal arrives. Returns 0, or -1 with

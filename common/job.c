@@ -4,7 +4,7 @@
 #include "protocol.h"
 #include "trace.h"
 
-bool job_expired_in_queue(struct job *job, int64_t now, int deadline_ms) {
+bool job_time_out_in_queue(struct job *job, int64_t now, int deadline_ms) {
     int64_t waited = now - job->arrived_ms;
     if (waited < deadline_ms)
         return false;
@@ -46,7 +46,7 @@ size_t job_reply(const struct job *job, char *out, int64_t now, bool verbose) {
     return format_reply(out, job->rc, bytes, elapsed, job->req.path, job->req.http);
 }
 
-size_t bad_request_reply(const struct job *job, char *out, const char *why) {
+size_t job_reply_bad(const struct job *job, char *out, const char *why) {
     log_msg("bad request: %s", why);
     trace_event("refused", job->fd, NULL);
     return format_bad_request(out, &job->req);

@@ -16,16 +16,16 @@
 struct job {
     int fd; /* the connection it came on, to name it in the trace */
     struct request req;
-    struct disk_read disk;
+    struct disk_plan disk;
     int64_t arrived_ms; /* when the connection was accepted: ELAPSED and the queue deadline count
                            from here */
     int64_t started_ms; /* when its disk read began */
-    int rc;             /* set by job_expired_in_queue / job_finish */
+    int rc;             /* set by job_time_out_in_queue, job_finish or the chapter */
 };
 
-/* The seed's queue deadline: true (and logs "timeout (queue)", sets RC 1) when the job waited
- * deadline_ms or more before its read could start at now. */
-bool job_expired_in_queue(struct job *job, int64_t now, int deadline_ms);
+/* The seed's queue deadline: times the job out (RC 1, "timeout (queue)" logged) when at now it
+ * has waited deadline_ms or more for its read to start. Returns true if it did: do not read. */
+bool job_time_out_in_queue(struct job *job, int64_t now, int deadline_ms);
 
 /* Its read starts now (on whichever thread makes it). */
 void job_start_read(struct job *job, int64_t now);
@@ -40,6 +40,6 @@ size_t job_reply(const struct job *job, char *out, int64_t now, bool verbose);
 
 /* Formats the reply to the job's bad request (req.http says in which form: 400 Bad Request, or
  * 414 URI Too Long when req.too_long) and logs "bad request: why". Returns the length. */
-size_t bad_request_reply(const struct job *job, char *out, const char *why);
+size_t job_reply_bad(const struct job *job, char *out, const char *why);
 
 #endif

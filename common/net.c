@@ -129,7 +129,7 @@ int write_all(int fd, const char *buf, size_t len) {
     return 0;
 }
 
-bool must_linger(int fd) {
+bool start_lingering_close(int fd) {
     /* What the kernel still holds for this socket, in one call: the memory of bytes received
      * that nobody has read, and of reply bytes not yet acknowledged (what FIONREAD and SIOCOUTQ
      * tell, in two ioctls; this runs after every reply). */

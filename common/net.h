@@ -48,14 +48,14 @@ int set_send_timeout(int fd, int ms);
 /* Writes all of buf to a blocking fd, retrying short writes and EINTR. Returns 0 or -1. */
 int write_all(int fd, const char *buf, size_t len);
 
-/* After the last byte of a reply is written: true when closing fd now could reset the connection
- * and destroy the reply in flight, because the client sent bytes the server has not read (a
- * second request, a stray byte: close() answers unread input with a RST, which can overtake the
- * reply) or the reply is not all acknowledged yet (a RST then discards the rest). Then it has shut
- * down the sending side, so the client sees the reply end, and the caller must drain fd until the
- * client closes (drain_input) or a deadline passes, and only then close it: nginx's lingering
- * close. False: close fd now (a shutdown that fails means the connection is gone anyway). */
-bool must_linger(int fd);
+/* After the last byte of a reply is written, starts nginx's lingering close if closing fd now
+ * could reset the connection and destroy the reply in flight: if the client sent bytes the server
+ * has not read (a second request, a stray byte: close() answers unread input with a RST, which
+ * can overtake the reply) or the reply is not all acknowledged yet (a RST then discards the
+ * rest). Then it shuts down the sending side, so the client sees the reply end, and returns true:
+ * drain fd (drain_input) until the client closes or a deadline passes, and only then close it.
+ * False: close fd now (a shutdown that fails means the connection is gone anyway). */
+bool start_lingering_close(int fd);
 
 /* Reads and discards what non-blocking fd holds. True while the client is still connected and
  * quiet (EAGAIN): wait for more; false at EOF or an error: close fd now. */

@@ -34,7 +34,7 @@ struct pool {
 /* One job, on a worker: unless it waited past its deadline, do the blocking read. */
 static void run_job(struct pool *p, struct conn *c) {
     int64_t now = now_ms();
-    if (job_expired_in_queue(&c->job, now, p->spec.deadline_ms))
+    if (job_time_out_in_queue(&c->job, now, p->spec.deadline_ms))
         return;
     job_start_read(&c->job, now);
     if (p->spec.read)
@@ -84,7 +84,7 @@ static void on_doorbell(struct ev *ev, int fd, uint32_t events, void *arg) {
     pthread_mutex_unlock(&p->lock);
     while (c) {
         struct conn *next = c->next_done;
-        conn_set_want(c, p->spec.on_done ? p->spec.on_done(c, now) : conn_reply(c, now));
+        conn_set_want(c, p->spec.on_job_done ? p->spec.on_job_done(c, now) : conn_reply(c, now));
         c = next;
     }
 }

@@ -26,7 +26,7 @@ struct pool_spec {
      * sleep_ms(c->job.disk.delay_ms). */
     void (*read)(struct conn *c);
     /* On the loop, for each finished job. NULL: conn_reply, the job's reply line. */
-    enum want (*on_done)(struct conn *c, int64_t now);
+    enum want (*on_job_done)(struct conn *c, int64_t now);
 };
 
 /* Starts spec->workers threads and watches the pool's doorbell on loop l. Dies on error:

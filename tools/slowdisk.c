@@ -493,7 +493,7 @@ static void start_delay(struct server *s, struct handle *h, const struct node *n
     h->delay_ms = n->delay_ms, h->error = 0;
     if (n->kind == KIND_SEED) {
         struct request model = {.delay_ms = -1}; /* a bare PATH: the seed's model decides */
-        struct disk_read d = plan_disk_read(&model, &s->rng);
+        struct disk_plan d = plan_disk_read(&model, &s->rng);
         h->delay_ms = d.delay_ms, h->error = d.io_fail ? EIO : 0;
     }
     h->due_ms = rq->now + h->delay_ms;

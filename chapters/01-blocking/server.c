@@ -31,7 +31,7 @@ static void serve_connection(int fd, const struct server_config *cfg, struct prn
         return;
     }
     if (status == PARSE_BAD) {
-        out_len = bad_request_reply(&job, out, why);
+        out_len = job_reply_bad(&job, out, why);
     } else {
         job.disk = plan_disk_read(&job.req, rng);
         job_start_read(&job, now_ms());

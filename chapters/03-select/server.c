@@ -48,14 +48,14 @@ static int conns_cap, max_fd;
 static bool use_poll;       /* -m poll */
 static struct pollfd *pfds; /* -m poll: the array poll() takes, one entry per watched fd */
 
-static enum want reply_bad(struct conn *c, const char *why) {
-    c->out_len = bad_request_reply(&c->job, c->out, why);
+static enum want conn_reply_bad(struct conn *c, const char *why) {
+    c->out_len = job_reply_bad(&c->job, c->out, why);
     return WANT_WRITE;
 }
 
 /* The whole request is in: start its disk read, which here is only a time on the clock. */
 static enum want start_read(struct conn *c, int64_t now) {
-    if (job_expired_in_queue(&c->job, now, cfg.deadline_ms)) {
+    if (job_time_out_in_queue(&c->job, now, cfg.deadline_ms)) {
         c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
         return WANT_WRITE;
     }
@@ -105,7 +105,7 @@ static enum want on_readable(struct conn *c, int64_t now) {
     const char *why;
     switch (parse_request(c->in, c->in_len, n == 0, &c->job.req, &why)) {
     case PARSE_INCOMPLETE: return WANT_READ;
-    case PARSE_BAD: return reply_bad(c, why);
+    case PARSE_BAD: return conn_reply_bad(c, why);
     default: break;
     }
     trace_event("request", c->fd, c->job.req.path);
@@ -113,7 +113,7 @@ static enum want on_readable(struct conn *c, int64_t now) {
 }
 
 /* The "disk" is done: decide the RC and format the reply. */
-static enum want finish_read(struct conn *c, int64_t now) {
+static enum want on_job_done(struct conn *c, int64_t now) {
     job_finish(&c->job, now, cfg.deadline_ms);
     c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
     return WANT_WRITE;
@@ -123,8 +123,8 @@ static enum want finish_read(struct conn *c, int64_t now) {
  * in time (lingering: a client that never closed; its reply is out). */
 static enum want on_timer(struct conn *c, int64_t now) {
     switch (c->want) {
-    case WANT_READ: return reply_bad(c, "request took too long to arrive");
-    case WANT_DISK: return finish_read(c, now);
+    case WANT_READ: return conn_reply_bad(c, "request took too long to arrive");
+    case WANT_DISK: return on_job_done(c, now);
     case WANT_WRITE:
         log_msg("reply to %s not taken within %d ms: closing",
                 c->job.req.path[0] ? c->job.req.path : "-", cfg.deadline_ms);
@@ -148,10 +148,10 @@ static enum want on_writable(struct conn *c) {
     trace_event("reply_sent", c->fd, c->job.req.path);
     /* The reply is out. Closing now would reset a connection whose client sent more than its
      * request (the reset can destroy the reply in flight): then wait for the client to close. */
-    return must_linger(c->fd) ? WANT_LINGER : WANT_CLOSE;
+    return start_lingering_close(c->fd) ? WANT_LINGER : WANT_CLOSE;
 }
 
-static void close_conn(struct conn *c) {
+static void conn_close(struct conn *c) {
     trace_event("closed", c->fd, NULL);
     conns[c->fd] = NULL;
     close(c->fd);
@@ -173,7 +173,7 @@ static void dispatch(struct conn *c, int64_t now) {
         c->deadline_ms = now + cfg.deadline_ms;
     c->want = next;
     if (next == WANT_CLOSE)
-        close_conn(c);
+        conn_close(c);
 }
 
 /* How long the loop may sleep: until the nearest deadline, or -1 (until a socket is ready). */
@@ -289,7 +289,7 @@ int main(int argc, char **argv) {
     log_msg("stopping");
     for (int fd = 0; fd <= max_fd; fd++)
         if (conns[fd])
-            close_conn(conns[fd]);
+            conn_close(conns[fd]);
     free(conns);
     free(pfds);
     close(listen_fd);

@@ -47,14 +47,16 @@ static struct conn **conns; /* indexed by fd: descriptors are small integers, re
 static int conns_cap, max_fd, epfd;
 static struct timer_heap timers;
 
-static enum want reply_bad(struct conn *c, const char *why) {
-    c->out_len = bad_request_reply(&c->job, c->out, why);
+#define MAX_EVENTS 256 /* per epoll_wait: more simply wait for the next turn */
+
+static enum want conn_reply_bad(struct conn *c, const char *why) {
+    c->out_len = job_reply_bad(&c->job, c->out, why);
     return WANT_WRITE;
 }
 
 /* The whole request is in: start its disk read, which here is only a time on the clock. */
 static enum want start_read(struct conn *c, int64_t now) {
-    if (job_expired_in_queue(&c->job, now, cfg.deadline_ms)) {
+    if (job_time_out_in_queue(&c->job, now, cfg.deadline_ms)) {
         c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
         return WANT_WRITE;
     }
@@ -101,7 +103,7 @@ static enum want on_readable(struct conn *c, int64_t now) {
     const char *why;
     switch (parse_request(c->in, c->in_len, n == 0, &c->job.req, &why)) {
     case PARSE_INCOMPLETE: return WANT_READ;
-    case PARSE_BAD: return reply_bad(c, why);
+    case PARSE_BAD: return conn_reply_bad(c, why);
     default: break;
     }
     trace_event("request", c->fd, c->job.req.path);
@@ -109,7 +111,7 @@ static enum want on_readable(struct conn *c, int64_t now) {
 }
 
 /* The "disk" is done: decide the RC and format the reply. */
-static enum want finish_read(struct conn *c, int64_t now) {
+static enum want on_job_done(struct conn *c, int64_t now) {
     job_finish(&c->job, now, cfg.deadline_ms);
     c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
     return WANT_WRITE;
@@ -119,8 +121,8 @@ static enum want finish_read(struct conn *c, int64_t now) {
  * in time (lingering: a client that never closed; its reply is out). */
 static enum want on_timer(struct conn *c, int64_t now) {
     switch (c->want) {
-    case WANT_READ: return reply_bad(c, "request took too long to arrive");
-    case WANT_DISK: return finish_read(c, now);
+    case WANT_READ: return conn_reply_bad(c, "request took too long to arrive");
+    case WANT_DISK: return on_job_done(c, now);
     case WANT_WRITE:
         log_msg("reply to %s not taken within %d ms: closing",
                 c->job.req.path[0] ? c->job.req.path : "-", cfg.deadline_ms);
@@ -144,10 +146,10 @@ static enum want on_writable(struct conn *c) {
     trace_event("reply_sent", c->fd, c->job.req.path);
     /* The reply is out. Closing now would reset a connection whose client sent more than its
      * request (the reset can destroy the reply in flight): then wait for the client to close. */
-    return must_linger(c->fd) ? WANT_LINGER : WANT_CLOSE;
+    return start_lingering_close(c->fd) ? WANT_LINGER : WANT_CLOSE;
 }
 
-static void close_conn(struct conn *c) {
+static void conn_close(struct conn *c) {
     trace_event("closed", c->fd, NULL);
     heap_remove(&timers, &c->timer);
     conns[c->fd] = NULL; /* close() also drops the fd from the epoll set */
@@ -156,7 +158,7 @@ static void close_conn(struct conn *c) {
 }
 
 /* Turns what a handler returned into epoll_ctl and heap calls: the one place that touches them. */
-static void set_want(struct conn *c, enum want next) {
+static void conn_set_want(struct conn *c, enum want next) {
     if (next == WANT_WRITE && c->want != WANT_WRITE) {
         c->deadline_ms = now_ms() + cfg.deadline_ms; /* the reply has -T to be taken */
         /* Write it now: the socket nearly always has room for a reply, and waiting for EPOLLOUT
@@ -185,7 +187,7 @@ static void set_want(struct conn *c, enum want next) {
     }
     c->want = next;
     if (next == WANT_CLOSE)
-        close_conn(c);
+        conn_close(c);
 }
 
 static void dispatch(struct conn *c, int64_t now, uint32_t events) {
@@ -193,11 +195,11 @@ static void dispatch(struct conn *c, int64_t now, uint32_t events) {
     if (!(events & wanted))
         return;
     if (c->want == WANT_READ)
-        set_want(c, on_readable(c, now));
+        conn_set_want(c, on_readable(c, now));
     else if (c->want == WANT_WRITE)
-        set_want(c, on_writable(c));
+        conn_set_want(c, on_writable(c));
     else if (c->want == WANT_LINGER) /* read and drop what it sends until it closes */
-        set_want(c, drain_input(c->fd) ? WANT_LINGER : WANT_CLOSE);
+        conn_set_want(c, drain_input(c->fd) ? WANT_LINGER : WANT_CLOSE);
 }
 
 /* Runs every timer that is due: a request too slow to arrive, or a "disk" read that is done. */
@@ -206,7 +208,7 @@ static void run_timers(int64_t now) {
     while ((t = heap_top(&timers)) && t->deadline_ms <= now) {
         struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
         heap_remove(&timers, t);
-        set_want(c, on_timer(c, now));
+        conn_set_want(c, on_timer(c, now));
     }
 }
 
@@ -231,11 +233,11 @@ int main(int argc, char **argv) {
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
         perror_die("epoll_ctl");
 
-    struct epoll_event events[256];
+    struct epoll_event events[MAX_EVENTS];
     while (!stop_requested) {
         /* Sleep until a socket is ready or the earliest deadline is due. */
         trace_event("wait", -1, NULL);
-        int n = epoll_wait(epfd, events, 256, heap_wait_ms(&timers, now_ms()));
+        int n = epoll_wait(epfd, events, MAX_EVENTS, heap_wait_ms(&timers, now_ms()));
         trace_event("wake", -1, NULL);
         if (n < 0 && errno != EINTR)
             perror_die("epoll_wait");
@@ -254,7 +256,7 @@ int main(int argc, char **argv) {
     log_msg("stopping");
     for (int fd = 0; fd <= max_fd; fd++)
         if (conns[fd])
-            close_conn(conns[fd]);
+            conn_close(conns[fd]);
     free(conns);
     heap_free(&timers);
     close(epfd);

@@ -48,7 +48,7 @@ static void serve_connection(int fd) {
         return;
     }
     if (status == PARSE_BAD) {
-        out_len = bad_request_reply(&job, out, why);
+        out_len = job_reply_bad(&job, out, why);
     } else {
         pthread_mutex_lock(&rng_lock);
         job.disk = plan_disk_read(&job.req, &rng);

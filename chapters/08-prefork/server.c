@@ -49,7 +49,7 @@ static void serve_connection(int fd) {
     if (stop_requested)
         return; /* interrupted by the stop: no reply rather than a false "bad request" */
     if (status == PARSE_BAD) {
-        out_len = bad_request_reply(&job, out, why);
+        out_len = job_reply_bad(&job, out, why);
     } else {
         job.disk = plan_disk_read(&job.req, &rng);
         job_start_read(&job, now_ms());

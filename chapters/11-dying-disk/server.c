@@ -79,7 +79,7 @@ static enum want on_request(struct conn *c, int64_t now) {
         return conn_reply_bad(c, "no such disk");
     /* Handed off (or taken back by the parent), it may have waited past its deadline for a
      * disk's process: answer RC 1, unread. */
-    if (mode == PER_PROCESS && job_expired_in_queue(&c->job, now, cfg.deadline_ms))
+    if (mode == PER_PROCESS && job_time_out_in_queue(&c->job, now, cfg.deadline_ms))
         return conn_reply(c, now);
     if (routing) {
         if (hand_off(c, disk))
@@ -100,7 +100,7 @@ static enum want disk_deadline(struct conn *c, int64_t now) {
     c->deadline_ms = 0;
     if (!pool_withdraw(pools[0], c))
         return WANT_DISK;
-    job_expired_in_queue(&c->job, now, 0); /* logs "timeout (queue)", sets RC 1 */
+    job_time_out_in_queue(&c->job, now, 0); /* logs "timeout (queue)", sets RC 1 */
     return conn_reply(c, now);
 }
 

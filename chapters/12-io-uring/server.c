@@ -31,7 +31,7 @@
 #include "uring.h"
 
 #define FILE_SIZE     (16 << 20) /* the data file: 256 slots of 64 KiB */
-#define SLOT          (64 << 10) /* one object per slot: plan_disk_read's sizes are below 64 KiB */
+#define SLOT          MAX_OBJECT /* one object per slot */
 #define BLOCK         4096       /* O_DIRECT reads whole blocks into block-aligned memory */
 #define EXIT_NO_URING 69         /* EX_UNAVAILABLE: the kernel refuses io_uring */
 

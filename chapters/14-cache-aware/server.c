@@ -74,7 +74,7 @@ static bool read_object_if_cached(struct conn *c, char *buf) {
         close(fd);
     if (n < 0 || n < (st.st_size < READ_SIZE ? st.st_size : READ_SIZE))
         return false; /* a miss, or only part of it cached: the rest is on the disk */
-    c->job.disk = (struct disk_read){.bytes = n};
+    c->job.disk = (struct disk_plan){.bytes = n};
     return true;
 }
 
@@ -87,7 +87,7 @@ static bool read_if_cached(struct conn *c, char *buf) {
         return read_object_if_cached(c, buf);
     if (!nowait_works || preadv2(data_fd, &iov, 1, r->offset, RWF_NOWAIT) != READ_SIZE)
         return false;
-    c->job.disk = (struct disk_read){0};
+    c->job.disk = (struct disk_plan){0};
     c->job.disk.bytes = read_block(READ_SIZE, buf, c);
     return true;
 }

@@ -39,8 +39,8 @@ static struct server_config cfg;
 static struct prng rng;
 static struct pool *pool;
 
-#define CHUNK      (64 * 1024) /* what a read brings in: an object's first (here, only) chunk */
-#define MAX_OBJECT (5L << 30)  /* Swift's max_file_size: a bigger object is stored in segments */
+#define CHUNK               (64 * 1024) /* what a read brings in: an object's first (here, only) chunk */
+#define SWIFT_MAX_FILE_SIZE (5L << 30) /* a bigger object is stored in segments */
 
 /* The disk's statistics, as Swift's recon reports them: the loop counts requests, the workers
  * add what they read. One lock for both, held for an addition: unless -m mutex. */
@@ -76,7 +76,7 @@ static const char *parse_path(const char *path, struct object *o) {
     if (sscanf(path, "/%12ld%c/%n", &n, &unit, &used) < 2 || used == 0 || n <= 0)
         return NULL;
     long shift = unit == 'K' ? 10 : unit == 'M' ? 20 : unit == 'G' ? 30 : -1;
-    if (shift > 0 && n > MAX_OBJECT >> shift)
+    if (shift > 0 && n > SWIFT_MAX_FILE_SIZE >> shift)
         return "larger than 5 GiB, Swift's max_file_size: not read";
     if (shift > 0)
         o->size = n << shift;
@@ -288,7 +288,7 @@ static enum want on_request(struct conn *c, int64_t now) {
 }
 
 /* Back on the loop once a worker is done: -m checksum computes here. */
-static enum want on_done(struct conn *c, int64_t now) {
+static enum want on_job_done(struct conn *c, int64_t now) {
     if (mode == CHECKSUM && c->job.rc == RC_OK && !checksum(c))
         c->job.rc = RC_TIMEOUT;
     return answer(c, mode == CHECKSUM ? now_ms() : now);
@@ -340,7 +340,7 @@ int main(int argc, char **argv) {
     pool = pool_start(loop, &(struct pool_spec){.workers = cfg.workers,
                                                 .deadline_ms = cfg.deadline_ms,
                                                 .read = read_on_worker,
-                                                .on_done = on_done});
+                                                .on_job_done = on_job_done});
     loop_run(loop);
     pool_stop(pool); /* the workers are gone: stats is the loop's alone */
     log_msg("stopping: %ld requests, %ld reads, %ld bytes read", stats.requests, stats.reads,

@@ -76,7 +76,7 @@ static bool read_object_if_cached(struct conn *c, char *buf) {
         close(fd);
     if (n < 0 || n < (st.st_size < READ_SIZE ? st.st_size : READ_SIZE))
         return false; /* a miss, or only part of it cached: the rest is on the disk */
-    c->job.disk = (struct disk_read){.bytes = n};
+    c->job.disk = (struct disk_plan){.bytes = n};
     return true;
 }
 
