@@ -1,5 +1,9 @@
 #include "job.h"
 
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "log.h"
 #include "protocol.h"
 #include "trace.h"
@@ -44,6 +48,21 @@ size_t job_reply(const struct job *job, char *out, int64_t now, bool verbose) {
                 (long long)elapsed);
     trace_reply(job->fd, job->req.path, job->rc);
     return format_reply(out, job->rc, bytes, elapsed, job->req.path, job->req.http);
+}
+
+int job_send_reply(const struct job *job, const char *out, size_t len, size_t *pos) {
+    ssize_t n = write(job->fd, out + *pos, len - *pos);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    if (n < 0) {
+        log_msg("reply to %s lost: %s", job->req.path[0] ? job->req.path : "-", strerror(errno));
+        return -1;
+    }
+    *pos += (size_t)n;
+    if (*pos < len)
+        return 0;
+    trace_event("reply_sent", job->fd, job->req.path);
+    return 1;
 }
 
 size_t job_reply_bad(const struct job *job, char *out, const char *why) {

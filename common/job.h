@@ -21,6 +21,8 @@ struct job {
                            from here */
     int64_t started_ms; /* when its disk read began */
     int rc;             /* set by job_time_out_in_queue, job_finish or the chapter */
+    struct job *next;   /* on a worker pool's done list (a job carries its link, as libuv's
+                           uv__work does, so handing it back allocates nothing) */
 };
 
 /* The seed's queue deadline: times the job out (RC 1, "timeout (queue)" logged) when at now it
@@ -37,6 +39,12 @@ int job_finish(struct job *job, int64_t now, int deadline_ms);
 /* Formats the job's reply into out (MAX_REPLY bytes), ELAPSED measured from arrival to now,
  * and logs it when verbose. Returns the length. */
 size_t job_reply(const struct job *job, char *out, int64_t now, bool verbose);
+
+/* On its non-blocking socket: writes what the socket takes of the reply still to go,
+ * out[*pos..len), and moves *pos on. Returns 1 once all of it is out (traced: "reply_sent"), 0
+ * while the socket is full (wait until it is writable), -1 when the client is gone (logged:
+ * "reply to PATH lost"). */
+int job_send_reply(const struct job *job, const char *out, size_t len, size_t *pos);
 
 /* Formats the reply to the job's bad request (req.http says in which form: 400 Bad Request, or
  * 414 URI Too Long when req.too_long) and logs "bad request: why". Returns the length. */

@@ -18,9 +18,9 @@ BAD_SERVER_SRC := tests/tools/bad-server.c common/protocol.c common/net.c common
 $(BIN_DIR)/bad-server: $(BAD_SERVER_SRC) $(COMMON_HDR) $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(BAD_SERVER_SRC) $(LDLIBS)
 
-# Chapters that start threads, themselves or through common/pool.c or 09's hub.c (its
-# tpool): the ones TSan has something to say about.
-THREADED_CHAPTERS = $(patsubst chapters/%/server.c,%,$(shell grep -lE 'pthread_create|"(pool|hub)\.h"' chapters/[0-9]*/server.c))
+# Chapters that start threads, themselves or through common/pool.c, 06's workers.c or 09's
+# hub.c (its tpool): the ones TSan has something to say about.
+THREADED_CHAPTERS = $(patsubst chapters/%/server.c,%,$(shell grep -lE 'pthread_create|"(pool|workers|hub)\.h"' chapters/[0-9]*/server.c))
 
 check:
 	$(MAKE) test SAN=address,undefined

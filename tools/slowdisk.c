@@ -707,9 +707,8 @@ static int serve_request(struct server *s, const char *buf, size_t len, int64_t 
 /* Answers every pending read due by now. */
 static void serve_due(struct server *s, int64_t now) {
     struct timer *t;
-    while ((t = heap_top(&s->reads)) && t->deadline_ms <= now) {
+    while ((t = heap_pop_due(&s->reads, now))) {
         struct pending_read *r = (struct pending_read *)t;
-        heap_remove(&s->reads, t);
         answer_read(s, r);
         free(r);
     }

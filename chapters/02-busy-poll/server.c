@@ -1,11 +1,9 @@
 /* Chapter 02: busy-polling non-blocking sockets.
- * Every socket is O_NONBLOCK and the disk read becomes a deadline on the clock, so no call ever
- * waits: one loop tries accept, read, the clock and write on every connection, over and over.
- * What breaks: nothing times out any more, but the loop never sleeps, so it burns a whole core
- * even while every request is only waiting for its "disk". */
+ * Every socket is O_NONBLOCK and the disk read is a deadline on the clock, so no call ever waits:
+ * one loop tries accept, read, the clock and write on every connection, over and over.
+ * What breaks: nothing times out, but the loop never sleeps: it burns a core while reads wait. */
 #include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -44,6 +42,13 @@ static int conns_cap, max_fd;
 
 static enum want conn_reply_bad(struct conn *c, const char *why) {
     c->out_len = job_reply_bad(&c->job, c->out, why);
+    return WANT_WRITE;
+}
+
+/* The "disk" is done: decide the RC and format the reply. */
+static enum want on_job_done(struct conn *c, int64_t now) {
+    job_finish(&c->job, now, cfg.deadline_ms);
+    c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
     return WANT_WRITE;
 }
 
@@ -100,13 +105,6 @@ static enum want on_readable(struct conn *c, int64_t now) {
     return start_read(c, now);
 }
 
-/* The "disk" is done: decide the RC and format the reply. */
-static enum want on_job_done(struct conn *c, int64_t now) {
-    job_finish(&c->job, now, cfg.deadline_ms);
-    c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
-    return WANT_WRITE;
-}
-
 /* A deadline passed: a request too slow to arrive, a "disk" read that is done, or a reply not taken
  * in time (lingering: a client that never closed; its reply is out). */
 static enum want on_timer(struct conn *c, int64_t now) {
@@ -122,18 +120,9 @@ static enum want on_timer(struct conn *c, int64_t now) {
 }
 
 static enum want on_writable(struct conn *c) {
-    ssize_t n = write(c->fd, c->out + c->out_pos, c->out_len - c->out_pos);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return WANT_WRITE;
-    if (n < 0) {
-        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-",
-                strerror(errno));
-        return WANT_CLOSE;
-    }
-    c->out_pos += (size_t)n;
-    if (c->out_pos < c->out_len)
-        return WANT_WRITE;
-    trace_event("reply_sent", c->fd, c->job.req.path);
+    int sent = job_send_reply(&c->job, c->out, c->out_len, &c->out_pos);
+    if (sent <= 0)
+        return sent == 0 ? WANT_WRITE : WANT_CLOSE; /* 0: the socket is full for now */
     /* The reply is out. Closing now would reset a connection whose client sent more than its
      * request (the reset can destroy the reply in flight): then wait for the client to close. */
     return start_lingering_close(c->fd) ? WANT_LINGER : WANT_CLOSE;

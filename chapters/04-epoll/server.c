@@ -1,12 +1,10 @@
 /* Chapter 04: epoll and a timer heap, the loop every event library is built on.
- * The same handlers as chapter 03, but the kernel keeps the interest list (epoll_ctl once per
- * change, not the whole set per call) and hands back only the ready descriptors, and deadlines
- * sit in a min-heap, so a turn of the loop costs what is ready, not what is open: 10,000 waiting
- * connections cost nothing. What breaks: nothing here; chapter 05 breaks it on purpose. */
+ * Chapter 03's handlers, but the kernel keeps the interest list and hands back only what is
+ * ready, and deadlines sit in a min-heap: a turn costs what is ready, not what is open, so
+ * 10,000 waiting connections cost nothing. What breaks: nothing; chapter 05 breaks it. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -44,13 +42,19 @@ struct conn {
 static struct server_config cfg;
 static struct prng rng;
 static struct conn **conns; /* indexed by fd: descriptors are small integers, reused after close */
-static int conns_cap, max_fd, epfd;
+static int conns_cap, epfd;
 static struct timer_heap timers;
-
 #define MAX_EVENTS 256 /* per epoll_wait: more simply wait for the next turn */
 
 static enum want conn_reply_bad(struct conn *c, const char *why) {
     c->out_len = job_reply_bad(&c->job, c->out, why);
+    return WANT_WRITE;
+}
+
+/* The "disk" is done: decide the RC and format the reply. */
+static enum want on_job_done(struct conn *c, int64_t now) {
+    job_finish(&c->job, now, cfg.deadline_ms);
+    c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
     return WANT_WRITE;
 }
 
@@ -83,8 +87,6 @@ static void on_accept(int fd, int64_t now) {
     c->deadline_ms = now + cfg.deadline_ms; /* a slow sender may not hold its slot forever */
     c->job.arrived_ms = now;
     conns[fd] = c;
-    if (fd > max_fd)
-        max_fd = fd;
 }
 
 static enum want on_readable(struct conn *c, int64_t now) {
@@ -110,13 +112,6 @@ static enum want on_readable(struct conn *c, int64_t now) {
     return start_read(c, now);
 }
 
-/* The "disk" is done: decide the RC and format the reply. */
-static enum want on_job_done(struct conn *c, int64_t now) {
-    job_finish(&c->job, now, cfg.deadline_ms);
-    c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
-    return WANT_WRITE;
-}
-
 /* A deadline passed: a request too slow to arrive, a "disk" read that is done, or a reply not taken
  * in time (lingering: a client that never closed; its reply is out). */
 static enum want on_timer(struct conn *c, int64_t now) {
@@ -132,18 +127,9 @@ static enum want on_timer(struct conn *c, int64_t now) {
 }
 
 static enum want on_writable(struct conn *c) {
-    ssize_t n = write(c->fd, c->out + c->out_pos, c->out_len - c->out_pos);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return WANT_WRITE;
-    if (n < 0) {
-        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-",
-                strerror(errno));
-        return WANT_CLOSE;
-    }
-    c->out_pos += (size_t)n;
-    if (c->out_pos < c->out_len)
-        return WANT_WRITE;
-    trace_event("reply_sent", c->fd, c->job.req.path);
+    int sent = job_send_reply(&c->job, c->out, c->out_len, &c->out_pos);
+    if (sent <= 0)
+        return sent == 0 ? WANT_WRITE : WANT_CLOSE; /* 0: the socket is full for now */
     /* The reply is out. Closing now would reset a connection whose client sent more than its
      * request (the reset can destroy the reply in flight): then wait for the client to close. */
     return start_lingering_close(c->fd) ? WANT_LINGER : WANT_CLOSE;
@@ -161,9 +147,8 @@ static void conn_close(struct conn *c) {
 static void conn_set_want(struct conn *c, enum want next) {
     if (next == WANT_WRITE && c->want != WANT_WRITE) {
         c->deadline_ms = now_ms() + cfg.deadline_ms; /* the reply has -T to be taken */
-        /* Write it now: the socket nearly always has room for a reply, and waiting for EPOLLOUT
-         * would cost an epoll_ctl and a turn of the loop for nothing. EPOLLOUT is only for what
-         * did not go (nginx does the same; libuv calls it uv_try_write). */
+        /* Write it now: the socket nearly always has room, and waiting for EPOLLOUT would cost an
+         * epoll_ctl and a turn for nothing (nginx does the same; libuv calls it uv_try_write). */
         next = on_writable(c);
     }
     /* From read to linger (the reply went at once) the socket stays watched for EPOLLIN. */
@@ -178,12 +163,9 @@ static void conn_set_want(struct conn *c, enum want next) {
             next = WANT_CLOSE;
         }
     }
-    if (next != WANT_CLOSE && (!c->timer.slot || c->timer.deadline_ms != c->deadline_ms)) {
-        heap_remove(&timers, &c->timer);
-        if (heap_add(&timers, &c->timer, c->deadline_ms) < 0) {
-            log_msg("out of memory for a timer");
-            next = WANT_CLOSE;
-        }
+    if (next != WANT_CLOSE && heap_set(&timers, &c->timer, c->deadline_ms) < 0) {
+        log_msg("out of memory for a timer");
+        next = WANT_CLOSE;
     }
     c->want = next;
     if (next == WANT_CLOSE)
@@ -205,9 +187,8 @@ static void dispatch(struct conn *c, int64_t now, uint32_t events) {
 /* Runs every timer that is due: a request too slow to arrive, or a "disk" read that is done. */
 static void run_timers(int64_t now) {
     struct timer *t;
-    while ((t = heap_top(&timers)) && t->deadline_ms <= now) {
+    while ((t = heap_pop_due(&timers, now))) {
         struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
-        heap_remove(&timers, t);
         conn_set_want(c, on_timer(c, now));
     }
 }
@@ -242,19 +223,17 @@ int main(int argc, char **argv) {
         if (n < 0 && errno != EINTR)
             perror_die("epoll_wait");
         int64_t now = now_ms();
-        for (int i = 0; i < n; i++) {
-            if (events[i].data.ptr) {
+        for (int i = 0, fd; i < n; i++) {
+            if (events[i].data.ptr)
                 dispatch(events[i].data.ptr, now, events[i].events);
-                continue;
-            }
-            int fd;
-            while ((fd = accept_client(listen_fd, SOCK_NONBLOCK)) >= 0)
-                on_accept(fd, now_ms()); /* this one's own arrival, not the turn's */
+            else /* the listener: take every connection waiting */
+                while ((fd = accept_client(listen_fd, SOCK_NONBLOCK)) >= 0)
+                    on_accept(fd, now_ms()); /* this one's own arrival, not the turn's */
         }
         run_timers(now_ms());
     }
     log_msg("stopping");
-    for (int fd = 0; fd <= max_fd; fd++)
+    for (int fd = 0; fd < conns_cap; fd++)
         if (conns[fd])
             conn_close(conns[fd]);
     free(conns);

@@ -367,9 +367,8 @@ void hub_run(void) {
         }
         struct timer *t;
         int64_t now = now_ms();
-        while ((t = heap_top(&hub.timers)) && t->deadline_ms <= now) {
+        while ((t = heap_pop_due(&hub.timers, now))) {
             struct green *g = (struct green *)((char *)t - offsetof(struct green, timer));
-            heap_remove(&hub.timers, t);
             g->timed_out = true;
             wake(g);
         }
