@@ -6,7 +6,8 @@
  * With -D the disk is real: the object is opened and the kernel reads it, no timer in front, and
  * the loop's own timer answers at the deadline, since a linked timeout cannot cut that read.
  * What breaks: io_uring does not make a blocking read non-blocking. A read the kernel cannot do
- * asynchronously runs on its own thread pool (iou-wrk threads), which -w caps like chapter 06's. */
+ * asynchronously runs on its own thread pool (iou-wrk threads), which -w caps like chapter 06's.
+ * Over the style's 250 lines: its lesson is the read's linked requests, completions and cancels. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -6,7 +6,8 @@
  * fstat), mmap (the read becomes a page fault), mutex (a lock a worker holds across its read),
  * checksum (computing), log (a write to a pipe nobody reads), dns (getaddrinfo).
  * What breaks: none of them is a read(2) on a socket, so no readiness API can see them coming,
- * and each one stops the loop for as long as its hidden wait lasts. */
+ * and each one stops the loop for as long as its hidden wait lasts.
+ * Over the style's 250 lines: seven modes, one hidden blocking call each, side by side. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
