@@ -3,6 +3,7 @@
 # make tour         every chapter's demo, in order
 # make test         install the test tools if missing, then run every test (TEST_JOBS=1: one
 #                   file at a time)
+# make test-N       chapter N's tests alone (make test-4, make test-04: tests/04-epoll.bats)
 # make test-repeat N=5   the tests N times; lists each test that failed in any run, and when
 # make clean        remove bin/
 # SAN=address,undefined (or SAN=thread) builds everything with those sanitizers, into its own
@@ -106,6 +107,13 @@ install-test-deps:
 TEST_JOBS ?= 3
 test: install-test-deps all format-check
 	bats --jobs $(TEST_JOBS) --no-parallelize-within-files tests
+
+# make test-4 (or test-04): one chapter's tests, tests/04-epoll.bats, built and run as make test
+# builds and runs them (SAN= too). An explicit rule such as test-repeat wins over this pattern.
+test-%: install-test-deps all
+	@t=tests/$(firstword $(filter $(shell printf %02d $* 2>/dev/null)-%,$(CHAPTERS))).bats; \
+	    [ -f "$$t" ] || { echo "make test-$*: no chapter $*; the chapters: $(CHAPTERS)" >&2; exit 2; }; \
+	    bats "$$t"
 
 # make test-repeat N=5: the suite N times, as make test runs it (SAN=, TEST_JOBS= too; TESTS=
 # names some files or folders instead of tests/), then every test that failed in any run, with
