@@ -30,7 +30,7 @@ static struct prng rng;
 
 /* shared and deadline run one pool of -w x -D workers, per-disk one pool of -w workers per disk:
  * the same number of threads, split so that a disk can only ever hold its own. */
-#define QUEUE_CAP 4096
+#define QUEUE_CAP_PER_POOL 4096 /* jobs waiting in each pool: a disk's, or the one they share */
 static struct pool **pools;
 static int pool_count;
 
@@ -48,7 +48,7 @@ static void start_pools(void) {
         pools[k] = pool_start(
             loop, &(struct pool_spec){.workers = split ? cfg.workers : cfg.workers * cfg.disks,
                                       .name = mode == PER_DISK ? name : NULL,
-                                      .queue_cap = QUEUE_CAP,
+                                      .queue_cap = QUEUE_CAP_PER_POOL,
                                       .deadline_ms = cfg.deadline_ms});
     }
 }
