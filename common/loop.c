@@ -89,8 +89,7 @@ void conn_set_want(struct conn *c, enum want next) {
         c->want = WANT_WRITE;
         next = l->spec.write_reply ? l->spec.write_reply(c) : on_writable(c);
     }
-    /* A reply is out: close now, unless the client may still be sending (see
-     * start_lingering_close). */
+    /* A reply is out: close now, unless the client may still be sending (lingering close). */
     bool sent = c->want == WANT_WRITE && next == WANT_CLOSE && c->out_pos == c->out_len;
     if (sent)
         trace_event("reply_sent", c->fd, c->job.req.path);

@@ -170,7 +170,7 @@ int main(int argc, char **argv) {
     if (conns_cap <= 0 || !(conns = calloc((size_t)conns_cap, sizeof *conns)))
         die("cannot size the connection table");
     /* TODO(exercise): a blocking listener makes accept() wait for the next client, and the whole
-     * loop with it: make it non-blocking (common/utils.h has set_nonblocking). */
+     * loop with it: make it non-blocking (common/net.h has set_nonblocking). */
     int listen_fd = listen_tcp(cfg.host, cfg.port, 0);
 
     while (!stop_requested) { /* the spin: no call in this loop ever waits */
