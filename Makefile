@@ -3,14 +3,16 @@
 # make tour         every chapter's demo, in order
 # make test         install the test tools if missing, then run every test (TEST_JOBS=1: one
 #                   file at a time)
+# make test-N       chapter N's tests alone (make test-4, make test-04: tests/04-epoll.bats)
 # make test-repeat N=5   the tests N times; lists each test that failed in any run, and when
 # make clean        remove bin/
 # SAN=address,undefined (or SAN=thread) builds everything with those sanitizers, into its own
 # bin/san-*/ so that plain and sanitizer binaries never mix; `make test SAN=...` tests those.
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-# The language and warnings every build uses (the fuzzer's clang build in mk/reliability.mk too).
-STRICT  := -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE
+# The language and warnings every build uses (the fuzzer's clang build in mk/reliability.mk too):
+# ISO C11 (-Wpedantic holds the code to it) with the GNU and Linux extensions of its headers.
+STRICT  := -Wall -Wextra -Wpedantic -Werror -std=c11 -D_GNU_SOURCE
 CFLAGS  += $(STRICT) -Icommon -Iclient
 LDLIBS  += -lpthread -lm
 comma   := ,
@@ -33,14 +35,14 @@ PROGRAMS   := $(SERVERS) $(BIN_DIR)/client $(BIN_DIR)/epoll-file $(BIN_DIR)/aio-
 # What each chapter is made of: its folder's server.c, then each part named here, found in the
 # chapter's own folder when it is that chapter's lesson (09's hub, 12's ring, 13's reuseport),
 # else in common/. `make -n -B bin/NN-name` prints the list.
-BASE := flags disk trace protocol utils
+BASE := flags job disk protocol net signals trace log
 LOOP := loop ev heap $(BASE)
 uses.01-blocking              := blocking $(BASE)
 uses.02-busy-poll             := $(BASE)
-uses.03-select                := $(BASE)
+uses.03-select                := poll_wait $(BASE)
 uses.04-epoll                 := heap $(BASE)
 uses.05-blocking-in-loop      := heap $(BASE)
-uses.06-worker-offload        := heap $(BASE)
+uses.06-worker-offload        := workers heap $(BASE)
 uses.07-thread-per-connection := blocking $(BASE)
 uses.08-prefork               := blocking $(BASE)
 uses.09-green-threads         := hub blocking heap $(BASE)
@@ -67,8 +69,12 @@ $(BIN_DIR)/%: $$(call chapter_src,%) $$(wildcard chapters/%/*.h) $(COMMON_HDR) $
 	$(if $(uses.$*),,$(error chapter $* has no uses.$* list in the Makefile))
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(call chapter_src,$*) $(LDLIBS)
 
-$(BIN_DIR)/client: client/client.c client/stats.c client/stats.h common/utils.c common/trace.c $(COMMON_HDR) $(FLAGS_STAMP)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ client/client.c client/stats.c common/utils.c common/trace.c $(LDLIBS)
+# client/client.c still has 16 `return void_call();`, which ISO C forbids; they are its owner's to
+# fix (another branch is changing that file), and this line goes with them.
+$(BIN_DIR)/client: CFLAGS += -Wno-pedantic
+CLIENT_SRC := client/client.c client/stats.c common/log.c common/net.c common/trace.c
+$(BIN_DIR)/client: $(CLIENT_SRC) client/stats.h $(COMMON_HDR) $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLIENT_SRC) $(LDLIBS)
 
 $(BIN_DIR)/epoll-file: chapters/05-blocking-in-loop/epoll_file.c $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
@@ -101,6 +107,13 @@ install-test-deps:
 TEST_JOBS ?= 3
 test: install-test-deps all format-check
 	bats --jobs $(TEST_JOBS) --no-parallelize-within-files tests
+
+# make test-4 (or test-04): one chapter's tests, tests/04-epoll.bats, built and run as make test
+# builds and runs them (SAN= too). An explicit rule such as test-repeat wins over this pattern.
+test-%: install-test-deps all
+	@t=tests/$(firstword $(filter $(shell printf %02d $* 2>/dev/null)-%,$(CHAPTERS))).bats; \
+	    [ -f "$$t" ] || { echo "make test-$*: no chapter $*; the chapters: $(CHAPTERS)" >&2; exit 2; }; \
+	    bats "$$t"
 
 # make test-repeat N=5: the suite N times, as make test runs it (SAN=, TEST_JOBS= too; TESTS=
 # names some files or folders instead of tests/), then every test that failed in any run, with

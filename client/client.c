@@ -9,6 +9,7 @@
 #include <linux/in.h> /* IP_BIND_ADDRESS_NO_PORT, which glibc's netinet/in.h lacks */
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +17,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "log.h"      /* die, perror_die, now_ms */
+#include "net.h"      /* raise_fd_limit */
 #include "protocol.h" /* RC_*, MAX_DELAY_MS: constants only, the client links no protocol.c */
 #include "stats.h"
-#include "utils.h"
 
 enum outcome { PENDING, OK, TIMEOUT, LATE, ERROR };
 static const char *outcome_name[] = {"pending", "ok", "timeout", "late", "error"};

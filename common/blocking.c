@@ -5,8 +5,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "job.h"
+#include "log.h"
+#include "net.h"
+#include "protocol.h"
+#include "signals.h"
 #include "trace.h"
-#include "utils.h"
 
 ssize_t read_until(int fd, void *buf, size_t len, int64_t deadline_ms) {
     for (;;) {
@@ -69,7 +73,7 @@ void reply_and_close(const struct job *job, const char *out, size_t len, int dea
     else
         trace_event("reply_sent", job->fd, job->req.path[0] ? job->req.path : NULL);
     char discard[4096];
-    if (must_linger(job->fd)) /* the client may still be sending: let it finish first */
+    if (start_lingering_close(job->fd)) /* the client may still be sending: let it finish first */
         while (read_some(job->fd, discard, sizeof discard, deadline) > 0)
             ;
     close_connection(job->fd);

@@ -10,6 +10,8 @@
 
 #include "protocol.h"
 
+struct job;
+
 /* How read_request waits for bytes: reads up to len bytes from fd, waiting at most until
  * deadline_ms (on the now_ms() clock). Returns read()'s result, or -1 with errno set (ETIMEDOUT
  * at the deadline). read_until is the blocking one; chapter 09's green_read parks a green thread
@@ -35,8 +37,8 @@ enum parse_status read_request(int fd, char *in, size_t *in_len, int deadline_ms
                                struct request *req, const char **why, read_fn read_some);
 
 /* Sends job's reply (len bytes at out) with write_some, then closes its connection without
- * resetting it (see must_linger: reading and dropping what the client still sends until it
- * closes, with read_some). The client has deadline_ms (-T) from now for both; past that it is
+ * resetting it (see start_lingering_close: reading and dropping what the client still sends until
+ * it closes, with read_some). The client has deadline_ms (-T) from now for both; past that it is
  * cut off. Logs a reply that could not be sent. */
 void reply_and_close(const struct job *job, const char *out, size_t len, int deadline_ms,
                      write_fn write_some, read_fn read_some);

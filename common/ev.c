@@ -11,8 +11,10 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "log.h"
+#include "net.h"
+#include "signals.h"
 #include "trace.h"
-#include "utils.h"
 
 #define MAX_EVENTS 256 /* per epoll_wait: more simply wait for the next turn */
 
@@ -66,10 +68,7 @@ void ev_unwatch(struct ev *ev, int fd) {
 }
 
 int ev_timer_at(struct ev *ev, struct ev_timer *t, int64_t deadline_ms) {
-    if (t->heap.slot && t->heap.deadline_ms == deadline_ms)
-        return 0;
-    heap_remove(&ev->timers, &t->heap);
-    return heap_add(&ev->timers, &t->heap, deadline_ms);
+    return heap_set(&ev->timers, &t->heap, deadline_ms);
 }
 
 void ev_timer_stop(struct ev *ev, struct ev_timer *t) {
@@ -83,10 +82,9 @@ void ev_before_wait(struct ev *ev, void (*fn)(void *arg), void *arg) {
 
 /* Runs every timer that is due. Each is disarmed first, so its callback may re-arm it. */
 static void run_timers(struct ev *ev, int64_t now) {
-    struct timer *top;
-    while ((top = heap_top(&ev->timers)) && top->deadline_ms <= now) {
-        struct ev_timer *t = (struct ev_timer *)((char *)top - offsetof(struct ev_timer, heap));
-        heap_remove(&ev->timers, top);
+    struct timer *due;
+    while ((due = heap_pop_due(&ev->timers, now))) {
+        struct ev_timer *t = (struct ev_timer *)((char *)due - offsetof(struct ev_timer, heap));
         t->fn(ev, t, now);
     }
 }

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "disk.h"
+#include "log.h"
 #include "trace.h"
-#include "utils.h"
 
 /* What parse_server_flags was given, for usage() and flag_error() later. */
 static struct {

@@ -60,6 +60,21 @@ void heap_remove(struct timer_heap *h, struct timer *t) {
     sift_down(h, last->slot - 1);
 }
 
+int heap_set(struct timer_heap *h, struct timer *t, int64_t deadline_ms) {
+    if (t->slot && t->deadline_ms == deadline_ms)
+        return 0;
+    heap_remove(h, t);
+    return heap_add(h, t, deadline_ms);
+}
+
+struct timer *heap_pop_due(struct timer_heap *h, int64_t now) {
+    struct timer *t = heap_top(h);
+    if (!t || t->deadline_ms > now)
+        return NULL;
+    heap_remove(h, t);
+    return t;
+}
+
 struct timer *heap_top(const struct timer_heap *h) {
     return h->len ? h->items[0] : NULL;
 }

@@ -21,8 +21,16 @@ struct timer_heap {
 /* Adds t (not already in a heap) with deadline_ms. Returns 0, or -1 when out of memory. */
 int heap_add(struct timer_heap *h, struct timer *t, int64_t deadline_ms);
 
+/* Arms t for deadline_ms: adds it, or moves it there when it is in h already. Returns 0, or -1
+ * when out of memory (t is then in no heap). */
+int heap_set(struct timer_heap *h, struct timer *t, int64_t deadline_ms);
+
 /* Removes t if it is in h; harmless otherwise. */
 void heap_remove(struct timer_heap *h, struct timer *t);
+
+/* Removes and returns the timer with the earliest deadline if it is due at now, else NULL: call
+ * it until NULL to run every timer that is due. */
+struct timer *heap_pop_due(struct timer_heap *h, int64_t now);
 
 /* The timer with the earliest deadline, or NULL when h is empty. */
 struct timer *heap_top(const struct timer_heap *h);

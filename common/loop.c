@@ -12,6 +12,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "flags.h"
+#include "job.h"
+#include "log.h"
+#include "net.h"
+#include "protocol.h"
 #include "trace.h"
 
 struct loop {
@@ -46,7 +51,7 @@ enum want conn_reply(struct conn *c, int64_t now) {
 }
 
 enum want conn_reply_bad(struct conn *c, const char *why) {
-    c->out_len = bad_request_reply(&c->job, c->out, why);
+    c->out_len = job_reply_bad(&c->job, c->out, why);
     return WANT_WRITE;
 }
 
@@ -84,14 +89,16 @@ void conn_set_want(struct conn *c, enum want next) {
         c->want = WANT_WRITE;
         next = l->spec.write_reply ? l->spec.write_reply(c) : on_writable(c);
     }
-    /* A reply is out: close now, unless the client may still be sending (see must_linger). */
+    /* A reply is out: close now, unless the client may still be sending (lingering close). */
     bool sent = c->want == WANT_WRITE && next == WANT_CLOSE && c->out_pos == c->out_len;
     if (sent)
         trace_event("reply_sent", c->fd, c->job.req.path);
-    if (sent && must_linger(c->fd))
+    if (sent && start_lingering_close(c->fd))
         next = WANT_LINGER;
-    if (next == WANT_CLOSE)
-        return conn_close(c);
+    if (next == WANT_CLOSE) {
+        conn_close(c);
+        return;
+    }
     c->want = next;
     /* While its disk works the socket is not watched at all: the disk's doorbell, or a timer,
      * is what brings the connection back. */
@@ -166,7 +173,7 @@ static void on_conn_event(struct ev *ev, int fd, uint32_t events, void *arg) {
 
 /* c's deadline has passed: a request too slow to arrive, a read the chapter bounded, or a reply
  * (or the client's goodbye) not taken in time. */
-static void on_deadline(struct ev *ev, struct ev_timer *t, int64_t now) {
+static void on_timer(struct ev *ev, struct ev_timer *t, int64_t now) {
     (void)ev;
     struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
     switch (c->want) {
@@ -185,7 +192,7 @@ static void on_deadline(struct ev *ev, struct ev_timer *t, int64_t now) {
 static struct conn *conn_open(struct loop *l, int fd, int64_t now) {
     struct conn *c = fd < l->conns_cap ? calloc(1, l->conn_size) : NULL;
     if (c) {
-        c->timer.fn = on_deadline;
+        c->timer.fn = on_timer;
         /* A slow sender may not hold its slot forever. */
         c->deadline_ms = now + l->spec.cfg->deadline_ms;
     }

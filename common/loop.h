@@ -11,8 +11,10 @@
 #include <stdint.h>
 
 #include "ev.h"
+#include "job.h"
 #include "protocol.h"
-#include "utils.h"
+
+struct server_config;
 
 /* What a connection waits for next. Handlers return it; conn_set_want acts on it. WANT_CLOSE
  * means "done with it": after a reply the skeleton closes it gracefully (WANT_LINGER, never
@@ -34,10 +36,9 @@ struct conn {
     char *out; /* out_cap bytes: MAX_REPLY, or more if the chapter asked (loop_spec) */
     size_t out_cap, out_len, out_pos;
     struct job job;
-    struct ev_timer timer;  /* deadline_ms, armed while there is one */
-    struct conn *next_done; /* on a pool's done list */
-    struct loop *loop;      /* the loop that owns it */
-    void *data;             /* the chapter's own per-connection state (loop_spec.data_size bytes) */
+    struct ev_timer timer; /* deadline_ms, armed while there is one */
+    struct loop *loop;     /* the loop that owns it */
+    void *data;            /* the chapter's own per-connection state (loop_spec.data_size bytes) */
 };
 
 /* What a chapter brings to the skeleton. Hooks left NULL do what chapter 06 does. */

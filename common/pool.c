@@ -1,8 +1,10 @@
-/* Chapter 06's worker pool, parameterised by the read it does. See pool.h for the design. */
+/* Chapter 06's worker pool, parameterised: pool.h says what a chapter chooses, 06's workers.c
+ * how the pool works. */
 #include "pool.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -10,6 +12,10 @@
 #include <unistd.h>
 
 #include "disk.h"
+#include "job.h"
+#include "log.h"
+#include "protocol.h"
+#include "signals.h"
 #include "trace.h"
 
 struct pool {
@@ -19,7 +25,7 @@ struct pool {
     pthread_cond_t not_empty;
     struct conn **queue; /* a ring of spec.queue_cap; NULL: withdrawn by the loop */
     size_t head, len;
-    struct conn *done; /* finished jobs, linked through next_done */
+    struct job *done; /* finished jobs, linked through next */
     bool stopping;
     int efd; /* the workers' doorbell: readable when done is not empty */
     pthread_t *workers;
@@ -30,13 +36,13 @@ struct pool {
 /* One job, on a worker: unless it waited past its deadline, do the blocking read. */
 static void run_job(struct pool *p, struct conn *c) {
     int64_t now = now_ms();
-    if (job_expired_in_queue(&c->job, now, p->spec.deadline_ms))
+    if (job_time_out_in_queue(&c->job, now, p->spec.deadline_ms))
         return;
     job_start_read(&c->job, now);
     if (p->spec.read)
         p->spec.read(c);
     else
-        disk_read(&c->job); /* chapter 05's blocking call, off the loop */
+        disk_read(c->job.req.path, &c->job.disk); /* chapter 05's blocking call, off the loop */
     job_finish(&c->job, now_ms(), p->spec.deadline_ms);
 }
 
@@ -58,8 +64,8 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&p->lock);
         run_job(p, c);
         pthread_mutex_lock(&p->lock);
-        c->next_done = p->done;
-        p->done = c;
+        c->job.next = p->done;
+        p->done = &c->job;
         uint64_t one = 1;
         (void)!write(p->efd, &one, sizeof one);
     }
@@ -75,13 +81,14 @@ static void on_doorbell(struct ev *ev, int fd, uint32_t events, void *arg) {
     uint64_t count;
     (void)!read(p->efd, &count, sizeof count); /* reset the eventfd's counter */
     pthread_mutex_lock(&p->lock);
-    struct conn *c = p->done;
+    struct job *job = p->done;
     p->done = NULL;
     pthread_mutex_unlock(&p->lock);
-    while (c) {
-        struct conn *next = c->next_done;
-        conn_set_want(c, p->spec.on_done ? p->spec.on_done(c, now) : conn_reply(c, now));
-        c = next;
+    while (job) {
+        struct job *next = job->next;
+        struct conn *c = (struct conn *)((char *)job - offsetof(struct conn, job));
+        conn_set_want(c, p->spec.on_job_done ? p->spec.on_job_done(c, now) : conn_reply(c, now));
+        job = next;
     }
 }
 

@@ -1,9 +1,8 @@
-/* Chapter 06's worker pool, shaped like Redis's bio.c, for the loop of loop.h.
- * The loop puts a connection whose request is in on a bounded queue (a ring under one mutex).
- * A worker takes it, does the blocking read, puts it on the done list and writes to an eventfd;
- * that wakes the loop's epoll_wait, and the loop, the only thread that touches sockets, sends
- * the reply. A connection belongs to one side at a time: while its job is queued or running the
- * loop does not touch it (its socket is not even watched), so conn itself needs no lock. */
+/* Chapter 06's worker pool (chapters/06-worker-offload/workers.c tells its design, after Redis's
+ * bio.c), made reusable for the loop of loop.h: a chapter chooses the read a worker makes, what
+ * the loop does with a finished job, the queue's bound and its threads' name, and may take back
+ * a job no worker has started. As in 06, a connection belongs to one side at a time: while its
+ * job is queued or running the loop does not touch it (its socket is not even watched). */
 #ifndef POOL_H
 #define POOL_H
 
@@ -26,7 +25,7 @@ struct pool_spec {
      * sleep_ms(c->job.disk.delay_ms). */
     void (*read)(struct conn *c);
     /* On the loop, for each finished job. NULL: conn_reply, the job's reply line. */
-    enum want (*on_done)(struct conn *c, int64_t now);
+    enum want (*on_job_done)(struct conn *c, int64_t now);
 };
 
 /* Starts spec->workers threads and watches the pool's doorbell on loop l. Dies on error:

@@ -1,12 +1,7 @@
 #include "protocol.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-
-#include "trace.h"
-#include "utils.h"
 
 /* Parses a whole decimal number 0..max from s[0..len). Returns -1 if it is not one. */
 static long parse_number(const char *s, size_t len, long max) {
@@ -162,91 +157,7 @@ size_t format_reply(char *out, int rc, long bytes, int64_t elapsed_ms, const cha
     return format_reply_status(out, rc, bytes, elapsed_ms, path, http, NULL);
 }
 
-uint64_t prng_next(struct prng *rng) {
-    uint64_t z = (rng->state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static int uniform(struct prng *rng, int lo, int hi) {
-    return lo + (int)(prng_next(rng) % (uint64_t)(hi - lo + 1));
-}
-
-struct disk_read plan_disk_read(const struct request *req, struct prng *rng) {
-    struct disk_read d = {.delay_ms = req->delay_ms};
-    /* The simulated size: stable per path, so a reader sees the same BYTES for the same object. */
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = req->path; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    d.bytes = 1024 + (long)(h % 64512);
-    if (d.delay_ms < 0) {
-        int draw = uniform(rng, 0, 9999); /* in units of 0.01% */
-        if (draw < 10)
-            d.io_fail = true, d.delay_ms = uniform(rng, 300, 3000);
-        else if (draw < 1010)
-            d.delay_ms = uniform(rng, 6000, 20000);
-        else
-            d.delay_ms = uniform(rng, 75, 400);
-    }
-    if (d.io_fail)
-        d.bytes = 0;
-    return d;
-}
-
-bool job_expired_in_queue(struct job *job, int64_t now, int deadline_ms) {
-    int64_t waited = now - job->arrived_ms;
-    if (waited < deadline_ms)
-        return false;
-    log_msg("timeout (queue) %s waited %lld ms before its read could start", job->req.path,
-            (long long)waited);
-    trace_event("expired", job->fd, job->req.path);
-    job->rc = RC_TIMEOUT;
-    return true;
-}
-
-void job_start_read(struct job *job, int64_t now) {
-    job->started_ms = now;
-    trace_event("read_start", job->fd, job->req.path);
-}
-
-int job_finish(struct job *job, int64_t now, int deadline_ms) {
-    int64_t took = now - job->started_ms;
-    trace_event("read_done", job->fd, job->req.path);
-    if (job->disk.io_fail) {
-        log_msg("io fail %s after %lld ms", job->req.path, (long long)took);
-        job->rc = RC_FAIL;
-    } else if (took > deadline_ms) {
-        log_msg("timeout (service) %s: the read took %lld ms, over the %d ms deadline",
-                job->req.path, (long long)took, deadline_ms);
-        job->rc = RC_TIMEOUT;
-    } else {
-        job->rc = RC_OK;
-    }
-    return job->rc;
-}
-
-size_t job_reply(const struct job *job, char *out, int64_t now, bool verbose) {
-    int64_t elapsed = now - job->arrived_ms;
-    long bytes = job->rc == RC_OK ? job->disk.bytes : 0;
-    if (verbose)
-        log_msg("reply ready: %d %s, %lld ms after it arrived", job->rc, job->req.path,
-                (long long)elapsed);
-    trace_reply(job->fd, job->req.path, job->rc);
-    return format_reply(out, job->rc, bytes, elapsed, job->req.path, job->req.http);
-}
-
-size_t bad_request_reply(const struct job *job, char *out, const char *why) {
-    log_msg("bad request: %s", why);
-    trace_event("refused", job->fd, NULL);
-    return format_reply_status(out, RC_FAIL, 0, 0, NULL, job->req.http,
-                               job->req.too_long ? "414 URI Too Long" : NULL);
-}
-
-int sleep_ms(int ms) {
-    struct timespec left = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-    int rc;
-    while ((rc = nanosleep(&left, &left)) < 0 && errno == EINTR && !stop_requested)
-        ;
-    return rc < 0 && errno != EINTR ? -1 : 0;
+size_t format_bad_request(char *out, const struct request *req) {
+    return format_reply_status(out, RC_FAIL, 0, 0, NULL, req->http,
+                               req->too_long ? "414 URI Too Long" : NULL);
 }

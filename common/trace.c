@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "utils.h"
+#include "log.h"
 
 #define LANE 48
 
@@ -23,10 +23,6 @@ static long long elapsed_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - (long long)log_epoch_ms() * 1000;
-}
-
-bool trace_enabled(void) {
-    return trace_fd >= 0;
 }
 
 int trace_descriptor(void) {
@@ -113,8 +109,7 @@ static void put_ms(struct line *l, long long us) {
     l->text[l->len++] = (char)('0' + us % 10);
 }
 
-static void emit(const char *event, int fd, const char *req, int rc, bool has_rc, const char *key,
-                 double value) {
+static void emit(const char *event, int fd, const char *req, int rc, bool has_rc) {
     struct line l = {.len = 0};
     long long us = elapsed_us();
     put(&l, "{\"t_ms\":");
@@ -142,12 +137,6 @@ static void emit(const char *event, int fd, const char *req, int rc, bool has_rc
         put(&l, ",\"rc\":");
         put_number(&l, rc);
     }
-    if (key) { /* a measurement in ms, such as a loop turn's length */
-        put(&l, ",\"");
-        put(&l, key);
-        put(&l, "\":");
-        put_ms(&l, value > 0 ? (long long)(value * 1000 + 0.5) : 0);
-    }
     put(&l, "}\n");
     const char *line = l.text;
     size_t n = l.len;
@@ -167,17 +156,12 @@ static void emit(const char *event, int fd, const char *req, int rc, bool has_rc
 
 void trace_event(const char *event, int fd, const char *req) {
     if (trace_fd >= 0)
-        emit(event, fd, req, 0, false, NULL, 0);
+        emit(event, fd, req, 0, false);
 }
 
 void trace_reply(int fd, const char *req, int rc) {
     if (trace_fd >= 0)
-        emit("reply_ready", fd, req, rc, true, NULL, 0);
-}
-
-void trace_number(const char *event, const char *key, double value) {
-    if (trace_fd >= 0)
-        emit(event, -1, NULL, 0, false, key, value);
+        emit("reply_ready", fd, req, rc, true);
 }
 
 int trace_open(const char *path) {

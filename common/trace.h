@@ -16,9 +16,6 @@
  * parse_server_flags calls it for -E. */
 int trace_open(const char *path);
 
-/* True when -E is on: to skip work done only for the trace. */
-bool trace_enabled(void);
-
 /* The trace file's descriptor, -1 when off: a process that closes what it inherited must keep
  * it. */
 int trace_descriptor(void);
@@ -36,9 +33,5 @@ void trace_event(const char *event, int fd, const char *req);
 
 /* The same, with the reply's RC (reply_ready). */
 void trace_reply(int fd, const char *req, int rc);
-
-/* An event that carries one number, on the calling thread's lane: loop_lag, with "ms" the
- * duration of a turn of the loop (-L). */
-void trace_number(const char *event, const char *key, double value);
 
 #endif

@@ -7,18 +7,20 @@
 
 # tests/reliability.bats resets connections (SO_LINGER 0), half-closes and slowlorises with it.
 all: $(BIN_DIR)/rst-client
-$(BIN_DIR)/rst-client: tests/tools/rst-client.c common/utils.c common/trace.c $(COMMON_HDR) $(FLAGS_STAMP)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tests/tools/rst-client.c common/utils.c common/trace.c $(LDLIBS)
+RST_CLIENT_SRC := tests/tools/rst-client.c common/log.c common/net.c common/trace.c
+$(BIN_DIR)/rst-client: $(RST_CLIENT_SRC) $(COMMON_HDR) $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(RST_CLIENT_SRC) $(LDLIBS)
 
 # tests/client.bats points the client at it: one reply, right or wrong, to every request.
 all: $(BIN_DIR)/bad-server
-BAD_SERVER_SRC := tests/tools/bad-server.c common/protocol.c common/utils.c common/trace.c
+BAD_SERVER_SRC := tests/tools/bad-server.c common/protocol.c common/net.c common/signals.c \
+    common/log.c common/trace.c
 $(BIN_DIR)/bad-server: $(BAD_SERVER_SRC) $(COMMON_HDR) $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(BAD_SERVER_SRC) $(LDLIBS)
 
-# Chapters that start threads, themselves or through common/pool.c or 09's hub.c (its
-# tpool): the ones TSan has something to say about.
-THREADED_CHAPTERS = $(patsubst chapters/%/server.c,%,$(shell grep -lE 'pthread_create|"(pool|hub)\.h"' chapters/[0-9]*/server.c))
+# Chapters that start threads, themselves or through common/pool.c, 06's workers.c or 09's
+# hub.c (its tpool): the ones TSan has something to say about.
+THREADED_CHAPTERS = $(patsubst chapters/%/server.c,%,$(shell grep -lE 'pthread_create|"(pool|workers|hub)\.h"' chapters/[0-9]*/server.c))
 
 check:
 	$(MAKE) test SAN=address,undefined
@@ -32,7 +34,7 @@ CHECK_FUZZ_SECONDS ?= 30
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_DIR := bin/fuzz
-FUZZ_SRC := common/protocol.c common/utils.c common/trace.c
+FUZZ_SRC := common/protocol.c
 
 # libFuzzer ships with clang on Debian, its runtime in libclang-rt-N-dev for clang N.
 fuzz-deps:

@@ -4,7 +4,8 @@
 #                             (default 20); make check runs it too
 .PHONY: fuzz-slowdisk
 
-SLOWDISK_SRC := tools/slowdisk.c common/heap.c common/protocol.c common/utils.c common/trace.c
+SLOWDISK_SRC := tools/slowdisk.c common/heap.c common/disk.c common/protocol.c common/signals.c \
+    common/log.c
 
 all: $(BIN_DIR)/slowdisk
 $(BIN_DIR)/slowdisk: $(SLOWDISK_SRC) $(COMMON_HDR) $(FLAGS_STAMP)

@@ -26,8 +26,6 @@ if [ ! -x "$BIN/$chapter" ] || [ ! -x "$BIN/slowdisk" ] || [ ! -x "$BIN/loopwatc
     echo "usage: scripts/debug-demo.sh [NN-name]   (build it first: make)" >&2
     exit 2
 fi
-if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold= plain=; fi
-say() { printf '\n%s%s%s\n' "$bold" "$*" "$plain"; }
 
 MNT=$(mktemp -d "${TMPDIR:-/tmp}/debug-disk.XXXXXX")
 client_out=$(mktemp "${TMPDIR:-/tmp}/debug-client.XXXXXX")

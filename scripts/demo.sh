@@ -54,9 +54,6 @@ in_background() {
     wait $!
 }
 
-if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold= plain=; fi
-say() { printf '\n%s%s%s\n' "$bold" "$*" "$plain"; }
-
 # SERVER_FLAGS: extra flags for the server in the next scenario (a demo.bash may set it).
 SERVER_FLAGS=()
 

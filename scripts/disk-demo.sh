@@ -11,9 +11,6 @@ source scripts/server.bash
 source scripts/scenarios.bash
 BIN=${BIN_DIR:-bin}
 
-if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold= plain=; fi
-say() { printf '\n%s%s%s\n' "$bold" "$*" "$plain"; }
-
 work=$(mktemp -d "${TMPDIR:-/tmp}/disk-demo.XXXXXX")
 mnt=$work/mnt
 mkdir -p "$mnt"

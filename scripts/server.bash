@@ -2,6 +2,12 @@
 # Source it; it defines functions only.
 source "$(dirname "${BASH_SOURCE[0]}")/proc.bash"
 
+# say TEXT...: a heading in a demo's output, after a blank line; bold on a terminal, plain in a
+# pipe or a file (make docs pastes it into a README, where an escape would show).
+say() {
+    if [ -t 1 ]; then printf '\n\033[1m%s\033[0m\n' "$*"; else printf '\n%s\n' "$*"; fi
+}
+
 # wait_for_line PID FILE PATTERN [SECONDS]: waits up to SECONDS (10) for a line of FILE (a
 # process's stdout) to match the extended regex PATTERN. Returns 0 when one does, 1 when PID
 # exited first, 2 when the time ran out.

@@ -429,46 +429,64 @@ static void scale_panel(struct panel *p, const struct chart *ch, int panel, int 
     snprintf(widest, sizeof widest, "%.0f", max * 2);
     int ticks = (int)(p->width / (text_width(widest, FONT) + 14));
     ticks = ticks < 1 ? 1 : ticks > 5 ? 5 : ticks;
-    if (o->log_scale)
-        return scale_log(p, ch, first, count, max, ticks, o);
+    if (o->log_scale) {
+        scale_log(p, ch, first, count, max, ticks, o);
+        return;
+    }
     p->step = nice_step(max, ticks);
     p->steps = (int)ceil(max / p->step - 1e-9);
     p->max = p->steps * p->step;
 }
 
-static void draw(FILE *out, const struct chart *ch, const struct options *o) {
-    double label_w = 0;
+/* Where everything goes: the column of row labels, the rows, the panels. */
+struct layout {
+    double label_w;   /* the row labels' column */
+    int groups;       /* panels: one a series, or one for them all (-g) */
+    int bars_per_row; /* in each panel */
+    double row_pitch, bar_h;
+    double legend_top, top, bottom, height; /* the rows run from top to bottom */
+    double panel_w;
+};
+
+static struct layout lay_out(const struct chart *ch, const struct options *o) {
+    struct layout l = {.groups = o->grouped ? 1 : ch->n_series,
+                       .bars_per_row = o->grouped ? ch->n_series : 1};
     for (int r = 0; r < ch->n_rows; r++) {
         double t = text_width(ch->label[r], LABEL_FONT);
-        if (t > label_w)
-            label_w = t;
+        if (t > l.label_w)
+            l.label_w = t;
     }
-    label_w += 10;
-    int groups = o->grouped ? 1 : ch->n_series;
-    int bars_per_row = o->grouped ? ch->n_series : 1;
+    l.label_w += 10;
     /* Many rows pack a little closer, so that a chart of every chapter still fits a slide. */
     double pitch = ch->n_rows > 12 ? ROW_PITCH - 3 : ROW_PITCH;
-    double row_pitch = o->grouped ? ch->n_series * GROUP_BAR + 10 : pitch;
-    double bar_h = o->grouped ? GROUP_BAR - 2 : pitch - 7;
+    l.row_pitch = o->grouped ? ch->n_series * GROUP_BAR + 10 : pitch;
+    l.bar_h = o->grouped ? GROUP_BAR - 2 : pitch - 7;
     double header = TOP_TITLE + (o->subtitle ? 22 : 0) + 8;
-    double legend_top = header;
+    l.legend_top = header;
     if (o->grouped)
         header += 24; /* the legend */
     else
         header += LABEL_FONT + 8; /* each panel's name */
     if (o->has_reference && o->reference_label)
         header += FONT + 4;
-    double top = header, bottom = top + row_pitch * ch->n_rows;
-    double height = bottom + AXIS_HEIGHT + (o->footnote ? 22 : 0) + 6;
-    double panels_w = o->width - MARGIN * 2 - label_w - PANEL_GAP * (groups - 1);
-    if (panels_w / groups < 120)
-        fail("%d panels do not fit in %d px: give it more width (-w)", groups, o->width);
+    l.top = header;
+    l.bottom = l.top + l.row_pitch * ch->n_rows;
+    l.height = l.bottom + AXIS_HEIGHT + (o->footnote ? 22 : 0) + 6;
+    double panels_w = o->width - MARGIN * 2 - l.label_w - PANEL_GAP * (l.groups - 1);
+    if (panels_w / l.groups < 120)
+        fail("%d panels do not fit in %d px: give it more width (-w)", l.groups, o->width);
+    l.panel_w = panels_w / l.groups;
+    return l;
+}
 
+/* The SVG's start: its size, the title and subtitle, and with -g the legend of the series. */
+static void draw_heading(FILE *out, const struct chart *ch, const struct options *o,
+                         const struct layout *l) {
     fprintf(out,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%.0f\" "
             "viewBox=\"0 0 %d %.0f\" font-family=\"sans-serif\">\n"
             "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-            o->width, height, o->width, height);
+            o->width, l->height, o->width, l->height);
     if (o->title) {
         fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"%d\" font-weight=\"bold\" fill=\"#111\">",
                 MARGIN, TOP_TITLE - 8, TITLE_FONT);
@@ -481,60 +499,74 @@ static void draw(FILE *out, const struct chart *ch, const struct options *o) {
         put_xml(out, o->subtitle);
         fprintf(out, "</text>\n");
     }
-    if (o->grouped) {
-        double x = MARGIN + label_w;
-        for (int s = 0; s < ch->n_series; s++) {
-            fprintf(out,
-                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"14\" fill=\"%s\"/>"
-                    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%d\" fill=\"#333\">",
-                    x, legend_top, SERIES_COLOUR[s], x + 19, legend_top + 12, FONT);
-            put_xml(out, ch->series[s]);
-            fprintf(out, "</text>\n");
-            x += 19 + text_width(ch->series[s], FONT) + 18;
-        }
+    if (!o->grouped)
+        return;
+    double x = MARGIN + l->label_w;
+    for (int s = 0; s < ch->n_series; s++) {
+        fprintf(out,
+                "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"14\" fill=\"%s\"/>"
+                "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%d\" fill=\"#333\">",
+                x, l->legend_top, SERIES_COLOUR[s], x + 19, l->legend_top + 12, FONT);
+        put_xml(out, ch->series[s]);
+        fprintf(out, "</text>\n");
+        x += 19 + text_width(ch->series[s], FONT) + 18;
     }
-    /* The row labels, once, on the left. */
+}
+
+/* The row labels, once, on the left. */
+static void draw_row_labels(FILE *out, const struct chart *ch, const struct options *o,
+                            const struct layout *l) {
     fprintf(out, "<g font-size=\"%d\" fill=\"#222\" text-anchor=\"end\">\n", LABEL_FONT);
     for (int r = 0; r < ch->n_rows; r++) {
         bool hl = highlighted(o, ch->label[r]);
-        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\"%s>", MARGIN + label_w - 8,
-                top + r * row_pitch + row_pitch / 2 + LABEL_FONT * 0.35,
+        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\"%s>", MARGIN + l->label_w - 8,
+                l->top + r * l->row_pitch + l->row_pitch / 2 + LABEL_FONT * 0.35,
                 hl ? " font-weight=\"bold\"" : "");
         put_xml(out, ch->label[r]);
         fprintf(out, "</text>\n");
     }
     fprintf(out, "</g>\n");
-    for (int g = 0; g < groups; g++) {
-        struct panel p = {.x = MARGIN + label_w + g * (panels_w / groups + PANEL_GAP),
-                          .width = panels_w / groups};
-        scale_panel(&p, ch, g, o->grouped ? 0 : g, bars_per_row, o);
-        if (!o->grouped) {
-            fprintf(out,
-                    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%d\" font-weight=\"bold\" "
-                    "fill=\"#333\">",
-                    p.x, top - 8 - (o->has_reference && o->reference_label ? FONT + 4 : 0),
-                    LABEL_FONT);
-            put_xml(out, ch->series[g]);
-            fprintf(out, "</text>\n");
-        }
-        draw_axis(out, &p, top, bottom, o);
-        for (int r = 0; r < ch->n_rows; r++) {
-            bool hl = highlighted(o, ch->label[r]);
-            for (int b = 0; b < bars_per_row; b++) {
-                int s = o->grouped ? b : g;
-                double y = top + r * row_pitch +
-                           (row_pitch - bars_per_row * bar_h - (bars_per_row - 1) * 2) / 2 +
-                           b * (bar_h + 2);
-                const char *colour = o->grouped ? SERIES_COLOUR[s]
-                                     : hl       ? HIGHLIGHT_COLOUR
-                                                : SERIES_COLOUR[0];
-                draw_bar(out, &p, y, bar_h, colour, ch->label[r], ch->series[s], &ch->cell[r][s]);
-            }
+}
+
+/* Panel g: its name (one series a panel), its axis, and its bars. */
+static void draw_panel(FILE *out, const struct chart *ch, const struct options *o,
+                       const struct layout *l, int g) {
+    struct panel p = {.x = MARGIN + l->label_w + g * (l->panel_w + PANEL_GAP), .width = l->panel_w};
+    scale_panel(&p, ch, g, o->grouped ? 0 : g, l->bars_per_row, o);
+    if (!o->grouped) {
+        fprintf(out,
+                "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%d\" font-weight=\"bold\" "
+                "fill=\"#333\">",
+                p.x, l->top - 8 - (o->has_reference && o->reference_label ? FONT + 4 : 0),
+                LABEL_FONT);
+        put_xml(out, ch->series[g]);
+        fprintf(out, "</text>\n");
+    }
+    draw_axis(out, &p, l->top, l->bottom, o);
+    int n = l->bars_per_row;
+    for (int r = 0; r < ch->n_rows; r++) {
+        bool hl = highlighted(o, ch->label[r]);
+        for (int b = 0; b < n; b++) {
+            int s = o->grouped ? b : g;
+            double y = l->top + r * l->row_pitch + (l->row_pitch - n * l->bar_h - (n - 1) * 2) / 2 +
+                       b * (l->bar_h + 2);
+            const char *colour = o->grouped ? SERIES_COLOUR[s]
+                                 : hl       ? HIGHLIGHT_COLOUR
+                                            : SERIES_COLOUR[0];
+            draw_bar(out, &p, y, l->bar_h, colour, ch->label[r], ch->series[s], &ch->cell[r][s]);
         }
     }
+}
+
+static void draw(FILE *out, const struct chart *ch, const struct options *o) {
+    struct layout l = lay_out(ch, o);
+    draw_heading(out, ch, o, &l);
+    draw_row_labels(out, ch, o, &l);
+    for (int g = 0; g < l.groups; g++)
+        draw_panel(out, ch, o, &l, g);
     if (o->footnote) {
         fprintf(out, "<text x=\"%d\" y=\"%.1f\" font-size=\"%d\" fill=\"#555\">", MARGIN,
-                height - 8, FONT);
+                l.height - 8, FONT);
         put_xml(out, o->footnote);
         fprintf(out, "</text>\n");
     }
@@ -552,6 +584,35 @@ static double parse_number(const char *s, int opt) {
     return v;
 }
 
+/* -w WIDTH: px, 300 to 4000. */
+static int parse_width(const char *s) {
+    char *end;
+    long w = strtol(s, &end, 10);
+    if (*end || end == s || w < 300 || w > 4000)
+        fail("bad value for -w: %s (300 to 4000 px)", s);
+    return (int)w;
+}
+
+/* -m MAX,MAX...: each panel's axis maximum, 0 for the data's own. */
+static void parse_axis_max(const char *arg, struct options *o) {
+    o->n_axis_max = 0;
+    for (const char *p = arg;; p++) {
+        if (o->n_axis_max == SERIES_MAX)
+            fail("bad value for -m: more than %d panels", SERIES_MAX);
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (errno || end == p || (*end && *end != ',') || !isfinite(v) || v < 0)
+            fail("bad value for -m: %s", arg);
+        if (v > VALUE_MAX)
+            fail("bad value for -m: %s (at most " VALUE_MAX_TEXT ")", arg);
+        o->axis_max[o->n_axis_max++] = v;
+        if (!*end)
+            break;
+        p = end;
+    }
+}
+
 int main(int argc, char **argv) {
     struct options o = {.width = 1100};
     enum { HELP = 256 };
@@ -564,37 +625,13 @@ int main(int argc, char **argv) {
         case 'f': o.footnote = optarg; break;
         case 'g': o.grouped = true; break;
         case 'l': o.log_scale = true; break;
-        case 'w': {
-            char *end;
-            long w = strtol(optarg, &end, 10);
-            if (*end || end == optarg || w < 300 || w > 4000)
-                fail("bad value for -w: %s (300 to 4000 px)", optarg);
-            o.width = (int)w;
-            break;
-        }
+        case 'w': o.width = parse_width(optarg); break;
         case 'H':
             if (o.n_highlight == HIGHLIGHT_MAX)
                 fail("-H at most %d times", HIGHLIGHT_MAX);
             o.highlight[o.n_highlight++] = optarg;
             break;
-        case 'm':
-            o.n_axis_max = 0;
-            for (char *p = optarg;; p++) {
-                if (o.n_axis_max == SERIES_MAX)
-                    fail("bad value for -m: more than %d panels", SERIES_MAX);
-                char *end;
-                errno = 0;
-                double v = strtod(p, &end);
-                if (errno || end == p || (*end && *end != ',') || !isfinite(v) || v < 0)
-                    fail("bad value for -m: %s", optarg);
-                if (v > VALUE_MAX)
-                    fail("bad value for -m: %s (at most " VALUE_MAX_TEXT ")", optarg);
-                o.axis_max[o.n_axis_max++] = v;
-                if (!*end)
-                    break;
-                p = end;
-            }
-            break;
+        case 'm': parse_axis_max(optarg, &o); break;
         case 'r': {
             o.reference = parse_number(optarg, 'r');
             o.has_reference = true;

@@ -71,9 +71,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "disk.h"
 #include "heap.h"
+#include "log.h"
 #include "protocol.h"
-#include "utils.h"
 
 #define EXIT_NO_FUSE     69   /* EX_UNAVAILABLE: no /dev/fuse, or the kernel refuses the mount */
 #define CACHE_TIMEOUT_S  3600 /* how long the kernel may trust a name and its attributes */
@@ -492,7 +493,7 @@ static void start_delay(struct server *s, struct handle *h, const struct node *n
     h->delay_ms = n->delay_ms, h->error = 0;
     if (n->kind == KIND_SEED) {
         struct request model = {.delay_ms = -1}; /* a bare PATH: the seed's model decides */
-        struct disk_read d = plan_disk_read(&model, &s->rng);
+        struct disk_plan d = plan_disk_read(&model, &s->rng);
         h->delay_ms = d.delay_ms, h->error = d.io_fail ? EIO : 0;
     }
     h->due_ms = rq->now + h->delay_ms;
@@ -706,9 +707,8 @@ static int serve_request(struct server *s, const char *buf, size_t len, int64_t 
 /* Answers every pending read due by now. */
 static void serve_due(struct server *s, int64_t now) {
     struct timer *t;
-    while ((t = heap_top(&s->reads)) && t->deadline_ms <= now) {
+    while ((t = heap_pop_due(&s->reads, now))) {
         struct pending_read *r = (struct pending_read *)t;
-        heap_remove(&s->reads, t);
         answer_read(s, r);
         free(r);
     }
@@ -971,35 +971,33 @@ __attribute__((noreturn)) static void usage(FILE *out, int status) {
     exit(status);
 }
 
-int main(int argc, char **argv) {
-    log_start();
-    log_as("slowdisk ", false);
-    struct server s = {.uid = getuid(), .gid = getgid(), .mtime = time(NULL), .rng = {1}};
+/* The flags, into s; true for -u (unmount only). Bad usage exits 2, --help 0. */
+static bool parse_flags(int argc, char **argv, struct server *s) {
     bool unmount_only = false;
     static const struct option longopts[] = {{"help", no_argument, NULL, 'H'}, {0}};
     int opt;
     char *end;
     while ((opt = getopt_long(argc, argv, "xOPm:s:vu", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'x': s.direct_io = true; break;
-        case 'O': s.slow_open = true; break;
-        case 'P': s.per_io = true; break;
+        case 'x': s->direct_io = true; break;
+        case 'O': s->slow_open = true; break;
+        case 'P': s->per_io = true; break;
         case 'm':
             if (strcmp(optarg, "seed") != 0 && strcmp(optarg, "delay") != 0) {
                 fprintf(stderr, "slowdisk: unknown model '%s' (delay or seed)\n", optarg);
                 usage(stderr, 2);
             }
-            s.seed_model = strcmp(optarg, "seed") == 0;
+            s->seed_model = strcmp(optarg, "seed") == 0;
             break;
         case 's':
             errno = 0;
-            s.rng.state = strtoull(optarg, &end, 10);
+            s->rng.state = strtoull(optarg, &end, 10);
             if (errno || end == optarg || *end || optarg[0] == '-') {
                 fprintf(stderr, "slowdisk: bad seed '%s'\n", optarg);
                 usage(stderr, 2);
             }
             break;
-        case 'v': s.verbose = true; break;
+        case 'v': s->verbose = true; break;
         case 'u': unmount_only = true; break;
         case 'H': usage(stdout, 0);
         default: usage(stderr, 2);
@@ -1007,6 +1005,14 @@ int main(int argc, char **argv) {
     }
     if (optind != argc - 1)
         usage(stderr, 2);
+    return unmount_only;
+}
+
+int main(int argc, char **argv) {
+    log_start();
+    log_as("slowdisk ", false);
+    struct server s = {.uid = getuid(), .gid = getgid(), .mtime = time(NULL), .rng = {1}};
+    bool unmount_only = parse_flags(argc, argv, &s);
     char path[PATH_MAX];
     if (mountpoint_path(argv[optind], path, sizeof path) < 0)
         fail(1, "%s: %s", argv[optind], strerror(errno));

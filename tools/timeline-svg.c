@@ -67,6 +67,56 @@ static int prefix_index(const char *list, const char *want, size_t n) {
     }
 }
 
+/* -m PREFIX=LABEL: the rows whose path starts with PREFIX are marked LABEL. A PREFIX that is not
+ * one of -p's becomes one more: then *prefix is the longer list, returned for the caller to
+ * free; else NULL. */
+static char *parse_mark(const char *mark, const char **prefix, struct figure *fig) {
+    const char *eq = strchr(mark, '=');
+    if (!eq || eq == mark || !eq[1] || memchr(mark, ',', (size_t)(eq - mark)))
+        fail("bad value for -m: %s (PREFIX=LABEL)", mark);
+    size_t n = (size_t)(eq - mark), have = strlen(*prefix);
+    fig->mark_label = eq + 1;
+    fig->mark_prefix = prefix_index(*prefix, mark, n);
+    if (fig->mark_prefix >= 0)
+        return NULL;
+    char *prefixes = malloc(have + 1 + n + 1);
+    if (!prefixes)
+        fail("out of memory");
+    snprintf(prefixes, have + 2 + n, "%s,%.*s", *prefix, (int)n, mark);
+    fig->mark_prefix = prefix_index(prefixes, mark, n);
+    *prefix = prefixes;
+    return prefixes;
+}
+
+/* The client's timeline, from name ("-": stdin). Fails on bad input, and on one with no requests
+ * unless the picture is text. */
+static void load_timeline(const char *name, struct timeline *tl, bool text) {
+    char err[256];
+    size_t len;
+    char *buf = read_file(name, &len);
+    if (timeline_load(buf, len, tl, err, sizeof err) < 0)
+        fail("%s:%s", strcmp(name, "-") ? name : "stdin", err);
+    free(buf);
+    if (tl->n == 0 && !text)
+        fail("%s: no requests in the timeline", strcmp(name, "-") ? name : "stdin");
+}
+
+/* The server's trace (-e), its paths cut at prefix. False, with a note, when it holds no events
+ * (a server that does not trace yet): the picture is then the client's view only. */
+static bool load_trace(const char *name, const char *prefix, struct trace *tr) {
+    char err[256];
+    size_t len;
+    char *buf = read_file(name, &len);
+    if (trace_load(buf, len, prefix, tr, err, sizeof err) < 0)
+        fail("%s:%s", name, err);
+    free(buf);
+    if (tr->n_events > 0)
+        return true;
+    fprintf(stderr, "timeline-svg: %s: no events: the client's view only\n", name);
+    trace_free(tr);
+    return false;
+}
+
 int main(int argc, char **argv) {
     struct figure fig = {.title = "Request timeline", .subtitle = "", .mark_prefix = -1};
     const char *trace_name = NULL, *prefix = "/obj/", *mark = NULL;
@@ -97,48 +147,14 @@ int main(int argc, char **argv) {
         fail("bad value for -w: %ld (%s)", width, text ? "10 to 1000 columns" : "300 to 10000 px");
     if (argc - optind > 1)
         fail("one FILE at most");
-    char *prefixes = NULL;
     if (mark && !trace_name)
         fail("-m needs -e: a row's path is in the trace");
-    if (mark) {
-        const char *eq = strchr(mark, '=');
-        if (!eq || eq == mark || !eq[1] || memchr(mark, ',', (size_t)(eq - mark)))
-            fail("bad value for -m: %s (PREFIX=LABEL)", mark);
-        fig.mark_label = eq + 1;
-        fig.mark_prefix = prefix_index(prefix, mark, (size_t)(eq - mark));
-        if (fig.mark_prefix < 0) { /* not one of -p's: one more */
-            size_t n = strlen(prefix);
-            if (!(prefixes = malloc(n + 1 + (size_t)(eq - mark) + 1)))
-                fail("out of memory");
-            snprintf(prefixes, n + 2 + (size_t)(eq - mark), "%s,%.*s", prefix, (int)(eq - mark),
-                     mark);
-            fig.mark_prefix = prefix_index(prefixes, mark, (size_t)(eq - mark));
-            prefix = prefixes;
-        }
-    }
-    const char *name = optind < argc ? argv[optind] : "-";
-    char err[256];
-    size_t len;
-    char *buf = read_file(name, &len);
+    char *prefixes = mark ? parse_mark(mark, &prefix, &fig) : NULL;
     struct timeline tl;
-    if (timeline_load(buf, len, &tl, err, sizeof err) < 0)
-        fail("%s:%s", strcmp(name, "-") ? name : "stdin", err);
-    free(buf);
-    if (tl.n == 0 && !text)
-        fail("%s: no requests in the timeline", strcmp(name, "-") ? name : "stdin");
-
+    load_timeline(optind < argc ? argv[optind] : "-", &tl, text);
     struct trace tr;
-    if (trace_name) {
-        buf = read_file(trace_name, &len);
-        if (trace_load(buf, len, prefix, &tr, err, sizeof err) < 0)
-            fail("%s:%s", trace_name, err);
-        free(buf);
-    }
-    if (trace_name && tr.n_events == 0) { /* a server that does not trace yet */
-        fprintf(stderr, "timeline-svg: %s: no events: the client's view only\n", trace_name);
-        trace_free(&tr);
+    if (trace_name && !load_trace(trace_name, prefix, &tr))
         trace_name = NULL;
-    }
     struct model m;
     char note[256];
     if (model_build(&tl, trace_name ? &tr : NULL, &m, note, sizeof note) < 0)

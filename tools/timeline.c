@@ -210,13 +210,53 @@ static ssize_t take_pending(struct pending *p, size_t *n, int pid, int fd, doubl
     return best;
 }
 
+/* The accepted connections no request has been linked to yet. */
+struct pendings {
+    struct pending *at;
+    size_t n, cap;
+};
+
+/* An accepted event: kept for the request that comes on its descriptor. A descriptor accepted
+ * again before any request came on it had a connection that never sent one. Returns 0, or -1
+ * when out of memory. */
+static int note_accept(struct builder *b, struct pendings *p, const struct trace_event *e) {
+    size_t at = 0;
+    while (at < p->n && !(p->at[at].pid == e->pid && p->at[at].fd == e->fd))
+        at++;
+    if (at == p->n && p->n == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 64;
+        void *more = realloc(p->at, p->cap * sizeof *p->at);
+        if (!more)
+            return -1;
+        p->at = more;
+    }
+    if (at == p->n)
+        p->n++;
+    else
+        b->orphan_accepts++; /* that descriptor's last connection never had a request */
+    p->at[at] = (struct pending){e->pid, e->fd, e->lane, e->t_ms};
+    return 0;
+}
+
+/* The first entry of index (n of them, sorted by id) with this id, or NULL. */
+static const struct id_index *find_id(const struct id_index *index, size_t n, int id) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (index[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && index[lo].id == id ? &index[lo] : NULL;
+}
+
 /* Gives each request its server events. */
 static int link_events(struct builder *b) {
     const struct timeline *tl = b->tl;
     const struct trace *tr = b->tr;
     struct id_index *index = malloc((tl->n ? tl->n : 1) * sizeof *index);
-    struct pending *pending = NULL;
-    size_t n_pending = 0, pending_cap = 0;
+    struct pendings pend = {0};
     if (!index)
         return -1;
     for (size_t i = 0; i < tl->n; i++)
@@ -226,39 +266,16 @@ static int link_events(struct builder *b) {
         const struct trace_event *e = &tr->events[i];
         double t = e->t_ms + b->offset_ms;
         if (e->kind == EV_ACCEPTED && e->fd >= 0) {
-            size_t at = 0;
-            while (at < n_pending && !(pending[at].pid == e->pid && pending[at].fd == e->fd))
-                at++;
-            if (at == n_pending && n_pending == pending_cap) {
-                pending_cap = pending_cap ? 2 * pending_cap : 64;
-                void *more = realloc(pending, pending_cap * sizeof *pending);
-                if (!more) {
-                    free(index);
-                    free(pending);
-                    return -1;
-                }
-                pending = more;
+            if (note_accept(b, &pend, e) < 0) {
+                free(index);
+                free(pend.at);
+                return -1;
             }
-            if (at == n_pending)
-                n_pending++;
-            else
-                b->orphan_accepts++; /* that descriptor's last connection never had a request */
-            pending[at] = (struct pending){e->pid, e->fd, e->lane, e->t_ms};
             continue;
         }
         if (e->req < 0 || e->kind > EV_REFUSED || e->kind == EV_CLOSED)
             continue;
-        struct id_index key = {(int)e->req, 0}, *hit = NULL;
-        size_t lo = 0, hi = tl->n; /* the first entry with this id */
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (index[mid].id < key.id)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo < tl->n && index[lo].id == key.id)
-            hit = &index[lo];
+        const struct id_index *hit = find_id(index, tl->n, (int)e->req);
         if (!hit)
             continue;
         const struct row *r = &tl->rows[hit->row];
@@ -266,21 +283,21 @@ static int link_events(struct builder *b) {
         if (t < (double)r->start_ms - SLACK_MS)
             continue;
         if (e->kind == EV_REQUEST && e->fd >= 0 && !v->has[EV_ACCEPTED]) {
-            ssize_t at = take_pending(pending, &n_pending, e->pid, e->fd, e->t_ms);
+            ssize_t at = take_pending(pend.at, &pend.n, e->pid, e->fd, e->t_ms);
             if (at >= 0) {
-                double ta = pending[at].t_ms + b->offset_ms;
+                double ta = pend.at[at].t_ms + b->offset_ms;
                 if (ta >= (double)r->start_ms - SLACK_MS)
-                    record(v, EV_ACCEPTED, ta, pending[at].lane);
-                pending[at] = pending[--n_pending];
+                    record(v, EV_ACCEPTED, ta, pend.at[at].lane);
+                pend.at[at] = pend.at[--pend.n];
             }
         }
         record(v, e->kind, t, e->lane);
         if (v->prefix < 0)
             v->prefix = e->prefix;
     }
-    b->orphan_accepts += n_pending;
+    b->orphan_accepts += pend.n;
     free(index);
-    free(pending);
+    free(pend.at);
     return 0;
 }
 
@@ -453,17 +470,10 @@ static int by_extent(const void *a, const void *b) {
     return x->lane - y->lane;
 }
 
-/* Packs the threads of family (more than FAMILY_LANES_MAX) into as few lanes as hold them
- * without overlap: the first lane free when a thread starts takes it. */
-static int pack_family(struct builder *b, const char *family, size_t *lanes_cap) {
+/* The lanes of family, each taken out of the lanes drawn alone, with the time its spans cover:
+ * into ext, *n of them. Returns 0, or -1 when out of memory. */
+static int family_extents(struct builder *b, const char *family, struct extent *ext, size_t *n) {
     const struct trace *tr = b->tr;
-    struct model *m = b->m;
-    size_t n = 0, first_lane = m->n_lanes, *caps = NULL, n_rows = 0;
-    struct extent *ext = malloc(tr->n_lanes * sizeof *ext);
-    double *row_end = NULL;
-    int rc = -1;
-    if (!ext)
-        return -1;
     for (size_t l = 0; l < tr->n_lanes; l++) {
         char f[TRACE_NAME_MAX + 1];
         family_of(tr->lanes[l], f, sizeof f);
@@ -474,17 +484,32 @@ static int pack_family(struct builder *b, const char *family, size_t *lanes_cap)
         size_t one_cap = 0;
         if (lane_spans(b, (int)l, &one, &one_cap) < 0) {
             free(one.spans);
-            goto out;
+            return -1;
         }
         if (one.n_spans) {
             double to = one.spans[0].to_ms;
             for (size_t s = 1; s < one.n_spans; s++)
                 if (one.spans[s].to_ms > to)
                     to = one.spans[s].to_ms;
-            ext[n++] = (struct extent){one.spans[0].from_ms, to, (int)l};
+            ext[(*n)++] = (struct extent){one.spans[0].from_ms, to, (int)l};
         }
         free(one.spans);
     }
+    return 0;
+}
+
+/* Packs the threads of family (more than FAMILY_LANES_MAX) into as few lanes as hold them
+ * without overlap: the first lane free when a thread starts takes it. */
+static int pack_family(struct builder *b, const char *family, size_t *lanes_cap) {
+    struct model *m = b->m;
+    size_t n = 0, first_lane = m->n_lanes, *caps = NULL, n_rows = 0;
+    struct extent *ext = malloc(b->tr->n_lanes * sizeof *ext);
+    double *row_end = NULL;
+    int rc = -1;
+    if (!ext)
+        return -1;
+    if (family_extents(b, family, ext, &n) < 0)
+        goto out;
     qsort(ext, n, sizeof *ext, by_extent);
     for (size_t k = 0; k < n; k++) {
         size_t row = 0;

@@ -174,6 +174,57 @@ static void convert(FILE *out, struct track *k, const struct trace_event *e,
     fputs("}}", out);
 }
 
+/* Where each line of buf starts, to read an event's req, fd and rc again from its own line. */
+static const char **line_starts(const char *buf, size_t len) {
+    size_t lines = 1;
+    for (size_t i = 0; i < len; i++)
+        lines += buf[i] == '\n';
+    const char **line_at = malloc(lines * sizeof *line_at);
+    if (!line_at)
+        fail("out of memory");
+    line_at[0] = buf;
+    for (size_t i = 0, n = 1; i < len; i++)
+        if (buf[i] == '\n')
+            line_at[n++] = buf + i + 1;
+    return line_at;
+}
+
+/* The process an event with no pid of its own belongs to: the first trace_start's, else 1. */
+static int first_pid(const struct trace *tr) {
+    for (size_t i = 0; i < tr->n_events; i++)
+        if (tr->events[i].kind == EV_TRACE_START && tr->events[i].pid >= 0)
+            return tr->events[i].pid;
+    return 1;
+}
+
+/* What is still open ends with the trace, at end_ms; then each track's and process's name. */
+static void end_tracks(FILE *out, const struct tracks *t, const struct trace *tr, double end_ms) {
+    for (size_t i = 0; i < t->cap; i++) {
+        struct track *k = &t->slot[i];
+        if (k->lane < 0)
+            continue;
+        if (k->awake >= 0 && end_ms > k->state_since)
+            span(out, k->awake ? "handler" : "asleep", k, k->state_since, end_ms, NULL, -1, -1,
+                 true);
+        if (k->reading)
+            span(out, "read", k, k->read_since, end_ms, k->read_req, k->read_fd, -1, true);
+        begin(out, "thread_name", 'M', 0, k);
+        fputs(",\"args\":{\"name\":\"", out);
+        put_json_string(out, tr->lanes[k->lane]);
+        fputs("\"}}", out);
+    }
+    for (size_t i = 0; i < t->cap; i++) {
+        struct track *k = &t->slot[i];
+        bool first = k->lane >= 0;
+        for (size_t j = 0; first && j < i; j++) /* once per process */
+            first = !(t->slot[j].lane >= 0 && t->slot[j].pid == k->pid);
+        if (first) {
+            begin(out, "process_name", 'M', 0, k);
+            fprintf(out, ",\"args\":{\"name\":\"server %d\"}}", k->pid);
+        }
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc == 2 && strcmp(argv[1], "--help") == 0) {
         puts("usage: trace-chrome TRACE > out.json   (TRACE: a server's -E FILE, or - for stdin)\n"
@@ -191,27 +242,14 @@ int main(int argc, char **argv) {
     struct trace tr;
     if (trace_load(buf, len, "", &tr, err, sizeof err) < 0)
         fail("%s:%s", argv[1], err);
-    /* Where each line starts, to read an event's req, fd and rc again from its own line. */
-    size_t lines = 1;
-    for (size_t i = 0; i < len; i++)
-        lines += buf[i] == '\n';
-    const char **line_at = malloc(lines * sizeof *line_at);
+    const char **line_at = line_starts(buf, len);
     struct trace_line *line = malloc(sizeof *line);
-    if (!line_at || !line)
+    if (!line)
         fail("out of memory");
-    line_at[0] = buf;
-    for (size_t i = 0, n = 1; i < len; i++)
-        if (buf[i] == '\n')
-            line_at[n++] = buf + i + 1;
 
     FILE *out = stdout;
     struct tracks tracks = {0};
-    int default_pid = 1;
-    for (size_t i = 0; i < tr.n_events; i++)
-        if (tr.events[i].kind == EV_TRACE_START && tr.events[i].pid >= 0) {
-            default_pid = tr.events[i].pid;
-            break;
-        }
+    int default_pid = first_pid(&tr);
     double end_ms = tr.n_events ? tr.events[tr.n_events - 1].t_ms : 0;
     fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n", out);
     for (size_t i = 0; i < tr.n_events; i++) {
@@ -228,31 +266,7 @@ int main(int argc, char **argv) {
         struct track *k = track_of(&tracks, pid, e->lane, e->t_ms);
         convert(out, k, e, line);
     }
-    /* What is still open ends with the trace; then each track's and process's name. */
-    for (size_t i = 0; i < tracks.cap; i++) {
-        struct track *k = &tracks.slot[i];
-        if (k->lane < 0)
-            continue;
-        if (k->awake >= 0 && end_ms > k->state_since)
-            span(out, k->awake ? "handler" : "asleep", k, k->state_since, end_ms, NULL, -1, -1,
-                 true);
-        if (k->reading)
-            span(out, "read", k, k->read_since, end_ms, k->read_req, k->read_fd, -1, true);
-        begin(out, "thread_name", 'M', 0, k);
-        fputs(",\"args\":{\"name\":\"", out);
-        put_json_string(out, tr.lanes[k->lane]);
-        fputs("\"}}", out);
-    }
-    for (size_t i = 0; i < tracks.cap; i++) {
-        struct track *k = &tracks.slot[i];
-        bool first = k->lane >= 0;
-        for (size_t j = 0; first && j < i; j++) /* once per process */
-            first = !(tracks.slot[j].lane >= 0 && tracks.slot[j].pid == k->pid);
-        if (first) {
-            begin(out, "process_name", 'M', 0, k);
-            fprintf(out, ",\"args\":{\"name\":\"server %d\"}}", k->pid);
-        }
-    }
+    end_tracks(out, &tracks, &tr, end_ms);
     fputs("\n]}\n", out);
     free(tracks.slot);
     free(line_at);

@@ -263,41 +263,46 @@ static const char *const KEY_NAME[KEYS] = {"t_ms", "mono_ms", "pid",   "fd",
                                            "rc",   "thread",  "event", "req"};
 
 /* The value of known key k, checked for type and range. */
+/* The value of a key whose value is a string: thread, event or req. */
+static const char *parse_string_key(struct cursor *c, enum key k) {
+    struct trace_line *out = c->out;
+    const char *why;
+    bool overflow;
+    if (c->p >= c->end || *c->p != '"')
+        return refuse(c, "\"%s\" is not a string", KEY_NAME[k]);
+    char event[16];
+    char *dst = k == K_THREAD ? out->thread : k == K_REQ ? out->req : event;
+    size_t cap = k == K_THREAD ? sizeof out->thread : k == K_REQ ? sizeof out->req : sizeof event;
+    if ((why = parse_string(c, dst, cap, &overflow)))
+        return why;
+    if (k == K_THREAD) {
+        if (overflow)
+            return refuse(c, "\"thread\" is longer than 63 bytes%s", "");
+        if (out->thread[0] == '\0')
+            return refuse(c, "\"thread\" is empty%s", "");
+        for (const char *s = out->thread; *s; s++)
+            if (*s < 0x20 || *s > 0x7e)
+                return refuse(c, "\"thread\" is not printable ASCII%s", "");
+    } else if (k == K_REQ) {
+        if (overflow)
+            return refuse(c, "\"req\" is longer than 1024 bytes%s", "");
+        out->has_req = true;
+    } else {
+        out->kind = EV_UNKNOWN; /* a newer server's event: read, then ignored */
+        for (int e = 0; e < EV_UNKNOWN && !overflow; e++)
+            if (strcmp(event, EVENT_NAME[e]) == 0)
+                out->kind = (enum trace_kind)e;
+    }
+    return NULL;
+}
+
 static const char *parse_known(struct cursor *c, enum key k) {
+    if (k == K_THREAD || k == K_EVENT || k == K_REQ)
+        return parse_string_key(c, k);
     struct trace_line *out = c->out;
     const char *name = KEY_NAME[k], *why;
-    bool overflow, integer;
+    bool integer;
     double v;
-    if (k == K_THREAD || k == K_EVENT || k == K_REQ) {
-        if (c->p >= c->end || *c->p != '"')
-            return refuse(c, "\"%s\" is not a string", name);
-        char event[16];
-        char *dst = k == K_THREAD ? out->thread : k == K_REQ ? out->req : event;
-        size_t cap = k == K_THREAD ? sizeof out->thread
-                     : k == K_REQ  ? sizeof out->req
-                                   : sizeof event;
-        if ((why = parse_string(c, dst, cap, &overflow)))
-            return why;
-        if (k == K_THREAD) {
-            if (overflow)
-                return refuse(c, "\"thread\" is longer than 63 bytes%s", "");
-            if (out->thread[0] == '\0')
-                return refuse(c, "\"thread\" is empty%s", "");
-            for (const char *s = out->thread; *s; s++)
-                if (*s < 0x20 || *s > 0x7e)
-                    return refuse(c, "\"thread\" is not printable ASCII%s", "");
-        } else if (k == K_REQ) {
-            if (overflow)
-                return refuse(c, "\"req\" is longer than 1024 bytes%s", "");
-            out->has_req = true;
-        } else {
-            out->kind = EV_UNKNOWN; /* a newer server's event: read, then ignored */
-            for (int e = 0; e < EV_UNKNOWN && !overflow; e++)
-                if (strcmp(event, EVENT_NAME[e]) == 0)
-                    out->kind = (enum trace_kind)e;
-        }
-        return NULL;
-    }
     if ((why = parse_number(c, name, &v, &integer)))
         return why;
     switch (k) {
@@ -481,14 +486,84 @@ static double epoch_of(const struct epoch *epochs, size_t n, int pid, double cur
     return current;
 }
 
+/* What trace_load keeps while it reads, besides the trace itself. */
+struct loader {
+    struct trace *tr;
+    struct lane_table table;
+    struct epoch *epochs; /* one a trace_start line, in order */
+    size_t n_epochs, events_cap;
+    double *raw_t; /* each event's t_ms as written, until the epochs are known */
+};
+
+/* Adds line's event, the seq-th line of the file. Returns 0, or -1 when out of memory. */
+static int add_event(struct loader *ld, const struct trace_line *line, size_t seq,
+                     const char *req_prefix) {
+    struct trace *tr = ld->tr;
+    if (line->kind == EV_TRACE_START) {
+        if (!tr->has_epoch)
+            tr->has_epoch = true, tr->epoch_ms = line->mono_ms;
+        void *more = realloc(ld->epochs, (ld->n_epochs + 1) * sizeof *ld->epochs);
+        if (!more)
+            return -1;
+        ld->epochs = more;
+        ld->epochs[ld->n_epochs++] =
+            (struct epoch){line->has_pid ? (int)line->pid : -1, line->mono_ms};
+    }
+    if (tr->n_events == ld->events_cap) {
+        ld->events_cap = ld->events_cap ? 2 * ld->events_cap : 256;
+        void *more = realloc(tr->events, ld->events_cap * sizeof *tr->events);
+        void *more_t = realloc(ld->raw_t, ld->events_cap * sizeof *ld->raw_t);
+        if (more)
+            tr->events = more;
+        if (more_t)
+            ld->raw_t = more_t;
+        if (!more || !more_t)
+            return -1;
+    }
+    int lane = lane_of(&ld->table, line->thread);
+    if (lane < 0)
+        return -1;
+    ld->raw_t[tr->n_events] = line->t_ms;
+    int prefix = -1;
+    long req = line->has_req ? request_id(line->req, req_prefix, &prefix) : -1;
+    tr->events[tr->n_events++] = (struct trace_event){
+        .kind = line->kind,
+        .lane = lane,
+        .pid = line->has_pid ? (int)line->pid : -1,
+        .fd = line->has_fd ? (int)line->fd : -1,
+        .req = req,
+        .prefix = prefix,
+        .seq = seq,
+    };
+    return 0;
+}
+
+/* One clock: each event's t_ms measured from the first trace_start's epoch, not its own. */
+static void settle_clock(struct loader *ld) {
+    struct trace *tr = ld->tr;
+    double current = tr->epoch_ms;
+    size_t next_start = 0;
+    for (size_t i = 0; i < tr->n_events; i++) {
+        struct trace_event *e = &tr->events[i];
+        if (e->kind == EV_TRACE_START)
+            current = ld->epochs[next_start++].mono_ms;
+        e->t_ms =
+            ld->raw_t[i] + (epoch_of(ld->epochs, ld->n_epochs, e->pid, current) - tr->epoch_ms);
+    }
+}
+
+static void loader_free(struct loader *ld) {
+    free(ld->table.slot);
+    free(ld->epochs);
+    free(ld->raw_t);
+}
+
 int trace_load(const char *buf, size_t len, const char *req_prefix, struct trace *tr, char *err,
                size_t err_len) {
     memset(tr, 0, sizeof *tr);
-    struct lane_table table = {.tr = tr};
+    struct loader ld = {.tr = tr, .table = {.tr = tr}};
     struct trace_line *line = malloc(sizeof *line);
-    struct epoch *epochs = NULL;
-    size_t n_epochs = 0, events_cap = 0, line_no = 0;
-    double *raw_t = NULL; /* each event's t_ms as written, until the epochs are known */
+    size_t line_no = 0;
     const char *why = NULL;
     if (!line)
         goto out_of_memory;
@@ -509,64 +584,19 @@ int trace_load(const char *buf, size_t len, const char *req_prefix, struct trace
             snprintf(err, err_len, "%zu: %s", line_no + 1, why);
             goto fail;
         }
-        if (line->kind == EV_TRACE_START) {
-            if (!tr->has_epoch)
-                tr->has_epoch = true, tr->epoch_ms = line->mono_ms;
-            void *more = realloc(epochs, (n_epochs + 1) * sizeof *epochs);
-            if (!more)
-                goto out_of_memory;
-            epochs = more;
-            epochs[n_epochs++] = (struct epoch){line->has_pid ? (int)line->pid : -1, line->mono_ms};
-        }
-        if (tr->n_events == events_cap) {
-            events_cap = events_cap ? 2 * events_cap : 256;
-            void *more = realloc(tr->events, events_cap * sizeof *tr->events);
-            void *more_t = realloc(raw_t, events_cap * sizeof *raw_t);
-            if (more)
-                tr->events = more;
-            if (more_t)
-                raw_t = more_t;
-            if (!more || !more_t)
-                goto out_of_memory;
-        }
-        int lane = lane_of(&table, line->thread);
-        if (lane < 0)
+        if (add_event(&ld, line, line_no + 1, req_prefix) < 0)
             goto out_of_memory;
-        raw_t[tr->n_events] = line->t_ms;
-        int prefix = -1;
-        long req = line->has_req ? request_id(line->req, req_prefix, &prefix) : -1;
-        tr->events[tr->n_events++] = (struct trace_event){
-            .kind = line->kind,
-            .lane = lane,
-            .pid = line->has_pid ? (int)line->pid : -1,
-            .fd = line->has_fd ? (int)line->fd : -1,
-            .req = req,
-            .prefix = prefix,
-            .seq = line_no + 1,
-        };
     }
-    /* One clock: each line's epoch, measured from the first trace_start's. */
-    double current = tr->epoch_ms;
-    size_t next_start = 0;
-    for (size_t i = 0; i < tr->n_events; i++) {
-        struct trace_event *e = &tr->events[i];
-        if (e->kind == EV_TRACE_START)
-            current = epochs[next_start++].mono_ms;
-        e->t_ms = raw_t[i] + (epoch_of(epochs, n_epochs, e->pid, current) - tr->epoch_ms);
-    }
+    settle_clock(&ld);
     if (tr->n_events > 1) /* qsort wants a pointer even for nothing */
         qsort(tr->events, tr->n_events, sizeof *tr->events, by_time);
-    free(table.slot);
-    free(epochs);
-    free(raw_t);
+    loader_free(&ld);
     free(line);
     return 0;
 out_of_memory:
     snprintf(err, err_len, "out of memory");
 fail:
-    free(table.slot);
-    free(epochs);
-    free(raw_t);
+    loader_free(&ld);
     free(line);
     trace_free(tr);
     return -1;

@@ -10,8 +10,12 @@
 
 #include "blocking.h"
 #include "disk.h"
+#include "flags.h"
+#include "job.h"
+#include "log.h"
+#include "net.h"
 #include "protocol.h"
-#include "utils.h"
+#include "signals.h"
 
 static void serve_connection(int fd, const struct server_config *cfg, struct prng *rng) {
     char in[MAX_REQUEST], out[MAX_REPLY];
@@ -23,16 +27,19 @@ static void serve_connection(int fd, const struct server_config *cfg, struct prn
         read_request(fd, in, &in_len, cfg->deadline_ms, &job.req, &why, read_until);
     if (status == PARSE_INCOMPLETE) {
         log_msg("client closed without a request");
-        return close_connection(fd);
+        close_connection(fd);
+        return;
     }
     if (status == PARSE_BAD) {
-        out_len = bad_request_reply(&job, out, why);
+        out_len = job_reply_bad(&job, out, why);
     } else {
         job.disk = plan_disk_read(&job.req, rng);
         job_start_read(&job, now_ms());
-        disk_read(&job); /* the disk read: nothing else happens meanwhile */
-        if (stop_requested)
-            return close_connection(fd); /* stopping mid-read: no reply, not a false one */
+        disk_read(job.req.path, &job.disk); /* the disk read: nothing else happens meanwhile */
+        if (stop_requested) {
+            close_connection(fd); /* stopping mid-read: no reply, not a false one */
+            return;
+        }
         job_finish(&job, now_ms(), cfg->deadline_ms);
         out_len = job_reply(&job, out, now_ms(), cfg->verbose);
     }

@@ -1,19 +1,22 @@
 /* Chapter 02: busy-polling non-blocking sockets.
- * Every socket is O_NONBLOCK and the disk read becomes a deadline on the clock, so no call ever
- * waits: one loop tries accept, read, the clock and write on every connection, over and over.
- * What breaks: nothing times out any more, but the loop never sleeps, so it burns a whole core
- * even while every request is only waiting for its "disk". */
+ * Every socket is O_NONBLOCK and the disk read is a deadline on the clock, so no call ever waits:
+ * one loop tries accept, read, the clock and write on every connection, over and over.
+ * What breaks: nothing times out, but the loop never sleeps: it burns a core while reads wait. */
 #include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "disk.h"
+#include "flags.h"
+#include "job.h"
+#include "log.h"
+#include "net.h"
 #include "protocol.h"
+#include "signals.h"
 #include "trace.h"
-#include "utils.h"
 
 /* What a connection waits for next. Handlers return it; the loop acts on it. */
 enum want { WANT_READ, WANT_DISK, WANT_WRITE, WANT_LINGER, WANT_CLOSE };
@@ -37,14 +40,21 @@ static struct prng rng;
 static struct conn **conns; /* indexed by fd: descriptors are small integers, reused after close */
 static int conns_cap, max_fd;
 
-static enum want reply_bad(struct conn *c, const char *why) {
-    c->out_len = bad_request_reply(&c->job, c->out, why);
+static enum want conn_reply_bad(struct conn *c, const char *why) {
+    c->out_len = job_reply_bad(&c->job, c->out, why);
+    return WANT_WRITE;
+}
+
+/* The "disk" is done: decide the RC and format the reply. */
+static enum want on_job_done(struct conn *c, int64_t now) {
+    job_finish(&c->job, now, cfg.deadline_ms);
+    c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
     return WANT_WRITE;
 }
 
 /* The whole request is in: start its disk read, which here is only a time on the clock. */
 static enum want start_read(struct conn *c, int64_t now) {
-    if (job_expired_in_queue(&c->job, now, cfg.deadline_ms)) {
+    if (job_time_out_in_queue(&c->job, now, cfg.deadline_ms)) {
         c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
         return WANT_WRITE;
     }
@@ -88,26 +98,19 @@ static enum want on_readable(struct conn *c, int64_t now) {
     const char *why;
     switch (parse_request(c->in, c->in_len, n == 0, &c->job.req, &why)) {
     case PARSE_INCOMPLETE: return WANT_READ;
-    case PARSE_BAD: return reply_bad(c, why);
+    case PARSE_BAD: return conn_reply_bad(c, why);
     default: break;
     }
     trace_event("request", c->fd, c->job.req.path);
     return start_read(c, now);
 }
 
-/* The "disk" is done: decide the RC and format the reply. */
-static enum want finish_read(struct conn *c, int64_t now) {
-    job_finish(&c->job, now, cfg.deadline_ms);
-    c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
-    return WANT_WRITE;
-}
-
 /* A deadline passed: a request too slow to arrive, a "disk" read that is done, or a reply not taken
  * in time (lingering: a client that never closed; its reply is out). */
 static enum want on_timer(struct conn *c, int64_t now) {
     switch (c->want) {
-    case WANT_READ: return reply_bad(c, "request took too long to arrive");
-    case WANT_DISK: return finish_read(c, now);
+    case WANT_READ: return conn_reply_bad(c, "request took too long to arrive");
+    case WANT_DISK: return on_job_done(c, now);
     case WANT_WRITE:
         log_msg("reply to %s not taken within %d ms: closing",
                 c->job.req.path[0] ? c->job.req.path : "-", cfg.deadline_ms);
@@ -117,24 +120,15 @@ static enum want on_timer(struct conn *c, int64_t now) {
 }
 
 static enum want on_writable(struct conn *c) {
-    ssize_t n = write(c->fd, c->out + c->out_pos, c->out_len - c->out_pos);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return WANT_WRITE;
-    if (n < 0) {
-        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-",
-                strerror(errno));
-        return WANT_CLOSE;
-    }
-    c->out_pos += (size_t)n;
-    if (c->out_pos < c->out_len)
-        return WANT_WRITE;
-    trace_event("reply_sent", c->fd, c->job.req.path);
+    int sent = job_send_reply(&c->job, c->out, c->out_len, &c->out_pos);
+    if (sent <= 0)
+        return sent == 0 ? WANT_WRITE : WANT_CLOSE; /* 0: the socket is full for now */
     /* The reply is out. Closing now would reset a connection whose client sent more than its
      * request (the reset can destroy the reply in flight): then wait for the client to close. */
-    return must_linger(c->fd) ? WANT_LINGER : WANT_CLOSE;
+    return start_lingering_close(c->fd) ? WANT_LINGER : WANT_CLOSE;
 }
 
-static void close_conn(struct conn *c) {
+static void conn_close(struct conn *c) {
     trace_event("closed", c->fd, NULL);
     conns[c->fd] = NULL;
     close(c->fd);
@@ -156,7 +150,7 @@ static void try_conn(struct conn *c, int64_t now) {
         c->deadline_ms = now + cfg.deadline_ms;
     c->want = next;
     if (next == WANT_CLOSE)
-        close_conn(c);
+        conn_close(c);
 }
 
 int main(int argc, char **argv) {
@@ -189,7 +183,7 @@ int main(int argc, char **argv) {
     log_msg("stopping");
     for (int fd = 0; fd <= max_fd; fd++)
         if (conns[fd])
-            close_conn(conns[fd]);
+            conn_close(conns[fd]);
     free(conns);
     close(listen_fd);
     return 0;

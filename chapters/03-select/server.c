@@ -1,11 +1,9 @@
-/* Chapter 03: select().
- * Chapter 02's loop and handlers, but the loop now sleeps in select() until a socket is ready or
- * the nearest deadline is due, so a waiting server uses no CPU. -m poll sleeps in poll() instead.
- * What breaks: select() takes fd_sets of FD_SETSIZE (1024) bits, so a descriptor >= 1024 cannot
- * be watched at all. poll()'s array has no such limit, but both calls pass and scan every
- * descriptor on every turn, and so does the loop after them: O(n) per wait. */
+/* Chapter 03: select(). Chapter 02's loop sleeps in select() until a socket is ready or the
+ * nearest deadline is due, so a waiting server uses no CPU (-m poll: poll(), in poll_wait.c).
+ * What breaks: no descriptor >= FD_SETSIZE (1024) can be watched, and every turn passes and scans
+ * every descriptor, in the kernel and in the loop: O(n) per wait.
+ * Over the style's 200 lines: it is chapter 02 whole plus the wait, so that it reads alone. */
 #include <errno.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +12,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "disk.h"
+#include "flags.h"
+#include "job.h"
+#include "log.h"
+#include "net.h"
+#include "poll_wait.h"
 #include "protocol.h"
+#include "signals.h"
 #include "trace.h"
-#include "utils.h"
 
 /* What a connection waits for next. Handlers return it; the loop acts on it. */
 enum want { WANT_READ, WANT_DISK, WANT_WRITE, WANT_LINGER, WANT_CLOSE };
@@ -33,24 +37,30 @@ struct conn {
     char out[MAX_REPLY];
     size_t out_len, out_pos;
     struct job job;
-    bool readable, writable; /* what this turn's select() or poll() said about fd */
 };
 
 static struct server_config cfg;
 static struct prng rng;
 static struct conn **conns; /* indexed by fd: descriptors are small integers, reused after close */
 static int conns_cap, max_fd;
-static bool use_poll;       /* -m poll */
-static struct pollfd *pfds; /* -m poll: the array poll() takes, one entry per watched fd */
+static struct watch *watch; /* indexed by fd too: what this turn waits for, and what it found */
+static enum { MODE_SELECT, MODE_POLL } mode; /* -m, in the order of the modes below */
 
-static enum want reply_bad(struct conn *c, const char *why) {
-    c->out_len = bad_request_reply(&c->job, c->out, why);
+static enum want conn_reply_bad(struct conn *c, const char *why) {
+    c->out_len = job_reply_bad(&c->job, c->out, why);
+    return WANT_WRITE;
+}
+
+/* The "disk" is done: decide the RC and format the reply. */
+static enum want on_job_done(struct conn *c, int64_t now) {
+    job_finish(&c->job, now, cfg.deadline_ms);
+    c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
     return WANT_WRITE;
 }
 
 /* The whole request is in: start its disk read, which here is only a time on the clock. */
 static enum want start_read(struct conn *c, int64_t now) {
-    if (job_expired_in_queue(&c->job, now, cfg.deadline_ms)) {
+    if (job_time_out_in_queue(&c->job, now, cfg.deadline_ms)) {
         c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
         return WANT_WRITE;
     }
@@ -63,7 +73,8 @@ static enum want start_read(struct conn *c, int64_t now) {
 }
 
 static void on_accept(int fd, int64_t now) {
-    if (!use_poll && fd >= FD_SETSIZE) { /* FD_SET on it would write past the end of the fd_set */
+    if (mode == MODE_SELECT &&
+        fd >= FD_SETSIZE) { /* FD_SET on it would write past the end of the fd_set */
         log_msg("refusing connection: fd %d >= FD_SETSIZE (%d), select() cannot watch it", fd,
                 FD_SETSIZE);
         close(fd);
@@ -100,26 +111,19 @@ static enum want on_readable(struct conn *c, int64_t now) {
     const char *why;
     switch (parse_request(c->in, c->in_len, n == 0, &c->job.req, &why)) {
     case PARSE_INCOMPLETE: return WANT_READ;
-    case PARSE_BAD: return reply_bad(c, why);
+    case PARSE_BAD: return conn_reply_bad(c, why);
     default: break;
     }
     trace_event("request", c->fd, c->job.req.path);
     return start_read(c, now);
 }
 
-/* The "disk" is done: decide the RC and format the reply. */
-static enum want finish_read(struct conn *c, int64_t now) {
-    job_finish(&c->job, now, cfg.deadline_ms);
-    c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
-    return WANT_WRITE;
-}
-
 /* A deadline passed: a request too slow to arrive, a "disk" read that is done, or a reply not taken
  * in time (lingering: a client that never closed; its reply is out). */
 static enum want on_timer(struct conn *c, int64_t now) {
     switch (c->want) {
-    case WANT_READ: return reply_bad(c, "request took too long to arrive");
-    case WANT_DISK: return finish_read(c, now);
+    case WANT_READ: return conn_reply_bad(c, "request took too long to arrive");
+    case WANT_DISK: return on_job_done(c, now);
     case WANT_WRITE:
         log_msg("reply to %s not taken within %d ms: closing",
                 c->job.req.path[0] ? c->job.req.path : "-", cfg.deadline_ms);
@@ -129,24 +133,15 @@ static enum want on_timer(struct conn *c, int64_t now) {
 }
 
 static enum want on_writable(struct conn *c) {
-    ssize_t n = write(c->fd, c->out + c->out_pos, c->out_len - c->out_pos);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return WANT_WRITE;
-    if (n < 0) {
-        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-",
-                strerror(errno));
-        return WANT_CLOSE;
-    }
-    c->out_pos += (size_t)n;
-    if (c->out_pos < c->out_len)
-        return WANT_WRITE;
-    trace_event("reply_sent", c->fd, c->job.req.path);
+    int sent = job_send_reply(&c->job, c->out, c->out_len, &c->out_pos);
+    if (sent <= 0)
+        return sent == 0 ? WANT_WRITE : WANT_CLOSE; /* 0: the socket is full for now */
     /* The reply is out. Closing now would reset a connection whose client sent more than its
      * request (the reset can destroy the reply in flight): then wait for the client to close. */
-    return must_linger(c->fd) ? WANT_LINGER : WANT_CLOSE;
+    return start_lingering_close(c->fd) ? WANT_LINGER : WANT_CLOSE;
 }
 
-static void close_conn(struct conn *c) {
+static void conn_close(struct conn *c) {
     trace_event("closed", c->fd, NULL);
     conns[c->fd] = NULL;
     close(c->fd);
@@ -158,17 +153,17 @@ static void dispatch(struct conn *c, int64_t now) {
     enum want next = c->want;
     if (now >= c->deadline_ms)
         next = on_timer(c, now);
-    else if (c->want == WANT_READ && c->readable)
+    else if (c->want == WANT_READ && watch[c->fd].readable)
         next = on_readable(c, now);
-    else if (c->want == WANT_WRITE && c->writable)
+    else if (c->want == WANT_WRITE && watch[c->fd].writable)
         next = on_writable(c);
-    else if (c->want == WANT_LINGER && c->readable)
+    else if (c->want == WANT_LINGER && watch[c->fd].readable)
         next = drain_input(c->fd) ? WANT_LINGER : WANT_CLOSE;
     if (next == WANT_WRITE && c->want != WANT_WRITE) /* the reply has -T to be taken */
         c->deadline_ms = now + cfg.deadline_ms;
     c->want = next;
     if (next == WANT_CLOSE)
-        close_conn(c);
+        conn_close(c);
 }
 
 /* How long the loop may sleep: until the nearest deadline, or -1 (until a socket is ready). */
@@ -180,28 +175,33 @@ static int next_timeout_ms(int64_t now) {
     return next == INT64_MAX ? -1 : next > now ? (int)(next - now) : 0;
 }
 
-/* The two waits, side by side. Each describes what every connection waits for (WANT_DISK: a
- * pending read is only a deadline, no fd), sleeps in the kernel for at most timeout_ms, and marks
- * each connection readable or writable. Each returns 1 when the listener is ready, 0 when it is
- * not, -1 when a signal cut the sleep short. */
-
-/* select(): two bitmaps of FD_SETSIZE bits, rebuilt on every turn, scanned by the kernel up to
- * the highest descriptor, then by us with FD_ISSET. */
-static int wait_select(int listen_fd, int timeout_ms) {
-    fd_set readable, writable;
-    FD_ZERO(&readable);
-    FD_ZERO(&writable);
-    FD_SET(listen_fd, &readable);
+/* Says what each descriptor waits for this turn: the listener for a connection, each socket for
+ * what its connection wants (nothing while its "disk" works: a pending read is only a deadline),
+ * and clears what the last wait found. Returns the highest descriptor watched. */
+static int watch_all(int listen_fd) {
     int top = listen_fd;
     for (int fd = 0; fd <= max_fd; fd++) {
         struct conn *c = conns[fd];
-        if (!c)
-            continue;
-        if (c->want == WANT_READ || c->want == WANT_LINGER)
+        watch[fd] = (struct watch){.read = c && (c->want == WANT_READ || c->want == WANT_LINGER),
+                                   .write = c && c->want == WANT_WRITE};
+        if ((watch[fd].read || watch[fd].write) && fd > top)
+            top = fd;
+    }
+    watch[listen_fd] = (struct watch){.read = true};
+    return top;
+}
+
+/* select(): two bitmaps of FD_SETSIZE bits, rebuilt on every turn, scanned by the kernel up to
+ * the highest descriptor, then by us with FD_ISSET. Returns as wait_poll does (poll_wait.h). */
+static int wait_select(struct watch *watch, int top, int timeout_ms) {
+    fd_set readable, writable;
+    FD_ZERO(&readable);
+    FD_ZERO(&writable);
+    for (int fd = 0; fd <= top; fd++) {
+        if (watch[fd].read)
             FD_SET(fd, &readable);
-        else if (c->want == WANT_WRITE)
+        if (watch[fd].write)
             FD_SET(fd, &writable);
-        top = fd > top ? fd : top;
     }
     struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
     if (select(top + 1, &readable, &writable, NULL, timeout_ms < 0 ? NULL : &tv) < 0) {
@@ -209,41 +209,11 @@ static int wait_select(int listen_fd, int timeout_ms) {
             perror_die("select");
         return -1;
     }
-    for (int fd = 0; fd <= max_fd; fd++)
-        if (conns[fd]) {
-            conns[fd]->readable = FD_ISSET(fd, &readable);
-            conns[fd]->writable = FD_ISSET(fd, &writable);
-        }
-    return FD_ISSET(listen_fd, &readable);
-}
-
-/* poll(): an array of one struct pollfd per watched descriptor, any number of them, rebuilt on
- * every turn and scanned by the kernel entry by entry, then by us. A hang-up or an error counts
- * as ready either way: the read or write that follows fails and says why. */
-static int wait_poll(int listen_fd, int timeout_ms) {
-    int n = 0;
-    pfds[n++] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
-    for (int fd = 0; fd <= max_fd; fd++) {
-        struct conn *c = conns[fd];
-        if (!c)
-            continue;
-        c->readable = c->writable = false;
-        if (c->want == WANT_READ || c->want == WANT_LINGER)
-            pfds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
-        else if (c->want == WANT_WRITE)
-            pfds[n++] = (struct pollfd){.fd = fd, .events = POLLOUT};
+    for (int fd = 0; fd <= top; fd++) {
+        watch[fd].readable = FD_ISSET(fd, &readable);
+        watch[fd].writable = FD_ISSET(fd, &writable);
     }
-    if (poll(pfds, (nfds_t)n, timeout_ms) < 0) {
-        if (errno != EINTR)
-            perror_die("poll");
-        return -1;
-    }
-    for (int i = 1; i < n; i++) {
-        struct conn *c = conns[pfds[i].fd];
-        c->readable = pfds[i].revents & (POLLIN | POLLHUP | POLLERR);
-        c->writable = pfds[i].revents & (POLLOUT | POLLHUP | POLLERR);
-    }
-    return (pfds[0].revents & POLLIN) != 0;
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -252,7 +222,7 @@ int main(int argc, char **argv) {
         &(struct chapter_flags){.about = "Chapter 03: a select() loop; sleeps until a socket or a "
                                          "deadline is ready.\n-m poll waits in poll() instead.",
                                 .modes = (const char *[]){"select", "poll", NULL}});
-    use_poll = cfg.mode == 1;
+    mode = cfg.mode;
     if (cfg.disk_dir) /* the lesson of chapter 05, ahead of time */
         flag_error("-D: this chapter waits for its disk on a timer; a real read would block its "
                    "loop (chapter 05 does that)");
@@ -261,21 +231,23 @@ int main(int argc, char **argv) {
     rng.state = cfg.seed;
     conns_cap = (int)raise_fd_limit();
     if (conns_cap <= 0 || !(conns = calloc((size_t)conns_cap, sizeof *conns)) ||
-        (use_poll && !(pfds = calloc((size_t)conns_cap + 1, sizeof *pfds))))
+        !(watch = calloc((size_t)conns_cap, sizeof *watch)))
         die("cannot size the connection table");
+    if (mode == MODE_POLL)
+        poll_wait_init(conns_cap);
     int listen_fd = listen_tcp(cfg.host, cfg.port, LISTEN_NONBLOCK);
 
     while (!stop_requested) {
-        int timeout_ms = next_timeout_ms(now_ms());
+        int top = watch_all(listen_fd), timeout_ms = next_timeout_ms(now_ms());
         trace_event("wait", -1, NULL);
-        int listener =
-            use_poll ? wait_poll(listen_fd, timeout_ms) : wait_select(listen_fd, timeout_ms);
+        int waited = mode == MODE_POLL ? wait_poll(watch, top, timeout_ms)
+                                       : wait_select(watch, top, timeout_ms);
         trace_event("wake", -1, NULL);
-        if (listener < 0)
-            continue;
+        if (waited < 0)
+            continue; /* a signal: stop_requested, perhaps */
         int64_t now = now_ms();
         int fd;
-        while (listener && (fd = accept_client(listen_fd, SOCK_NONBLOCK)) >= 0)
+        while (watch[listen_fd].readable && (fd = accept_client(listen_fd, SOCK_NONBLOCK)) >= 0)
             on_accept(fd, now_ms()); /* this one's own arrival, not the turn's */
         for (fd = 0; fd <= max_fd; fd++)
             if (conns[fd])
@@ -284,9 +256,9 @@ int main(int argc, char **argv) {
     log_msg("stopping");
     for (int fd = 0; fd <= max_fd; fd++)
         if (conns[fd])
-            close_conn(conns[fd]);
+            conn_close(conns[fd]);
     free(conns);
-    free(pfds);
+    free(watch);
     close(listen_fd);
     return 0;
 }

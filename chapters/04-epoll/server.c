@@ -1,22 +1,25 @@
 /* Chapter 04: epoll and a timer heap, the loop every event library is built on.
- * The same handlers as chapter 03, but the kernel keeps the interest list (epoll_ctl once per
- * change, not the whole set per call) and hands back only the ready descriptors, and deadlines
- * sit in a min-heap, so a turn of the loop costs what is ready, not what is open: 10,000 waiting
- * connections cost nothing. What breaks: nothing here; chapter 05 breaks it on purpose. */
+ * Chapter 03's handlers, but the kernel keeps the interest list and hands back only what is
+ * ready, and deadlines sit in a min-heap: a turn costs what is ready, not what is open, so
+ * 10,000 waiting connections cost nothing. What breaks: nothing; chapter 05 breaks it. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "disk.h"
+#include "flags.h"
 #include "heap.h"
+#include "job.h"
+#include "log.h"
+#include "net.h"
 #include "protocol.h"
+#include "signals.h"
 #include "trace.h"
-#include "utils.h"
 
 /* What a connection waits for next. Handlers return it; the loop acts on it. */
 enum want { WANT_READ, WANT_DISK, WANT_WRITE, WANT_LINGER, WANT_CLOSE };
@@ -39,17 +42,25 @@ struct conn {
 static struct server_config cfg;
 static struct prng rng;
 static struct conn **conns; /* indexed by fd: descriptors are small integers, reused after close */
-static int conns_cap, max_fd, epfd;
+static int conns_cap, epfd;
 static struct timer_heap timers;
+#define MAX_EVENTS 256 /* per epoll_wait: more simply wait for the next turn */
 
-static enum want reply_bad(struct conn *c, const char *why) {
-    c->out_len = bad_request_reply(&c->job, c->out, why);
+static enum want conn_reply_bad(struct conn *c, const char *why) {
+    c->out_len = job_reply_bad(&c->job, c->out, why);
+    return WANT_WRITE;
+}
+
+/* The "disk" is done: decide the RC and format the reply. */
+static enum want on_job_done(struct conn *c, int64_t now) {
+    job_finish(&c->job, now, cfg.deadline_ms);
+    c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
     return WANT_WRITE;
 }
 
 /* The whole request is in: start its disk read, which here is only a time on the clock. */
 static enum want start_read(struct conn *c, int64_t now) {
-    if (job_expired_in_queue(&c->job, now, cfg.deadline_ms)) {
+    if (job_time_out_in_queue(&c->job, now, cfg.deadline_ms)) {
         c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
         return WANT_WRITE;
     }
@@ -76,8 +87,6 @@ static void on_accept(int fd, int64_t now) {
     c->deadline_ms = now + cfg.deadline_ms; /* a slow sender may not hold its slot forever */
     c->job.arrived_ms = now;
     conns[fd] = c;
-    if (fd > max_fd)
-        max_fd = fd;
 }
 
 static enum want on_readable(struct conn *c, int64_t now) {
@@ -96,26 +105,19 @@ static enum want on_readable(struct conn *c, int64_t now) {
     const char *why;
     switch (parse_request(c->in, c->in_len, n == 0, &c->job.req, &why)) {
     case PARSE_INCOMPLETE: return WANT_READ;
-    case PARSE_BAD: return reply_bad(c, why);
+    case PARSE_BAD: return conn_reply_bad(c, why);
     default: break;
     }
     trace_event("request", c->fd, c->job.req.path);
     return start_read(c, now);
 }
 
-/* The "disk" is done: decide the RC and format the reply. */
-static enum want finish_read(struct conn *c, int64_t now) {
-    job_finish(&c->job, now, cfg.deadline_ms);
-    c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
-    return WANT_WRITE;
-}
-
 /* A deadline passed: a request too slow to arrive, a "disk" read that is done, or a reply not taken
  * in time (lingering: a client that never closed; its reply is out). */
 static enum want on_timer(struct conn *c, int64_t now) {
     switch (c->want) {
-    case WANT_READ: return reply_bad(c, "request took too long to arrive");
-    case WANT_DISK: return finish_read(c, now);
+    case WANT_READ: return conn_reply_bad(c, "request took too long to arrive");
+    case WANT_DISK: return on_job_done(c, now);
     case WANT_WRITE:
         log_msg("reply to %s not taken within %d ms: closing",
                 c->job.req.path[0] ? c->job.req.path : "-", cfg.deadline_ms);
@@ -125,24 +127,15 @@ static enum want on_timer(struct conn *c, int64_t now) {
 }
 
 static enum want on_writable(struct conn *c) {
-    ssize_t n = write(c->fd, c->out + c->out_pos, c->out_len - c->out_pos);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return WANT_WRITE;
-    if (n < 0) {
-        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-",
-                strerror(errno));
-        return WANT_CLOSE;
-    }
-    c->out_pos += (size_t)n;
-    if (c->out_pos < c->out_len)
-        return WANT_WRITE;
-    trace_event("reply_sent", c->fd, c->job.req.path);
+    int sent = job_send_reply(&c->job, c->out, c->out_len, &c->out_pos);
+    if (sent <= 0)
+        return sent == 0 ? WANT_WRITE : WANT_CLOSE; /* 0: the socket is full for now */
     /* The reply is out. Closing now would reset a connection whose client sent more than its
      * request (the reset can destroy the reply in flight): then wait for the client to close. */
-    return must_linger(c->fd) ? WANT_LINGER : WANT_CLOSE;
+    return start_lingering_close(c->fd) ? WANT_LINGER : WANT_CLOSE;
 }
 
-static void close_conn(struct conn *c) {
+static void conn_close(struct conn *c) {
     trace_event("closed", c->fd, NULL);
     heap_remove(&timers, &c->timer);
     conns[c->fd] = NULL; /* close() also drops the fd from the epoll set */
@@ -151,18 +144,15 @@ static void close_conn(struct conn *c) {
 }
 
 /* Turns what a handler returned into epoll_ctl and heap calls: the one place that touches them. */
-static void set_want(struct conn *c, enum want next) {
+static void conn_set_want(struct conn *c, enum want next) {
     if (next == WANT_WRITE && c->want != WANT_WRITE) {
         c->deadline_ms = now_ms() + cfg.deadline_ms; /* the reply has -T to be taken */
-        /* Write it now: the socket nearly always has room for a reply, and waiting for EPOLLOUT
-         * would cost an epoll_ctl and a turn of the loop for nothing. EPOLLOUT is only for what
-         * did not go (nginx does the same; libuv calls it uv_try_write). */
+        /* Write it now: the socket nearly always has room, and waiting for EPOLLOUT would cost an
+         * epoll_ctl and a turn for nothing (nginx does the same; libuv calls it uv_try_write). */
         next = on_writable(c);
     }
-    if (next == WANT_CLOSE)
-        return close_conn(c);
     /* From read to linger (the reply went at once) the socket stays watched for EPOLLIN. */
-    if (next != c->want && !(c->want == WANT_READ && next == WANT_LINGER)) {
+    if (next != WANT_CLOSE && next != c->want && !(c->want == WANT_READ && next == WANT_LINGER)) {
         /* While its "disk" works the socket is not watched at all: a pending read is a timer. */
         int op = c->want == WANT_DISK ? EPOLL_CTL_ADD
                  : next == WANT_DISK  ? EPOLL_CTL_DEL
@@ -170,17 +160,16 @@ static void set_want(struct conn *c, enum want next) {
         struct epoll_event ev = {.events = next == WANT_WRITE ? EPOLLOUT : EPOLLIN, .data.ptr = c};
         if (epoll_ctl(epfd, op, c->fd, &ev) < 0) {
             log_msg("epoll_ctl: %s", strerror(errno));
-            return close_conn(c);
+            next = WANT_CLOSE;
         }
+    }
+    if (next != WANT_CLOSE && heap_set(&timers, &c->timer, c->deadline_ms) < 0) {
+        log_msg("out of memory for a timer");
+        next = WANT_CLOSE;
     }
     c->want = next;
-    if (!c->timer.slot || c->timer.deadline_ms != c->deadline_ms) {
-        heap_remove(&timers, &c->timer);
-        if (heap_add(&timers, &c->timer, c->deadline_ms) < 0) {
-            log_msg("out of memory for a timer");
-            close_conn(c);
-        }
-    }
+    if (next == WANT_CLOSE)
+        conn_close(c);
 }
 
 static void dispatch(struct conn *c, int64_t now, uint32_t events) {
@@ -188,20 +177,19 @@ static void dispatch(struct conn *c, int64_t now, uint32_t events) {
     if (!(events & wanted))
         return;
     if (c->want == WANT_READ)
-        set_want(c, on_readable(c, now));
+        conn_set_want(c, on_readable(c, now));
     else if (c->want == WANT_WRITE)
-        set_want(c, on_writable(c));
+        conn_set_want(c, on_writable(c));
     else if (c->want == WANT_LINGER) /* read and drop what it sends until it closes */
-        set_want(c, drain_input(c->fd) ? WANT_LINGER : WANT_CLOSE);
+        conn_set_want(c, drain_input(c->fd) ? WANT_LINGER : WANT_CLOSE);
 }
 
 /* Runs every timer that is due: a request too slow to arrive, or a "disk" read that is done. */
 static void run_timers(int64_t now) {
     struct timer *t;
-    while ((t = heap_top(&timers)) && t->deadline_ms <= now) {
+    while ((t = heap_pop_due(&timers, now))) {
         struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
-        heap_remove(&timers, t);
-        set_want(c, on_timer(c, now));
+        conn_set_want(c, on_timer(c, now));
     }
 }
 
@@ -226,30 +214,28 @@ int main(int argc, char **argv) {
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
         perror_die("epoll_ctl");
 
-    struct epoll_event events[256];
+    struct epoll_event events[MAX_EVENTS];
     while (!stop_requested) {
         /* Sleep until a socket is ready or the earliest deadline is due. */
         trace_event("wait", -1, NULL);
-        int n = epoll_wait(epfd, events, 256, heap_wait_ms(&timers, now_ms()));
+        int n = epoll_wait(epfd, events, MAX_EVENTS, heap_wait_ms(&timers, now_ms()));
         trace_event("wake", -1, NULL);
         if (n < 0 && errno != EINTR)
             perror_die("epoll_wait");
         int64_t now = now_ms();
-        for (int i = 0; i < n; i++) {
-            if (events[i].data.ptr) {
+        for (int i = 0, fd; i < n; i++) {
+            if (events[i].data.ptr)
                 dispatch(events[i].data.ptr, now, events[i].events);
-                continue;
-            }
-            int fd;
-            while ((fd = accept_client(listen_fd, SOCK_NONBLOCK)) >= 0)
-                on_accept(fd, now_ms()); /* this one's own arrival, not the turn's */
+            else /* the listener: take every connection waiting */
+                while ((fd = accept_client(listen_fd, SOCK_NONBLOCK)) >= 0)
+                    on_accept(fd, now_ms()); /* this one's own arrival, not the turn's */
         }
         run_timers(now_ms());
     }
     log_msg("stopping");
-    for (int fd = 0; fd <= max_fd; fd++)
+    for (int fd = 0; fd < conns_cap; fd++)
         if (conns[fd])
-            close_conn(conns[fd]);
+            conn_close(conns[fd]);
     free(conns);
     heap_free(&timers);
     close(epfd);

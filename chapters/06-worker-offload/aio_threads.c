@@ -99,6 +99,24 @@ static int open_files(const char *mnt, int reads, int *fds) {
     return 0;
 }
 
+/* Waits for every read of cbs to end, as the glibc helper threads finish them. Returns how many
+ * failed, and adds what the others read to *bytes. */
+static int wait_all(struct aiocb *cbs, const struct aiocb **list, int reads, long *bytes) {
+    int done = 0, failed = 0;
+    while (done < reads) {
+        aio_suspend(list, reads, NULL);
+        for (int i = 0; i < reads; i++) {
+            if (!list[i] || aio_error(list[i]) == EINPROGRESS)
+                continue;
+            ssize_t n = aio_return(&cbs[i]);
+            n < 0 ? failed++ : (*bytes += n);
+            list[i] = NULL; /* aio_suspend skips it from now on */
+            done++;
+        }
+    }
+    return failed;
+}
+
 int main(int argc, char **argv) {
     int reads = 8, opt;
     while ((opt = getopt(argc, argv, "n:")) != -1) {
@@ -142,19 +160,8 @@ int main(int argc, char **argv) {
         count_threads(true);
     }
 
-    int done = 0, failed = 0;
     long bytes = 0;
-    while (done < reads) {
-        aio_suspend(list, reads, NULL);
-        for (int i = 0; i < reads; i++) {
-            if (!list[i] || aio_error(list[i]) == EINPROGRESS)
-                continue;
-            ssize_t n = aio_return(&cbs[i]);
-            n < 0 ? failed++ : (bytes += n);
-            list[i] = NULL; /* aio_suspend skips it from now on */
-            done++;
-        }
-    }
+    int failed = wait_all(cbs, list, reads, &bytes);
     printf("all %d done after %ld ms: %ld bytes, %d failed\n", reads, elapsed_us(&start) / 1000,
            bytes, failed);
     usleep(1500 * 1000); /* past aio_idle_time, 1 s: the idle helpers exit */

@@ -16,9 +16,13 @@
 
 #include "blocking.h"
 #include "disk.h"
+#include "flags.h"
+#include "job.h"
+#include "log.h"
+#include "net.h"
 #include "protocol.h"
+#include "signals.h"
 #include "trace.h"
-#include "utils.h"
 
 /* A thread needs ~8 KiB here (two buffers, a job, log_msg's line); the default 8 MiB stack
  * is address space it never touches. 64 KiB keeps 10,000 threads inside 640 MiB of mappings. */
@@ -40,16 +44,17 @@ static void serve_connection(int fd) {
         read_request(fd, in, &in_len, cfg.deadline_ms, &job.req, &why, read_until);
     if (status == PARSE_INCOMPLETE) {
         log_msg("client closed without a request");
-        return close_connection(fd);
+        close_connection(fd);
+        return;
     }
     if (status == PARSE_BAD) {
-        out_len = bad_request_reply(&job, out, why);
+        out_len = job_reply_bad(&job, out, why);
     } else {
         pthread_mutex_lock(&rng_lock);
         job.disk = plan_disk_read(&job.req, &rng);
         pthread_mutex_unlock(&rng_lock);
         job_start_read(&job, now_ms());
-        disk_read(&job); /* the disk read: only this thread waits */
+        disk_read(job.req.path, &job.disk); /* the disk read: only this thread waits */
         job_finish(&job, now_ms(), cfg.deadline_ms);
         out_len = job_reply(&job, out, now_ms(), cfg.verbose);
     }

@@ -16,9 +16,13 @@
 
 #include "blocking.h"
 #include "disk.h"
+#include "flags.h"
+#include "job.h"
+#include "log.h"
+#include "net.h"
 #include "protocol.h"
+#include "signals.h"
 #include "trace.h"
-#include "utils.h"
 
 #define MAX_CHILDREN 4096 /* fork mode: beyond this many at once, refuse rather than fork */
 
@@ -39,18 +43,21 @@ static void serve_connection(int fd) {
         read_request(fd, in, &in_len, cfg.deadline_ms, &job.req, &why, read_until);
     if (status == PARSE_INCOMPLETE) {
         log_msg("client closed without a request");
-        return close_connection(fd);
+        close_connection(fd);
+        return;
     }
     if (stop_requested)
         return; /* interrupted by the stop: no reply rather than a false "bad request" */
     if (status == PARSE_BAD) {
-        out_len = bad_request_reply(&job, out, why);
+        out_len = job_reply_bad(&job, out, why);
     } else {
         job.disk = plan_disk_read(&job.req, &rng);
         job_start_read(&job, now_ms());
-        disk_read(&job); /* the disk read: only this process waits */
-        if (stop_requested)
-            return close_connection(fd); /* stopping mid-read: no reply, not a false one */
+        disk_read(job.req.path, &job.disk); /* the disk read: only this process waits */
+        if (stop_requested) {
+            close_connection(fd); /* stopping mid-read: no reply, not a false one */
+            return;
+        }
         job_finish(&job, now_ms(), cfg.deadline_ms);
         out_len = job_reply(&job, out, now_ms(), cfg.verbose);
     }

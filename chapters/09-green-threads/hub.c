@@ -12,8 +12,10 @@
 #include <unistd.h>
 
 #include "heap.h"
+#include "log.h"
+#include "net.h"
+#include "signals.h"
 #include "trace.h"
-#include "utils.h"
 
 /* A handler needs ~12 KiB (two buffers, a job, a log line). Like a thread's, the stack is only
  * address space until touched; a PROT_NONE guard page below it turns an overflow into a crash
@@ -41,7 +43,8 @@
 #else
 #define GREEN_STACK (64 * 1024)
 #endif
-#define GUARD 4096
+#define GUARD      4096
+#define MAX_EVENTS 256 /* per epoll_wait: more simply wait for the next turn */
 
 struct green {
     ucontext_t ctx;
@@ -344,7 +347,7 @@ static void run_ready(void) {
 
 void hub_run(void) {
     trace_thread("hub");
-    struct epoll_event events[256];
+    struct epoll_event events[MAX_EVENTS];
     for (;;) {
         run_ready();
         if (stop_requested) /* set while a green thread ran: do not go back to sleep */
@@ -352,7 +355,7 @@ void hub_run(void) {
         /* Sleep until a socket is ready or the earliest timer is due, unless someone is ready. */
         int timeout = hub.ready_head ? 0 : heap_wait_ms(&hub.timers, now_ms());
         trace_event("wait", -1, NULL);
-        int n = epoll_wait(hub.epfd, events, 256, timeout);
+        int n = epoll_wait(hub.epfd, events, MAX_EVENTS, timeout);
         trace_event("wake", -1, NULL);
         if (n < 0 && errno != EINTR)
             perror_die("epoll_wait");
@@ -364,9 +367,8 @@ void hub_run(void) {
         }
         struct timer *t;
         int64_t now = now_ms();
-        while ((t = heap_top(&hub.timers)) && t->deadline_ms <= now) {
+        while ((t = heap_pop_due(&hub.timers, now))) {
             struct green *g = (struct green *)((char *)t - offsetof(struct green, timer));
-            heap_remove(&hub.timers, t);
             g->timed_out = true;
             wake(g);
         }

@@ -1,5 +1,5 @@
 /* Chapter 09: green threads, eventlet's model in C.
- * Each connection is a coroutine with its own stack on one thread; handle_connection() is
+ * Each connection is a coroutine with its own stack on one thread; serve_connection() is
  * chapter 01's blocking code, but green_read/green_write/green_sleep park it on the epoll hub
  * (hub.c) until its socket or timer is ready, and the hub runs the others meanwhile.
  * What breaks: a call the hub does not know about. -m unpatched reads the disk with a plain
@@ -13,9 +13,13 @@
 
 #include "blocking.h"
 #include "disk.h"
+#include "flags.h"
 #include "hub.h"
+#include "job.h"
+#include "log.h"
+#include "net.h"
 #include "protocol.h"
-#include "utils.h"
+#include "signals.h"
 
 enum mode { MODE_GREEN, MODE_UNPATCHED, MODE_TPOOL };
 static const char *const mode_names[] = {"green", "unpatched", "tpool", NULL};
@@ -36,10 +40,10 @@ static long accepted_cap;
  * 06's pool does: a queue without a deadline only hides a dying disk for longer. */
 static void blocking_disk_read(void *arg) {
     struct job *job = arg;
-    if (job_expired_in_queue(job, now_ms(), cfg.deadline_ms))
+    if (job_time_out_in_queue(job, now_ms(), cfg.deadline_ms))
         return;
     job_start_read(job, now_ms());
-    disk_read(job);
+    disk_read(job->req.path, &job->disk);
     job_finish(job, now_ms(), cfg.deadline_ms);
 }
 
@@ -62,7 +66,7 @@ static void read_disk(struct job *job) {
 }
 
 /* Chapter 01's serve_connection: straight-line code that reads like it blocks. */
-static void handle_connection(void *arg) {
+static void serve_connection(void *arg) {
     int fd = (int)(intptr_t)arg;
     char in[MAX_REQUEST], out[MAX_REPLY];
     size_t in_len, out_len;
@@ -73,15 +77,18 @@ static void handle_connection(void *arg) {
         read_request(fd, in, &in_len, cfg.deadline_ms, &job.req, &why, green_read);
     if (status == PARSE_INCOMPLETE) {
         log_msg("client closed without a request");
-        return close_connection(fd);
+        close_connection(fd);
+        return;
     }
     if (status == PARSE_BAD) {
-        out_len = bad_request_reply(&job, out, why);
+        out_len = job_reply_bad(&job, out, why);
     } else {
         job.disk = plan_disk_read(&job.req, &rng); /* one OS thread: no lock needed */
         read_disk(&job);
-        if (stop_requested) /* shutting down mid-read: no reply rather than a false one */
-            return close_connection(fd);
+        if (stop_requested) {
+            close_connection(fd); /* shutting down mid-read: no reply rather than a false one */
+            return;
+        }
         out_len = job_reply(&job, out, now_ms(), cfg.verbose);
     }
     reply_and_close(&job, out, out_len, cfg.deadline_ms, green_write, green_read);
@@ -98,7 +105,7 @@ static void acceptor(void *unused) {
         }
         if (fd < accepted_cap)
             accepted_ms[fd] = now_ms();
-        if (fd >= accepted_cap || green_spawn(handle_connection, (void *)(intptr_t)fd) < 0) {
+        if (fd >= accepted_cap || green_spawn(serve_connection, (void *)(intptr_t)fd) < 0) {
             log_msg("refusing connection: no memory for a green thread");
             close(fd);
         }

@@ -22,6 +22,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "flags.h"
+#include "log.h"
+#include "protocol.h"
+#include "signals.h"
 #include "trace.h"
 
 /* A process per disk is started at most once per this many ms (systemd's RestartSec). */
@@ -44,6 +48,19 @@ static struct loop *parent_loop;
 static const struct server_config *cfg;
 static void (*serve)(int from_parent);
 static pid_t parent_pid;
+
+/* In a forked child: closes every descriptor above stderr except keep and also (-1: none), so the
+ * child holds nothing of its parent's it does not use (clients, the listening socket). */
+static void close_all_but(int keep, int also) {
+    int lo = keep < also ? keep : also, hi = keep < also ? also : keep;
+    if (lo < 3) /* also is -1: only keep */
+        lo = hi;
+    if (lo > 3)
+        close_range(3, (unsigned)lo - 1, 0);
+    if (hi > lo + 1)
+        close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+    close_range((unsigned)hi + 1, ~0U, 0);
+}
 
 bool hand_off(struct conn *c, int disk) {
     struct disk_process *d = &procs[disk];

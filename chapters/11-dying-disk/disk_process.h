@@ -12,6 +12,8 @@
 
 #include "loop.h"
 
+struct server_config;
+
 /* Forks cfg->disks processes and watches them on the parent's loop. Each keeps only its end of
  * its socket pair from what it inherited (not the listening socket, not the parent's clients),
  * frees the parent's loop, runs serve(from_parent), its whole life, and exits. serve makes a

@@ -10,10 +10,16 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "disk.h"
 #include "disk_process.h"
+#include "flags.h"
+#include "job.h"
+#include "log.h"
 #include "loop.h"
+#include "net.h"
 #include "pool.h"
-#include "trace.h"
+#include "protocol.h"
+#include "signals.h"
 
 enum mode { SHARED, PER_DISK, PER_PROCESS, DEADLINE };
 static const char *const mode_name[] = {"shared", "per-disk", "per-process", "deadline", NULL};
@@ -24,7 +30,7 @@ static struct prng rng;
 
 /* shared and deadline run one pool of -w x -D workers, per-disk one pool of -w workers per disk:
  * the same number of threads, split so that a disk can only ever hold its own. */
-#define QUEUE_CAP 4096
+#define QUEUE_CAP_PER_POOL 4096 /* jobs waiting in each pool: a disk's, or the one they share */
 static struct pool **pools;
 static int pool_count;
 
@@ -42,7 +48,7 @@ static void start_pools(void) {
         pools[k] = pool_start(
             loop, &(struct pool_spec){.workers = split ? cfg.workers : cfg.workers * cfg.disks,
                                       .name = mode == PER_DISK ? name : NULL,
-                                      .queue_cap = QUEUE_CAP,
+                                      .queue_cap = QUEUE_CAP_PER_POOL,
                                       .deadline_ms = cfg.deadline_ms});
     }
 }
@@ -73,7 +79,7 @@ static enum want on_request(struct conn *c, int64_t now) {
         return conn_reply_bad(c, "no such disk");
     /* Handed off (or taken back by the parent), it may have waited past its deadline for a
      * disk's process: answer RC 1, unread. */
-    if (mode == PER_PROCESS && job_expired_in_queue(&c->job, now, cfg.deadline_ms))
+    if (mode == PER_PROCESS && job_time_out_in_queue(&c->job, now, cfg.deadline_ms))
         return conn_reply(c, now);
     if (routing) {
         if (hand_off(c, disk))
@@ -94,7 +100,7 @@ static enum want disk_deadline(struct conn *c, int64_t now) {
     c->deadline_ms = 0;
     if (!pool_withdraw(pools[0], c))
         return WANT_DISK;
-    job_expired_in_queue(&c->job, now, 0); /* logs "timeout (queue)", sets RC 1 */
+    job_time_out_in_queue(&c->job, now, 0); /* logs "timeout (queue)", sets RC 1 */
     return conn_reply(c, now);
 }
 

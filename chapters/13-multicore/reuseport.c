@@ -1,6 +1,6 @@
 #include "reuseport.h"
 
-#include "utils.h"
+#include "net.h"
 
 void reuseport_listen(const char *host, int port, int count, int *fds) {
     int flags = LISTEN_NONBLOCK | LISTEN_REUSEPORT | LISTEN_QUIET;

@@ -14,9 +14,14 @@
 #include <unistd.h>
 
 #include "disk.h"
+#include "flags.h"
+#include "job.h"
+#include "log.h"
 #include "loop.h"
+#include "net.h"
 #include "pool.h"
 #include "reuseport.h"
+#include "signals.h"
 #include "trace.h"
 
 static struct server_config cfg;
@@ -30,7 +35,7 @@ static enum want read_on_loop(struct conn *c, int64_t now) {
     if (c->job.disk.delay_ms > 0)
         log_msg("loop %d blocked for %d ms by %s", loop_id, c->job.disk.delay_ms, c->job.req.path);
     job_start_read(&c->job, now);
-    disk_read(&c->job);
+    disk_read(c->job.req.path, &c->job.disk);
     job_finish(&c->job, now_ms(), cfg.deadline_ms);
     return conn_reply(c, now_ms());
 }

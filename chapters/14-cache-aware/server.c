@@ -17,8 +17,13 @@
 #include <unistd.h>
 
 #include "disk.h"
+#include "flags.h"
+#include "job.h"
+#include "log.h"
 #include "loop.h"
+#include "net.h"
 #include "pool.h"
+#include "signals.h"
 
 static struct server_config cfg;
 static struct prng rng;
@@ -61,7 +66,7 @@ static void no_nowait(const char *where) {
 static bool read_object_if_cached(struct conn *c, char *buf) {
     struct iovec iov = {.iov_base = buf, .iov_len = READ_SIZE};
     struct stat st;
-    int fd = disk_open(&c->job);
+    int fd = disk_open(c->job.req.path, &c->job.disk);
     ssize_t n = fd < 0 || fstat(fd, &st) < 0 ? -1 : preadv2(fd, &iov, 1, 0, RWF_NOWAIT);
     if (n < 0 && errno == EOPNOTSUPP)
         no_nowait(cfg.disk_dir);
@@ -69,7 +74,7 @@ static bool read_object_if_cached(struct conn *c, char *buf) {
         close(fd);
     if (n < 0 || n < (st.st_size < READ_SIZE ? st.st_size : READ_SIZE))
         return false; /* a miss, or only part of it cached: the rest is on the disk */
-    c->job.disk = (struct disk_read){.bytes = n};
+    c->job.disk = (struct disk_plan){.bytes = n};
     return true;
 }
 
@@ -82,7 +87,7 @@ static bool read_if_cached(struct conn *c, char *buf) {
         return read_object_if_cached(c, buf);
     if (!nowait_works || preadv2(data_fd, &iov, 1, r->offset, RWF_NOWAIT) != READ_SIZE)
         return false;
-    c->job.disk = (struct disk_read){0};
+    c->job.disk = (struct disk_plan){0};
     c->job.disk.bytes = read_block(READ_SIZE, buf, c);
     return true;
 }
@@ -96,11 +101,13 @@ static void read_on_worker(struct conn *c) {
     static _Thread_local char buf[READ_SIZE];
     if (!try_nowait && read_if_cached(c, buf))
         return;
-    if (disk_is_real())
-        return disk_read(&c->job); /* the object itself, from the real disk */
-    ssize_t n = pread(data_fd, buf, READ_SIZE, r->offset);
-    sleep_ms(c->job.disk.delay_ms);
-    c->job.disk.bytes = read_block(n, buf, c);
+    if (disk_is_real()) {
+        disk_read(c->job.req.path, &c->job.disk); /* the object itself, from the real disk */
+    } else {
+        ssize_t n = pread(data_fd, buf, READ_SIZE, r->offset);
+        sleep_ms(c->job.disk.delay_ms);
+        c->job.disk.bytes = read_block(n, buf, c);
+    }
 }
 
 /* FNV-1a of the path picks the block: the same path always reads the same 64 KiB. */

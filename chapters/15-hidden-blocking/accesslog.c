@@ -13,8 +13,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "protocol.h"
-#include "utils.h"
+#include "disk.h"
+#include "log.h"
+#include "net.h"
+#include "signals.h"
 
 #define QUEUE_LINES 256 /* lines the logger may be behind by: 128 KiB at most */
 

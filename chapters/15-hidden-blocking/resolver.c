@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "utils.h"
+#include "log.h"
 
 static int silent_fd = -1;        /* bound, never read: queries arrive, answers never leave */
 static struct sockaddr_in silent; /* its address */

@@ -6,7 +6,8 @@
  * fstat), mmap (the read becomes a page fault), mutex (a lock a worker holds across its read),
  * checksum (computing), log (a write to a pipe nobody reads), dns (getaddrinfo).
  * What breaks: none of them is a read(2) on a socket, so no readiness API can see them coming,
- * and each one stops the loop for as long as its hidden wait lasts. */
+ * and each one stops the loop for as long as its hidden wait lasts.
+ * Over the style's 250 lines: seven modes, one hidden blocking call each, side by side. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -22,9 +23,15 @@
 
 #include "accesslog.h"
 #include "disk.h"
+#include "flags.h"
+#include "job.h"
+#include "log.h"
 #include "loop.h"
+#include "net.h"
 #include "pool.h"
+#include "protocol.h"
 #include "resolver.h"
+#include "signals.h"
 
 enum mode { SAFE, OPEN, MMAP, MUTEX, CHECKSUM, LOG, DNS };
 static enum mode mode;
@@ -33,8 +40,8 @@ static struct server_config cfg;
 static struct prng rng;
 static struct pool *pool;
 
-#define CHUNK      (64 * 1024) /* what a read brings in: an object's first (here, only) chunk */
-#define MAX_OBJECT (5L << 30)  /* Swift's max_file_size: a bigger object is stored in segments */
+#define CHUNK               (64 * 1024) /* what a read brings in: an object's first (here, only) chunk */
+#define SWIFT_MAX_FILE_SIZE (5L << 30) /* a bigger object is stored in segments */
 
 /* The disk's statistics, as Swift's recon reports them: the loop counts requests, the workers
  * add what they read. One lock for both, held for an addition: unless -m mutex. */
@@ -70,7 +77,7 @@ static const char *parse_path(const char *path, struct object *o) {
     if (sscanf(path, "/%12ld%c/%n", &n, &unit, &used) < 2 || used == 0 || n <= 0)
         return NULL;
     long shift = unit == 'K' ? 10 : unit == 'M' ? 20 : unit == 'G' ? 30 : -1;
-    if (shift > 0 && n > MAX_OBJECT >> shift)
+    if (shift > 0 && n > SWIFT_MAX_FILE_SIZE >> shift)
         return "larger than 5 GiB, Swift's max_file_size: not read";
     if (shift > 0)
         o->size = n << shift;
@@ -108,7 +115,8 @@ static bool checksum(struct conn *c) {
 static const char *open_object(struct conn *c) {
     struct object *o = c->data;
     struct stat st;
-    while ((o->fd = disk_open(&c->job)) < 0 && errno == EINTR && !stop_requested)
+    while ((o->fd = disk_open(c->job.req.path, &c->job.disk)) < 0 && errno == EINTR &&
+           !stop_requested)
         ;
     if (o->fd < 0 || fstat(o->fd, &st) < 0)
         return strerror(errno);
@@ -281,7 +289,7 @@ static enum want on_request(struct conn *c, int64_t now) {
 }
 
 /* Back on the loop once a worker is done: -m checksum computes here. */
-static enum want on_done(struct conn *c, int64_t now) {
+static enum want on_job_done(struct conn *c, int64_t now) {
     if (mode == CHECKSUM && c->job.rc == RC_OK && !checksum(c))
         c->job.rc = RC_TIMEOUT;
     return answer(c, mode == CHECKSUM ? now_ms() : now);
@@ -333,7 +341,7 @@ int main(int argc, char **argv) {
     pool = pool_start(loop, &(struct pool_spec){.workers = cfg.workers,
                                                 .deadline_ms = cfg.deadline_ms,
                                                 .read = read_on_worker,
-                                                .on_done = on_done});
+                                                .on_job_done = on_job_done});
     loop_run(loop);
     pool_stop(pool); /* the workers are gone: stats is the loop's alone */
     log_msg("stopping: %ld requests, %ld reads, %ld bytes read", stats.requests, stats.reads,

@@ -1,28 +1,28 @@
 /* Exercise 06 (make exercise-6 checks it): write each TODO(exercise); the README beside
  * this file says what. Made by `make exercises` from chapters/06-worker-offload/server.c. */
-/* Chapter 06: offload the blocking read to a pool of worker threads.
- * Chapter 05's loop, but start_read() hands the blocking read to one of -w worker threads through
- * a bounded queue, and the finished job comes back to the loop through an eventfd the loop
- * watches: the loop itself never blocks, so a slow disk delays only its own requests.
- * What breaks: the pool is finite. When slow reads hold every worker, the requests behind them
- * wait in the queue, past their deadline ("timeout (queue)"); chapter 11 takes that on. */
+/* Chapter 06: offload the blocking read to a pool of worker threads (workers.c).
+ * Chapter 05's loop, but start_read() queues the read for -w workers, and the finished job comes
+ * back through an eventfd the loop watches: a slow disk delays only its own requests. What
+ * breaks: when slow reads hold every worker, the rest wait past their deadline (chapter 11). */
 #include <errno.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "disk.h"
+#include "flags.h"
 #include "heap.h"
+#include "job.h"
+#include "log.h"
+#include "net.h"
 #include "protocol.h"
+#include "signals.h"
 #include "trace.h"
-#include "utils.h"
+#include "workers.h"
 
 /* What a connection waits for next. Handlers return it; the loop acts on it. */
 enum want { WANT_READ, WANT_DISK, WANT_WRITE, WANT_LINGER, WANT_CLOSE };
@@ -32,93 +32,43 @@ struct conn {
     int fd;
     enum want want;
     /* WANT_READ: give up on the request; WANT_WRITE, WANT_LINGER: give up on the client taking
-     * its reply. */
+     * its reply. (WANT_DISK has none: the workers have the job.) */
     int64_t deadline_ms;
     char in[MAX_REQUEST];
     size_t in_len;
     char out[MAX_REPLY];
     size_t out_len, out_pos;
     struct job job;
-    struct timer timer;     /* deadline_ms, in the heap while there is one */
-    struct conn *next_done; /* on the pool's done list */
+    struct timer timer; /* deadline_ms, in the heap while there is one */
 };
 
 static struct server_config cfg;
 static struct prng rng;
 static struct conn **conns; /* indexed by fd: descriptors are small integers, reused after close */
-static int conns_cap, max_fd, epfd;
+static int conns_cap, epfd, doorbell; /* doorbell: the workers' eventfd */
 static struct timer_heap timers;
+#define MAX_EVENTS 256 /* per epoll_wait: more simply wait for the next turn */
 
-static enum want reply_bad(struct conn *c, const char *why) {
-    c->out_len = bad_request_reply(&c->job, c->out, why);
+static enum want conn_reply_bad(struct conn *c, const char *why) {
+    c->out_len = job_reply_bad(&c->job, c->out, why);
     return WANT_WRITE;
 }
 
-/* The worker pool, shaped like Redis's bio.c.
- * The loop puts a connection whose request is in on a bounded queue (a ring under one mutex).
- * A worker takes it, does the blocking read, puts it on the done list and writes to an eventfd;
- * that wakes the loop's epoll_wait, and the loop, the only thread that touches sockets, sends
- * the reply. A connection belongs to one side at a time: while its job is queued or running the
- * loop does not touch it (its socket is not even watched), so conn itself needs no lock. */
-#define QUEUE_CAP 16384
-
-static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t not_empty;
-    struct conn *queue[QUEUE_CAP];
-    size_t head, len;
-    struct conn *done; /* finished jobs, linked through next_done */
-    bool stopping;
-    int efd; /* the workers' doorbell: readable when done is not empty */
-} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .not_empty = PTHREAD_COND_INITIALIZER};
-
-static void *worker_main(void *arg) {
-    trace_thread("worker-%d", (int)(intptr_t)arg);
-    block_stop_signals();
-    /* TODO(exercise): take the connection at the head of pool.queue (waiting on not_empty while
-     * the queue is empty), and with the lock released do its blocking read as chapter 05 did
-     * on the loop (unless it already waited past the deadline: job_expired_in_queue). Then put
-     * it on pool.done and ring the doorbell: write 1 to pool.efd. Until pool.stopping. */
-    pthread_mutex_lock(&pool.lock);
-    while (!pool.stopping)
-        pthread_cond_wait(&pool.not_empty, &pool.lock);
-    pthread_mutex_unlock(&pool.lock);
-    return NULL;
+/* A worker finished c's read (job_finish has set its RC): format the reply. */
+static enum want on_job_done(struct conn *c, int64_t now) {
+    c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
+    return WANT_WRITE;
 }
 
-static pthread_t *start_workers(int count) {
-    if ((pool.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
-        perror_die("eventfd");
-    pthread_t *workers = calloc((size_t)count, sizeof *workers);
-    for (int i = 0; i < count; i++)
-        if (!workers ||
-            pthread_create(&workers[i], NULL, worker_main, (void *)(intptr_t)(i + 1)) != 0)
-            die("cannot start worker %d of %d", i + 1, count);
-    return workers;
-}
-
-static void stop_workers(pthread_t *workers, int count) {
-    pthread_mutex_lock(&pool.lock);
-    pool.stopping = true;
-    pthread_cond_broadcast(&pool.not_empty);
-    pthread_mutex_unlock(&pool.lock);
-    for (int i = 0; i < count; i++)
-        join_interrupting(workers[i]); /* a worker may be in the middle of a long read */
-    free(workers);
-    close(pool.efd);
-}
-
-/* The whole request is in: queue its read for the workers and wait for the doorbell. */
-static enum want on_job_done(struct conn *c, int64_t now);
-
+/* The whole request is in: queue its read for the workers, and wait for the doorbell. */
 static enum want start_read(struct conn *c, int64_t now) {
     c->job.disk = plan_disk_read(&c->job.req, &rng);
     /* TODO(exercise): this is chapter 05's bug, the blocking read on the loop's only thread.
-     * Put c on pool.queue instead (under pool.lock; signal not_empty, a worker may be waiting)
-     * and return WANT_DISK: on_doorbell hands it back when its read is done. A full queue
-     * (QUEUE_CAP) is a bound: answer RC_TIMEOUT at once rather than grow it. */
+     * Queue the job for the workers instead (workers_submit) and return WANT_DISK: on_doorbell
+     * hands it back when its read is done. A full queue is a bound: workers_submit then refuses
+     * the job and sets RC 1; answer it at once (on_job_done). */
     job_start_read(&c->job, now);
-    disk_read(&c->job);
+    disk_read(c->job.req.path, &c->job.disk);
     job_finish(&c->job, now_ms(), cfg.deadline_ms);
     return on_job_done(c, now_ms());
 }
@@ -138,8 +88,6 @@ static void on_accept(int fd, int64_t now) {
     c->deadline_ms = now + cfg.deadline_ms; /* a slow sender may not hold its slot forever */
     c->job.arrived_ms = now;
     conns[fd] = c;
-    if (fd > max_fd)
-        max_fd = fd;
 }
 
 static enum want on_readable(struct conn *c, int64_t now) {
@@ -158,24 +106,17 @@ static enum want on_readable(struct conn *c, int64_t now) {
     const char *why;
     switch (parse_request(c->in, c->in_len, n == 0, &c->job.req, &why)) {
     case PARSE_INCOMPLETE: return WANT_READ;
-    case PARSE_BAD: return reply_bad(c, why);
+    case PARSE_BAD: return conn_reply_bad(c, why);
     default: break;
     }
     trace_event("request", c->fd, c->job.req.path);
     return start_read(c, now);
 }
 
-/* A worker finished c's read (job_finish has set its RC): format the reply. */
-static enum want on_job_done(struct conn *c, int64_t now) {
-    c->out_len = job_reply(&c->job, c->out, now, cfg.verbose);
-    return WANT_WRITE;
-}
-
-/* A deadline passed: a request too slow to arrive, or a reply not taken in time
- * (lingering: a client that never closed; its reply is out). */
+/* A deadline passed: a request too slow to arrive, a reply not taken, a client that never left. */
 static enum want on_timer(struct conn *c) {
     switch (c->want) {
-    case WANT_READ: return reply_bad(c, "request took too long to arrive");
+    case WANT_READ: return conn_reply_bad(c, "request took too long to arrive");
     case WANT_WRITE:
         log_msg("reply to %s not taken within %d ms: closing",
                 c->job.req.path[0] ? c->job.req.path : "-", cfg.deadline_ms);
@@ -185,24 +126,15 @@ static enum want on_timer(struct conn *c) {
 }
 
 static enum want on_writable(struct conn *c) {
-    ssize_t n = write(c->fd, c->out + c->out_pos, c->out_len - c->out_pos);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return WANT_WRITE;
-    if (n < 0) {
-        log_msg("reply to %s lost: %s", c->job.req.path[0] ? c->job.req.path : "-",
-                strerror(errno));
-        return WANT_CLOSE;
-    }
-    c->out_pos += (size_t)n;
-    if (c->out_pos < c->out_len)
-        return WANT_WRITE;
-    trace_event("reply_sent", c->fd, c->job.req.path);
+    int sent = job_send_reply(&c->job, c->out, c->out_len, &c->out_pos);
+    if (sent <= 0)
+        return sent == 0 ? WANT_WRITE : WANT_CLOSE; /* 0: the socket is full for now */
     /* The reply is out. Closing now would reset a connection whose client sent more than its
      * request (the reset can destroy the reply in flight): then wait for the client to close. */
-    return must_linger(c->fd) ? WANT_LINGER : WANT_CLOSE;
+    return start_lingering_close(c->fd) ? WANT_LINGER : WANT_CLOSE;
 }
 
-static void close_conn(struct conn *c) {
+static void conn_close(struct conn *c) {
     trace_event("closed", c->fd, NULL);
     heap_remove(&timers, &c->timer);
     conns[c->fd] = NULL; /* close() also drops the fd from the epoll set */
@@ -211,38 +143,34 @@ static void close_conn(struct conn *c) {
 }
 
 /* Turns what a handler returned into epoll_ctl and heap calls: the one place that touches them. */
-static void set_want(struct conn *c, enum want next) {
+static void conn_set_want(struct conn *c, enum want next) {
     if (next == WANT_WRITE && c->want != WANT_WRITE) {
         c->deadline_ms = now_ms() + cfg.deadline_ms; /* the reply has -T to be taken */
-        /* Write it now: the socket nearly always has room for a reply, and waiting for EPOLLOUT
-         * would cost an epoll_ctl and a turn of the loop for nothing. EPOLLOUT is only for what
-         * did not go (nginx does the same; libuv calls it uv_try_write). */
+        /* Write it now: the socket nearly always has room, and waiting for EPOLLOUT would cost an
+         * epoll_ctl and a turn for nothing (nginx does the same; libuv calls it uv_try_write). */
         next = on_writable(c);
     }
-    if (next == WANT_CLOSE)
-        return close_conn(c);
     /* From read to linger (the reply went at once) the socket stays watched for EPOLLIN. */
-    if (next != c->want && !(c->want == WANT_READ && next == WANT_LINGER)) {
-        /* While its "disk" works the socket is not watched at all: a pending read is a timer. */
+    if (next != WANT_CLOSE && next != c->want && !(c->want == WANT_READ && next == WANT_LINGER)) {
+        /* While the workers have it the socket is not watched: the doorbell brings it back. */
         int op = c->want == WANT_DISK ? EPOLL_CTL_ADD
                  : next == WANT_DISK  ? EPOLL_CTL_DEL
                                       : EPOLL_CTL_MOD;
         struct epoll_event ev = {.events = next == WANT_WRITE ? EPOLLOUT : EPOLLIN, .data.ptr = c};
         if (epoll_ctl(epfd, op, c->fd, &ev) < 0) {
             log_msg("epoll_ctl: %s", strerror(errno));
-            return close_conn(c);
+            next = WANT_CLOSE;
         }
     }
-    c->want = next;
     if (next == WANT_DISK) /* a queued read has no timer: the workers own it */
         heap_remove(&timers, &c->timer);
-    else if (!c->timer.slot || c->timer.deadline_ms != c->deadline_ms) {
-        heap_remove(&timers, &c->timer);
-        if (heap_add(&timers, &c->timer, c->deadline_ms) < 0) {
-            log_msg("out of memory for a timer");
-            close_conn(c);
-        }
+    else if (next != WANT_CLOSE && heap_set(&timers, &c->timer, c->deadline_ms) < 0) {
+        log_msg("out of memory for a timer");
+        next = WANT_CLOSE;
     }
+    c->want = next;
+    if (next == WANT_CLOSE)
+        conn_close(c);
 }
 
 static void dispatch(struct conn *c, int64_t now, uint32_t events) {
@@ -250,28 +178,26 @@ static void dispatch(struct conn *c, int64_t now, uint32_t events) {
     if (!(events & wanted))
         return;
     if (c->want == WANT_READ)
-        set_want(c, on_readable(c, now));
+        conn_set_want(c, on_readable(c, now));
     else if (c->want == WANT_WRITE)
-        set_want(c, on_writable(c));
+        conn_set_want(c, on_writable(c));
     else if (c->want == WANT_LINGER) /* read and drop what it sends until it closes */
-        set_want(c, drain_input(c->fd) ? WANT_LINGER : WANT_CLOSE);
+        conn_set_want(c, drain_input(c->fd) ? WANT_LINGER : WANT_CLOSE);
 }
 
 /* The doorbell rang: hand every finished job back to its connection. */
 static void on_doorbell(int64_t now) {
-    /* TODO(exercise): read pool.efd (it stays readable, waking epoll_wait again and again, until
-     * its counter is read), take the whole pool.done list under the lock, and give each of its
-     * connections its reply: set_want(c, on_job_done(c, now)). */
+    /* TODO(exercise): the doorbell rang. Take the finished jobs (workers_take_done) and give each
+     * one's connection, conns[job->fd], its reply: conn_set_want(c, on_job_done(c, now)). */
     (void)now;
 }
 
 /* Runs every timer that is due: a request too slow to arrive, or a reply not taken in time. */
 static void run_timers(int64_t now) {
     struct timer *t;
-    while ((t = heap_top(&timers)) && t->deadline_ms <= now) {
+    while ((t = heap_pop_due(&timers, now))) {
         struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
-        heap_remove(&timers, t);
-        set_want(c, on_timer(c));
+        conn_set_want(c, on_timer(c));
     }
 }
 
@@ -294,40 +220,36 @@ int main(int argc, char **argv) {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL}; /* NULL: the listener */
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
         perror_die("epoll_ctl");
-    pthread_t *workers = start_workers(cfg.workers);
-    ev.data.ptr = &pool; /* &pool: the doorbell */
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, pool.efd, &ev) < 0)
+    doorbell = workers_start(cfg.workers, cfg.deadline_ms);
+    ev.data.ptr = &doorbell; /* &doorbell: the workers' doorbell */
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, doorbell, &ev) < 0)
         perror_die("epoll_ctl");
 
-    struct epoll_event events[256];
+    struct epoll_event events[MAX_EVENTS];
     while (!stop_requested) {
         /* Sleep until a socket is ready or the earliest deadline is due. */
         trace_event("wait", -1, NULL);
-        int n = epoll_wait(epfd, events, 256, heap_wait_ms(&timers, now_ms()));
+        int n = epoll_wait(epfd, events, MAX_EVENTS, heap_wait_ms(&timers, now_ms()));
         trace_event("wake", -1, NULL);
         if (n < 0 && errno != EINTR)
             perror_die("epoll_wait");
         int64_t now = now_ms();
-        for (int i = 0; i < n; i++) {
-            if (events[i].data.ptr == &pool) {
+        for (int i = 0, fd; i < n; i++) {
+            if (events[i].data.ptr == &doorbell)
                 on_doorbell(now);
-                continue;
-            }
-            if (events[i].data.ptr) {
+            else if (events[i].data.ptr)
                 dispatch(events[i].data.ptr, now, events[i].events);
-                continue;
-            }
-            int fd;
-            while ((fd = accept_client(listen_fd, SOCK_NONBLOCK)) >= 0)
-                on_accept(fd, now_ms()); /* this one's own arrival, not the turn's */
+            else /* the listener: take every connection waiting */
+                while ((fd = accept_client(listen_fd, SOCK_NONBLOCK)) >= 0)
+                    on_accept(fd, now_ms()); /* this one's own arrival, not the turn's */
         }
         run_timers(now_ms());
     }
     log_msg("stopping");
-    stop_workers(workers, cfg.workers);
-    for (int fd = 0; fd <= max_fd; fd++)
+    workers_stop();
+    for (int fd = 0; fd < conns_cap; fd++)
         if (conns[fd])
-            close_conn(conns[fd]);
+            conn_close(conns[fd]);
     free(conns);
     heap_free(&timers);
     close(epfd);

@@ -12,11 +12,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "disk.h"
+#include "flags.h"
+#include "log.h"
 #include "loop.h"
+#include "net.h"
 #include "pool.h"
+#include "protocol.h"
+#include "signals.h"
 
-#define OUT_CHUNK  16384      /* the payload is made and sent this much at a time */
-#define MAX_OBJECT (1L << 30) /* the largest object a path may ask for */
+#define OUT_CHUNK      16384      /* the payload is made and sent this much at a time */
+#define MAX_BIG_OBJECT (1L << 30) /* the largest object a path may ask for */
 
 /* Per connection, beside chapter 06's conn, whose out now holds OUT_CHUNK bytes: the reply line,
  * then each chunk of payload in turn. */
@@ -38,7 +44,7 @@ static long object_bytes(const char *path, long simulated) {
     if (sscanf(path, "/%9ld%c/%n", &n, &unit, &used) < 2 || used == 0 || n <= 0)
         return simulated;
     long size = unit == 'K' ? n << 10 : unit == 'M' ? n << 20 : simulated;
-    return size < MAX_OBJECT ? size : MAX_OBJECT;
+    return size < MAX_BIG_OBJECT ? size : MAX_BIG_OBJECT;
 }
 
 /* The whole request is in: queue its read for the workers and wait for the doorbell. */
@@ -79,7 +85,7 @@ static enum want send_all_blocking(struct conn *c) {
 
 /* A worker finished c's read (job_finish has set its RC): the reply line, then BYTES of payload.
  * The HTTP form keeps its one-line body, which is all its Content-Length announces. */
-static enum want on_done(struct conn *c, int64_t now) {
+static enum want on_job_done(struct conn *c, int64_t now) {
     struct payload *payload = c->data;
     conn_reply(c, now);
     payload->left = c->job.rc == RC_OK && !c->job.req.http ? c->job.disk.bytes : 0;
@@ -122,7 +128,7 @@ int main(int argc, char **argv) {
     });
     pool = pool_start(loop, &(struct pool_spec){.workers = cfg.workers,
                                                 .deadline_ms = cfg.deadline_ms,
-                                                .on_done = on_done});
+                                                .on_job_done = on_job_done});
     loop_run(loop);
     log_msg("stopping");
     pool_stop(pool);

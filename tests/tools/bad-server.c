@@ -15,8 +15,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "log.h"
+#include "net.h"
 #include "protocol.h"
-#include "utils.h"
+#include "signals.h"
 
 /* REPLY with its %p and %% expanded, into out (cap bytes, truncated there). Returns the length. */
 static size_t expand(const char *reply, const char *path, char *out, size_t cap) {

@@ -26,7 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "utils.h"
+#include "log.h"
+#include "net.h"
 
 /* Decodes the escapes in s in place; returns the length (the text may hold NULs). */
 static size_t unescape(char *s) {

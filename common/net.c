@@ -1,80 +1,20 @@
-#include "utils.h"
+#include "net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
-#include <limits.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "trace.h"
-
-atomic_int stop_requested = 0;
-static int64_t epoch_ms; /* log lines count from here: set when the flags are parsed */
-
-void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("fatal: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-void perror_die(const char *msg) {
-    perror(msg);
-    exit(1);
-}
-
-void log_start(void) {
-    epoch_ms = now_ms();
-}
-
-int64_t log_epoch_ms(void) {
-    return epoch_ms;
-}
-
-int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static const char *log_name = ""; /* a tool's name before each line: "slowdisk " */
-static bool log_off;
-
-void log_as(const char *name, bool off) {
-    log_name = name;
-    log_off = off;
-}
-
-void log_msg(const char *fmt, ...) {
-    if (log_off)
-        return;
-    char line[1024];
-    int64_t t = now_ms() - epoch_ms;
-    int n = snprintf(line, sizeof line, "%s[%3lld.%03lld] ", log_name, (long long)(t / 1000),
-                     (long long)(t % 1000));
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-    va_end(ap);
-    /* One write per line, so lines from worker threads never interleave mid-line. */
-    size_t len = strlen(line);
-    line[len++] = '\n';
-    (void)!write(STDERR_FILENO, line, len);
-}
 
 int listen_tcp(const char *host, int port, int flags) {
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -115,86 +55,6 @@ void announce_listening(const char *host, int fd) {
     fflush(stdout);
 }
 
-int set_nonblocking(int fd) {
-    int flags = fcntl(fd, F_GETFL, 0);
-    if (flags < 0)
-        return -1;
-    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-}
-
-int set_recv_timeout(int fd, int ms) {
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-}
-
-int set_send_timeout(int fd, int ms) {
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-}
-
-long raise_fd_limit(void) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return -1;
-    rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return -1;
-    return (long)rl.rlim_cur;
-}
-
-static void on_stop_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
-static void on_wake_signal(int sig) {
-    (void)sig; /* its only job is to make a blocking call return EINTR */
-}
-
-static const int stop_signal_list[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR2, SIGALRM};
-
-void stop_signals(sigset_t *set) {
-    sigemptyset(set);
-    for (size_t i = 0; i < sizeof stop_signal_list / sizeof *stop_signal_list; i++)
-        sigaddset(set, stop_signal_list[i]);
-}
-
-void install_signal_handlers(void) {
-    struct sigaction sa = {.sa_handler = on_stop_signal}; /* no SA_RESTART, on purpose */
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof stop_signal_list / sizeof *stop_signal_list; i++)
-        if (sigaction(stop_signal_list[i], &sa, NULL) < 0)
-            perror_die("sigaction");
-    sa.sa_handler = on_wake_signal; /* SIGUSR1 too: a stray kill -USR1 is harmless */
-    if (sigaction(SIGRTMIN, &sa, NULL) < 0 || sigaction(SIGUSR1, &sa, NULL) < 0)
-        perror_die("sigaction");
-    signal(SIGPIPE, SIG_IGN);
-}
-
-void block_stop_signals(void) {
-    sigset_t set;
-    stop_signals(&set);
-    sigaddset(&set, SIGUSR1); /* -L's "print the figures" is for the loop thread too */
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-}
-
-void interrupt_thread(pthread_t t) {
-    pthread_kill(t, SIGRTMIN);
-}
-
-void join_interrupting(pthread_t t) {
-    for (;;) {
-        interrupt_thread(t); /* a worker may be in the middle of a long read */
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 50 * 1000000;
-        if (until.tv_nsec >= 1000000000)
-            until.tv_sec++, until.tv_nsec -= 1000000000;
-        if (pthread_timedjoin_np(t, NULL, &until) == 0)
-            return;
-    }
-}
-
 int accept_client(int listen_fd, int flags) {
     static int spare_fd = -1;
     if (spare_fd < 0)
@@ -229,6 +89,33 @@ int accept_client(int listen_fd, int flags) {
     return -1;
 }
 
+long raise_fd_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -1;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -1;
+    return (long)rl.rlim_cur;
+}
+
+int set_nonblocking(int fd) {
+    int flags = fcntl(fd, F_GETFL, 0);
+    if (flags < 0)
+        return -1;
+    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+int set_recv_timeout(int fd, int ms) {
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+int set_send_timeout(int fd, int ms) {
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 int write_all(int fd, const char *buf, size_t len) {
     while (len > 0) {
         ssize_t n = write(fd, buf, len);
@@ -242,7 +129,7 @@ int write_all(int fd, const char *buf, size_t len) {
     return 0;
 }
 
-bool must_linger(int fd) {
+bool start_lingering_close(int fd) {
     /* What the kernel still holds for this socket, in one call: the memory of bytes received
      * that nobody has read, and of reply bytes not yet acknowledged (what FIONREAD and SIOCOUTQ
      * tell, in two ioctls; this runs after every reply). */
@@ -262,15 +149,4 @@ bool drain_input(int fd) {
             return n < 0 && (errno == EAGAIN || errno == EINTR);
     }
     return true;
-}
-
-void close_all_but(int keep, int also) {
-    int lo = keep < also ? keep : also, hi = keep < also ? also : keep;
-    if (lo < 3) /* also is -1: only keep */
-        lo = hi;
-    if (lo > 3)
-        close_range(3, (unsigned)lo - 1, 0);
-    if (hi > lo + 1)
-        close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
-    close_range((unsigned)hi + 1, ~0U, 0);
 }
