@@ -331,8 +331,10 @@ static void start_request(struct client_loop *lp, int id, int64_t scheduled_ms) 
     else
         r->out_len = (size_t)snprintf(r->out, sizeof r->out, "%s\n", target);
     r->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (r->fd < 0)
-        return finish(lp, r, id, ERROR, strerror(errno));
+    if (r->fd < 0) {
+        finish(lp, r, id, ERROR, strerror(errno));
+        return;
+    }
     if (r->slow_reader) { /* a small window, so the server's sends really do fill up */
         int size = 4096;
         setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
@@ -347,22 +349,28 @@ static void start_request(struct client_loop *lp, int id, int64_t scheduled_ms) 
                                        htonl(0x7f000001u + (uint32_t)(id % opt.sources))};
         int one = 1;
         setsockopt(r->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-        if (bind(r->fd, (struct sockaddr *)&from, sizeof from) < 0)
-            return finish(lp, r, id, ERROR, strerror(errno));
+        if (bind(r->fd, (struct sockaddr *)&from, sizeof from) < 0) {
+            finish(lp, r, id, ERROR, strerror(errno));
+            return;
+        }
     }
     if (connect(r->fd, (struct sockaddr *)&server_addr, sizeof server_addr) < 0 &&
-        errno != EINPROGRESS)
-        return finish(lp, r, id, ERROR, strerror(errno));
+        errno != EINPROGRESS) {
+        finish(lp, r, id, ERROR, strerror(errno));
+        return;
+    }
     /* A refused connection fails here, with the error SO_ERROR would have given. */
     ssize_t n = write(r->fd, r->out, r->out_len);
-    if (n < 0 && errno != EAGAIN)
-        return finish(lp, r, id, ERROR, strerror(errno));
+    if (n < 0 && errno != EAGAIN) {
+        finish(lp, r, id, ERROR, strerror(errno));
+        return;
+    }
     r->connected = n >= 0;
     r->out_pos = n > 0 ? (size_t)n : 0;
     struct epoll_event ev = {.events = r->out_pos == r->out_len ? EPOLLIN : EPOLLOUT,
                              .data.u32 = (uint32_t)id};
     if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, r->fd, &ev) < 0)
-        return finish(lp, r, id, ERROR, strerror(errno));
+        finish(lp, r, id, ERROR, strerror(errno));
 }
 
 /* A whole number of 0 or more, digits only (no sign, no space), that fits a long: its value, or
@@ -473,8 +481,10 @@ static void bad_reply(struct client_loop *lp, struct req *r, int id, const char 
 static void judge_status(struct client_loop *lp, struct req *r, int id, int status) {
     char why[64];
     r->rc = status == 200 ? RC_OK : status == 408 || status == 504 ? RC_TIMEOUT : RC_FAIL;
-    if (r->rc == RC_OK)
-        return finish(lp, r, id, OK, "");
+    if (r->rc == RC_OK) {
+        finish(lp, r, id, OK, "");
+        return;
+    }
     snprintf(why, sizeof why, "server answered HTTP %d", status);
     finish(lp, r, id, r->rc == RC_TIMEOUT ? LATE : ERROR, why);
 }
@@ -482,33 +492,47 @@ static void judge_status(struct client_loop *lp, struct req *r, int id, int stat
 /* The server has closed: is what it sent a true answer to the request? Sets the outcome. */
 static void parse_reply(struct client_loop *lp, struct req *r, int id) {
     r->line[r->line_len] = '\0';
-    if (r->line_len == 0)
-        return finish(lp, r, id, ERROR, "closed without a reply");
+    if (r->line_len == 0) {
+        finish(lp, r, id, ERROR, "closed without a reply");
+        return;
+    }
     const char *body = r->line;
     int status = 0;
     if (opt.http) {
         const char *end = strstr(r->line, "\r\n\r\n");
-        if ((status = http_status(r->line)) < 0 || !end)
-            return bad_reply(lp, r, id, "not an HTTP/1.x reply");
+        if ((status = http_status(r->line)) < 0 || !end) {
+            bad_reply(lp, r, id, "not an HTTP/1.x reply");
+            return;
+        }
         body = end + 4;
     }
-    if (opt.status_only)
-        return judge_status(lp, r, id, status);
+    if (opt.status_only) {
+        judge_status(lp, r, id, status);
+        return;
+    }
     struct reply reply;
     char why[1100];
     const char *wrong = check_reply(id, status, body, &reply, why, sizeof why);
-    if (wrong)
-        return bad_reply(lp, r, id, wrong);
+    if (wrong) {
+        bad_reply(lp, r, id, wrong);
+        return;
+    }
     r->rc = reply.rc;
-    if (r->payload != 0 && r->payload != reply.bytes)
-        return bad_reply(lp, r, id, "payload shorter or longer than BYTES");
-    if (reply.rc == RC_OK)
-        return finish(lp, r, id, OK, "");
-    if (reply.rc == RC_TIMEOUT)
-        return finish(lp, r, id, LATE, "server answered RC 1 (its deadline passed)");
-    return finish(lp, r, id, ERROR,
-                  reply.refused ? "server answered RC 2: it refused the request as bad"
-                                : "server answered RC 2: I/O failure");
+    if (r->payload != 0 && r->payload != reply.bytes) {
+        bad_reply(lp, r, id, "payload shorter or longer than BYTES");
+        return;
+    }
+    if (reply.rc == RC_OK) {
+        finish(lp, r, id, OK, "");
+        return;
+    }
+    if (reply.rc == RC_TIMEOUT) {
+        finish(lp, r, id, LATE, "server answered RC 1 (its deadline passed)");
+        return;
+    }
+    finish(lp, r, id, ERROR,
+           reply.refused ? "server answered RC 2: it refused the request as bad"
+                         : "server answered RC 2: I/O failure");
 }
 
 /* Keeps the reply line (after the headers, in HTTP; with --status-only the headers alone) in
@@ -536,14 +560,18 @@ static void on_event(struct client_loop *lp, int id, uint32_t events) {
         int err = 0;
         socklen_t len = sizeof err;
         getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err)
-            return finish(lp, r, id, ERROR, strerror(err));
+        if (err) {
+            finish(lp, r, id, ERROR, strerror(err));
+            return;
+        }
         r->connected = true;
     }
     if (r->out_pos < r->out_len && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
         ssize_t n = write(r->fd, r->out + r->out_pos, r->out_len - r->out_pos);
-        if (n < 0 && errno != EAGAIN)
-            return finish(lp, r, id, ERROR, strerror(errno));
+        if (n < 0 && errno != EAGAIN) {
+            finish(lp, r, id, ERROR, strerror(errno));
+            return;
+        }
         if (n > 0 && (r->out_pos += (size_t)n) == r->out_len) {
             struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)id};
             epoll_ctl(lp->epfd, EPOLL_CTL_MOD, r->fd, &ev);
@@ -554,10 +582,14 @@ static void on_event(struct client_loop *lp, int id, uint32_t events) {
     ssize_t n = read(r->fd, buf, r->slow_reader ? SLOW_READ_BYTES : sizeof buf);
     if (n < 0 && errno == EAGAIN)
         return;
-    if (n < 0)
-        return finish(lp, r, id, ERROR, strerror(errno));
-    if (n == 0)
-        return parse_reply(lp, r, id); /* the server closes after its reply */
+    if (n < 0) {
+        finish(lp, r, id, ERROR, strerror(errno));
+        return;
+    }
+    if (n == 0) {
+        parse_reply(lp, r, id);
+        return; /* the server closes after its reply */
+    }
     take_bytes(lp, r, buf, (size_t)n);
     if (r->slow_reader) { /* stop reading for a while: let the server's send buffer fill */
         struct epoll_event ev = {.events = 0, .data.u32 = (uint32_t)id};
