@@ -189,42 +189,73 @@ static int percentiles_from_stdin(void) {
     return output_ok(stdout, "stdout") ? 0 : EXIT_OUTPUT;
 }
 
+/* The long options, numbered past every character getopt can return. */
+enum long_option {
+    SLOW = 256,
+    LEAD,
+    SLOW_COUNT,
+    HTTP,
+    JSON,
+    TIMELINE,
+    HELP,
+    PERCENTILES,
+    RATE,
+    PATH,
+    SLOW_READERS,
+    OBJECTS,
+    SOURCES,
+    SLOW_PATH,
+    STATUS_ONLY
+};
+static const struct option long_options[] = {
+    {"slow", required_argument, NULL, SLOW},
+    {"lead", required_argument, NULL, LEAD},
+    {"slow-count", required_argument, NULL, SLOW_COUNT},
+    {"http", no_argument, NULL, HTTP},
+    {"json", no_argument, NULL, JSON},
+    {"timeline", required_argument, NULL, TIMELINE},
+    {"help", no_argument, NULL, HELP},
+    {"percentiles", no_argument, NULL, PERCENTILES},
+    {"rate", required_argument, NULL, RATE},
+    {"path", required_argument, NULL, PATH},
+    {"slow-readers", required_argument, NULL, SLOW_READERS},
+    {"objects", required_argument, NULL, OBJECTS},
+    {"sources", required_argument, NULL, SOURCES},
+    {"slow-path", required_argument, NULL, SLOW_PATH},
+    {"status-only", no_argument, NULL, STATUS_ONLY},
+    {0, 0, 0, 0}};
+
+/* What the flags imply, once all are read: refused together, or derived. Exits 2 on a conflict. */
+static void settle_args(bool extra) {
+    if (extra || opt.port < 0) {
+        fprintf(stderr, "client: %s\n", opt.port < 0 ? "-p PORT is required" : "extra argument");
+        usage(2);
+    }
+    if (opt.count < 0)
+        opt.count = opt.concurrency;
+    if (opt.rate > 0)
+        opt.concurrency = opt.count; /* open loop: nothing waits for a free slot */
+    if (opt.loops > 256 || opt.loops > opt.concurrency || opt.loops > opt.count) {
+        fprintf(stderr, "client: -j %d: want at most 256 threads, and no more than -c or -n\n",
+                opt.loops);
+        usage(2);
+    }
+    if (inet_pton(AF_INET, opt.host, &server_addr.sin_addr) != 1) {
+        fprintf(stderr, "client: bad host '%s': want an IPv4 address\n", opt.host);
+        usage(2);
+    }
+    server_addr.sin_family = AF_INET;
+    server_addr.sin_port = htons((uint16_t)opt.port);
+    if (opt.sources > 0 &&
+        ((ntohl(server_addr.sin_addr.s_addr) >> 24) != 127 || opt.sources > 254)) {
+        fprintf(stderr, "client: --sources wants a loopback host (127.x.x.x) and at most 254\n");
+        usage(2);
+    }
+}
+
 static void parse_args(int argc, char **argv) {
-    enum {
-        SLOW = 256,
-        LEAD,
-        SLOW_COUNT,
-        HTTP,
-        JSON,
-        TIMELINE,
-        HELP,
-        PERCENTILES,
-        RATE,
-        PATH,
-        SLOW_READERS,
-        OBJECTS,
-        SOURCES,
-        SLOW_PATH,
-        STATUS_ONLY
-    };
-    static const struct option longs[] = {{"slow", required_argument, NULL, SLOW},
-                                          {"lead", required_argument, NULL, LEAD},
-                                          {"slow-count", required_argument, NULL, SLOW_COUNT},
-                                          {"http", no_argument, NULL, HTTP},
-                                          {"json", no_argument, NULL, JSON},
-                                          {"timeline", required_argument, NULL, TIMELINE},
-                                          {"help", no_argument, NULL, HELP},
-                                          {"percentiles", no_argument, NULL, PERCENTILES},
-                                          {"rate", required_argument, NULL, RATE},
-                                          {"path", required_argument, NULL, PATH},
-                                          {"slow-readers", required_argument, NULL, SLOW_READERS},
-                                          {"objects", required_argument, NULL, OBJECTS},
-                                          {"sources", required_argument, NULL, SOURCES},
-                                          {"slow-path", required_argument, NULL, SLOW_PATH},
-                                          {"status-only", no_argument, NULL, STATUS_ONLY},
-                                          {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "h:p:c:n:d:t:j:q", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h:p:c:n:d:t:j:q", long_options, NULL)) != -1) {
         switch (c) {
         case 'h': opt.host = optarg; break;
         case 'p': opt.port = number_arg(optarg, 1, 65535, "port"); break;
@@ -263,30 +294,7 @@ static void parse_args(int argc, char **argv) {
         default: usage(2);
         }
     }
-    if (optind < argc || opt.port < 0) {
-        fprintf(stderr, "client: %s\n", opt.port < 0 ? "-p PORT is required" : "extra argument");
-        usage(2);
-    }
-    if (opt.count < 0)
-        opt.count = opt.concurrency;
-    if (opt.rate > 0)
-        opt.concurrency = opt.count; /* open loop: nothing waits for a free slot */
-    if (opt.loops > 256 || opt.loops > opt.concurrency || opt.loops > opt.count) {
-        fprintf(stderr, "client: -j %d: want at most 256 threads, and no more than -c or -n\n",
-                opt.loops);
-        usage(2);
-    }
-    if (inet_pton(AF_INET, opt.host, &server_addr.sin_addr) != 1) {
-        fprintf(stderr, "client: bad host '%s': want an IPv4 address\n", opt.host);
-        usage(2);
-    }
-    server_addr.sin_family = AF_INET;
-    server_addr.sin_port = htons((uint16_t)opt.port);
-    if (opt.sources > 0 &&
-        ((ntohl(server_addr.sin_addr.s_addr) >> 24) != 127 || opt.sources > 254)) {
-        fprintf(stderr, "client: --sources wants a loopback host (127.x.x.x) and at most 254\n");
-        usage(2);
-    }
+    settle_args(optind < argc);
 }
 
 static int64_t rel_now(void) {
@@ -732,16 +740,8 @@ static bool report(const struct totals *t) {
     return written;
 }
 
-int main(int argc, char **argv) {
-    parse_args(argc, argv);
-    notes = opt.json ? stderr : stdout;
-    signal(SIGPIPE, SIG_IGN); /* a closed stdout is then a write error that output_ok reports */
-    if (opt.timeline && !(timeline = fopen(opt.timeline, "w"))) {
-        fprintf(stderr, "client: cannot write %s: %s\n", opt.timeline, strerror(errno));
-        return EXIT_OUTPUT;
-    }
-    if (opt.concurrency + 16 > raise_fd_limit())
-        fprintf(stderr, "client: warning: the descriptor limit is below -c %d\n", opt.concurrency);
+/* The client's loops (-j), each with its share of the concurrency, and every request's slot. */
+static struct client_loop *start_loops(void) {
     struct client_loop *loops = calloc((size_t)opt.loops, sizeof *loops);
     for (int i = 0; loops && i < opt.loops; i++) {
         loops[i].first = i;
@@ -756,15 +756,11 @@ int main(int argc, char **argv) {
         reqs[i].fd = -1;
         reqs[i].delay_ms = (i < opt.slow_count && opt.slow_ms >= 0) ? opt.slow_ms : opt.delay_ms;
     }
-    if (!opt.quiet && !opt.json) {
-        if (opt.rate > 0)
-            printf("%d requests at %.0f per second (open loop)", opt.count, opt.rate);
-        else
-            printf("%d requests, %d at a time", opt.count, opt.concurrency);
-        printf(", %s reads, client timeout %d ms%s\n",
-               opt.slow_ms >= 0 ? "one slow read among fast" : "equal", opt.timeout_ms,
-               opt.http ? ", HTTP" : "");
-    }
+    return loops;
+}
+
+/* Runs every loop, the first on this thread, until each has its requests done; their totals. */
+static struct totals run_loops(struct client_loop *loops) {
     t0 = now_ms();
     for (int i = 1; i < opt.loops; i++)
         if (pthread_create(&loops[i].thread, NULL, run, &loops[i]) != 0)
@@ -782,6 +778,30 @@ int main(int argc, char **argv) {
         }
         totals.bad_replies += lp->bad_replies;
     }
+    return totals;
+}
+
+int main(int argc, char **argv) {
+    parse_args(argc, argv);
+    notes = opt.json ? stderr : stdout;
+    signal(SIGPIPE, SIG_IGN); /* a closed stdout is then a write error that output_ok reports */
+    if (opt.timeline && !(timeline = fopen(opt.timeline, "w"))) {
+        fprintf(stderr, "client: cannot write %s: %s\n", opt.timeline, strerror(errno));
+        return EXIT_OUTPUT;
+    }
+    if (opt.concurrency + 16 > raise_fd_limit())
+        fprintf(stderr, "client: warning: the descriptor limit is below -c %d\n", opt.concurrency);
+    struct client_loop *loops = start_loops();
+    if (!opt.quiet && !opt.json) {
+        if (opt.rate > 0)
+            printf("%d requests at %.0f per second (open loop)", opt.count, opt.rate);
+        else
+            printf("%d requests, %d at a time", opt.count, opt.concurrency);
+        printf(", %s reads, client timeout %d ms%s\n",
+               opt.slow_ms >= 0 ? "one slow read among fast" : "equal", opt.timeout_ms,
+               opt.http ? ", HTTP" : "");
+    }
+    struct totals totals = run_loops(loops);
     bool written = report(&totals);
     int result = EXIT_ALL_OK;
     for (int i = 0; i < opt.count; i++)
