@@ -459,7 +459,7 @@ caught_reading() {
     check '[ "$status" -eq 2 ] && [[ $output == *"choose one"* ]]'
     run "$LOOPWATCH" -W 100
     check '[ "$status" -eq 2 ] && [[ $output == *"no command to run"* ]]'
-    run "$LOOPWATCH" -- no-such-command-here
+    run -127 "$LOOPWATCH" -- no-such-command-here
     check '[ "$status" -eq 127 ]'
     LOOPWATCH_CLOCK=sundial run "$LOOPWATCH" -W 100 -- /bin/true
     check '[ "$status" -eq 2 ] && [[ $output == *"LOOPWATCH_CLOCK=sundial"* ]]'

@@ -65,7 +65,4 @@ void watchdog_stop(void);
 /* A fork's child: forget the parent's watchdog thread (it does not exist here). */
 void watchdog_forget(void);
 
-/* True on a loop thread that is not in its own wait: strict mode's handler asks. */
-bool loop_thread_busy(void);
-
 #endif

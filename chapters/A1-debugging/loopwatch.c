@@ -95,10 +95,16 @@ static void set_env(const char *name, const char *value, const char *sep) {
     free(both);
 }
 
-int main(int argc, char **argv) {
-    int opt, watch_ms = 0;
-    bool lag = false, sleeps = false, refuse = false, report_only = false;
-    const char *out = NULL;
+/* What the flags ask for. */
+struct flags {
+    int watch_ms;
+    bool lag, sleeps, refuse, report_only;
+    const char *out;
+};
+
+/* Reads the flags before COMMAND; exits 2 with the usage on a bad one. Returns COMMAND's index. */
+static int parse_flags(int argc, char **argv, struct flags *f) {
+    int opt;
     while ((opt = getopt(argc, argv, "+W:LCSRo:h")) != -1) {
         char *end;
         long ms;
@@ -108,29 +114,34 @@ int main(int argc, char **argv) {
             ms = strtol(optarg, &end, 10);
             if (errno || *end || end == optarg || ms < 1 || ms > 3600000)
                 fail("-W %s: give milliseconds, 1 to 3600000", optarg);
-            watch_ms = (int)ms;
+            f->watch_ms = (int)ms;
             break;
-        case 'L': lag = true; break;
-        case 'C': sleeps = true; break;
-        case 'S': refuse = true; break;
-        case 'R': report_only = true; break;
-        case 'o': out = optarg; break;
-        case 'h': fputs(usage, stdout); return 0;
+        case 'L': f->lag = true; break;
+        case 'C': f->sleeps = true; break;
+        case 'S': f->refuse = true; break;
+        case 'R': f->report_only = true; break;
+        case 'o': f->out = optarg; break;
+        case 'h': fputs(usage, stdout); exit(0);
         default: fail("unknown flag%s", "");
         }
     }
-    if (refuse && report_only)
+    if (f->refuse && f->report_only)
         fail("-S refuses the calls and -R lets them go on: choose one%s", "");
     if (optind >= argc)
         fail("no command to run%s", "");
-    if (!watch_ms && !lag && !sleeps && !refuse && !report_only)
-        watch_ms = 200;
+    if (!f->watch_ms && !f->lag && !f->sleeps && !f->refuse && !f->report_only)
+        f->watch_ms = 200;
     const char *clock = getenv("LOOPWATCH_CLOCK"), *stack = getenv("LOOPWATCH_STACK");
     if (clock && *clock && strcmp(clock, "cpu") != 0 && strcmp(clock, "wall") != 0)
         fail("LOOPWATCH_CLOCK=%s in the environment: want cpu or wall", clock);
     if (stack && *stack && strcmp(stack, "scan") != 0 && strcmp(stack, "signal") != 0)
         fail("LOOPWATCH_STACK=%s in the environment: want scan or signal", stack);
+    return optind;
+}
 
+int main(int argc, char **argv) {
+    struct flags f = {0};
+    optind = parse_flags(argc, argv, &f);
     char command[PATH_MAX], self[PATH_MAX], library[PATH_MAX + 32];
     if (!find_command(argv[optind], command, sizeof command)) {
         fprintf(stderr, "loopwatch: %s: command not found\n", argv[optind]);
@@ -157,12 +168,12 @@ int main(int argc, char **argv) {
     }
 
     char number[16];
-    snprintf(number, sizeof number, "%d", watch_ms);
+    snprintf(number, sizeof number, "%d", f.watch_ms);
     setenv("LOOPWATCH_W", number, 1);
-    setenv("LOOPWATCH_L", lag ? "1" : "0", 1);
-    setenv("LOOPWATCH_C", sleeps ? "1" : "0", 1);
-    setenv("LOOPWATCH_STRICT", refuse ? "1" : report_only ? "2" : "0", 1);
-    setenv("LOOPWATCH_OUT", out ? out : "", 1);
+    setenv("LOOPWATCH_L", f.lag ? "1" : "0", 1);
+    setenv("LOOPWATCH_C", f.sleeps ? "1" : "0", 1);
+    setenv("LOOPWATCH_STRICT", f.refuse ? "1" : f.report_only ? "2" : "0", 1);
+    setenv("LOOPWATCH_OUT", f.out ? f.out : "", 1);
     snprintf(number, sizeof number, "%d", (int)getpid()); /* exec keeps it: COMMAND's pid */
     setenv("LOOPWATCH_TOP", number, 1);
     set_env("LD_PRELOAD", library, ":");

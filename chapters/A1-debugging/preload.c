@@ -50,9 +50,6 @@
  * one never calls into the dynamic linker (not async-signal-safe). */
 #define TLS __thread __attribute__((tls_model("initial-exec")))
 
-struct watch_config watch;
-struct loop loops[MAX_LOOPS];
-
 static bool enabled;     /* the launcher set LOOPWATCH_* */
 static pid_t top_pid;    /* the process bin/loopwatch started (LOOPWATCH_TOP) */
 static atomic_int found; /* loops found in this process */
@@ -98,7 +95,8 @@ static void resolve(void) {
     *(void **)&real.exit_now = next("_exit");
 }
 
-bool loop_thread_busy(void) {
+/* Strict mode's question, asked in its SIGSYS handler: is this a loop thread, outside its wait? */
+static bool loop_thread_busy(void) {
     return self && !in_wait;
 }
 
@@ -155,7 +153,7 @@ static struct loop *found_loop(const char *wait, int fd) {
                (int)getpid());
     watchdog_ensure(); /* before the filter: the watchdog thread must not inherit it */
     char why[160];
-    if (watch.strict && strict_install(watch.strict, why, sizeof why) < 0)
+    if (watch.strict && strict_install(watch.strict, loop_thread_busy, why, sizeof why) < 0)
         report("%s is off on thread %d: %s", watch.strict == STRICT_REFUSE ? "-S" : "-R", (int)tid,
                why);
     return self = l;

@@ -34,8 +34,6 @@
  * through. This is a debugging aid, not a sandbox: code that wanted to could get around it. */
 #include "strict.h"
 
-#include "loops.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
@@ -65,6 +63,7 @@ static struct slot {
 static atomic_uint ring_head, ring_tail;
 static atomic_long trapped, lost;
 static atomic_int catching; /* STRICT_REFUSE or STRICT_REPORT until strict_lift, else 0 */
+static bool (*loop_thread_busy)(void); /* the caller's: a loop thread, outside its wait */
 
 bool strict_take(struct refusal *out) {
     unsigned tail = atomic_load(&ring_tail);
@@ -346,9 +345,10 @@ static int prepare(char *why, size_t size) {
     return 0;
 }
 
-int strict_install(int mode, char *why, size_t size) {
+int strict_install(int mode, bool (*busy)(void), char *why, size_t size) {
     if (prepare(why, size) < 0)
         return -1;
+    loop_thread_busy = busy;
     atomic_store(&catching, mode);
     /* no_new_privs: what lets a process without CAP_SYS_ADMIN install a filter. No flag asks
      * for the other threads (SECCOMP_FILTER_FLAG_TSYNC): this loop thread alone. */
@@ -362,8 +362,8 @@ int strict_install(int mode, char *why, size_t size) {
 
 #else
 
-int strict_install(int mode, char *why, size_t size) {
-    (void)mode;
+int strict_install(int mode, bool (*busy)(void), char *why, size_t size) {
+    (void)mode, (void)busy;
     snprintf(why, size, "strict mode is written for x86-64 only (its handler edits registers)");
     return -1;
 }

@@ -25,9 +25,10 @@ struct refusal {
 };
 
 /* Installs the filter on the calling thread, a loop's (mode: STRICT_REFUSE or STRICT_REPORT).
- * Threads it creates later inherit the filter, but only loop threads are refused: see strict.c.
- * Returns 0, or -1 with a reason in why. */
-int strict_install(int mode, char *why, size_t size);
+ * Threads it creates later inherit the filter, but a trapped call is caught only when busy() says
+ * the thread is a loop's, outside its own wait (busy runs in a signal handler: it must be
+ * async-signal-safe); any other goes through. Returns 0, or -1 with a reason in why. */
+int strict_install(int mode, bool (*busy)(void), char *why, size_t size);
 
 /* Takes the oldest trapped call not yet reported. False when there is none. */
 bool strict_take(struct refusal *out);

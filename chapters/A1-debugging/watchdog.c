@@ -55,6 +55,9 @@ struct repeats {
     struct repeat r[REPEATS];
 };
 
+struct watch_config watch;
+struct loop loops[MAX_LOOPS];
+
 static struct repeats stalls = {.noun = "stall"}, trapped_calls = {.noun = "blocking call"},
                       sleeps = {.noun = "sleep"};
 
