@@ -39,7 +39,7 @@ D=50             # Little's law: every read takes D ms
 ZERO_WARMUP=200  # zero-delay: requests in the warm-up run that sizes each server's runs
 ZERO_C=50        # zero-delay runs: requests in flight at once, for every server alike
 SCALE_DELAY=1000 # the scale runs: each request waits this long
-MAX_WORKERS=1024 # -w's upper limit (common/utils.c)
+MAX_WORKERS=1024 # -w's upper limit (common/flags.c)
 OBJECTS=256      # the offload and slow-disk runs read this many objects, over and over
 SLOW_D=10        # the slow-disk runs: each read that reaches the disk takes this long
 SOURCES=16       # thousands of connections at once come from this many loopback addresses
@@ -925,7 +925,7 @@ trace_cost() {
 # ---------------------------------------------------------------------------------------------
 # 9. What an offload costs: one cached 64 KiB read, five ways, side by side.
 # read_size_12 PATH: the bytes chapter 12 reads for PATH: plan_disk_read's simulated size
-# (1024 + FNV-1a-64(path) mod 64512, common/protocol.c) in whole 4 KiB blocks, as its start_read
+# (1024 + FNV-1a-64(path) mod 64512, common/disk.c) in whole 4 KiB blocks, as its start_read
 # rounds it. Bash arithmetic wraps at 64 bits like the C does; the modulo is taken unsigned.
 read_size_12() {
     local path=$1 h=1469598103934665603 i c m=64512 u r
