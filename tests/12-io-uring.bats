@@ -127,6 +127,22 @@ fd_count() {
     check '! grep -q "took too long to arrive" "$SERVER_LOG"'
 }
 
+# A request whose read would start after its -T (counted from the accept) is answered RC 1 at
+# once, a queue timeout; handed to the kernel, its linked timeout was negative, which io_uring
+# refuses with -EINVAL ("the linked timeout fired after 4 ms (Invalid argument)", in the burst
+# above on a loaded machine). Each epoll_wait returns 600 ms late here: the request, in from the
+# start, is read 600 ms after its accept, past -T 500.
+@test "12: a request read after its -T has passed is a queue timeout, never handed to the kernel" {
+    restart_uring_server -T 500
+    attach_tracer epoll_wait:delay_exit=600ms
+    local reply
+    reply=$(ask '10,/late\n')
+    detach_tracer
+    [[ $reply =~ ^1,0,[0-9]+,/late$ ]]
+    grep -q 'timeout (queue) /late waited' "$SERVER_LOG"
+    check '! grep -q "Invalid argument" "$SERVER_LOG"'
+}
+
 @test "12: after a burst of 1,000 reads it answers the next request and gives its descriptors back" {
     needs_fds 1100
     ask '0,/warm-up\n' >/dev/null # the first accept opens accept_client's spare descriptor
