@@ -371,7 +371,7 @@ static void request_title(FILE *out, const struct model *m, size_t i) {
         }
         fprintf(out, " %.1f-%.1f ms", s->from_ms, s->to_ms);
     }
-    if (v->has[EV_REPLY_SENT] && v->t_ms[EV_REPLY_SENT] > (double)r->end_ms)
+    if (v->has[EV_REPLY_SENT] && v->t_ms[EV_REPLY_SENT] > v->end_ms)
         fprintf(out, "; reply sent at %.1f ms, after the client's end", v->t_ms[EV_REPLY_SENT]);
     if (!v->traced && !v->n_seg)
         fprintf(out, "%lld-%lld ms, no server events", r->start_ms, r->end_ms);
