@@ -163,7 +163,8 @@ check_figure() {
         /<\/g>/ { kind = "" }
         kind != "" && /<rect class="(ph|ln)-/ {
             cls = attr($0, "class"); from = attr($0, "x"); to = from + attr($0, "width")
-            if (to - from >= 1) uses[cls == "ln-read" ? "ph-read" : cls] = 1 # visible: keyed
+            # Visible, so keyed: 1 px as the SVG says (from + width - from can fall just short).
+            if (attr($0, "width") + 0 >= 1) uses[cls == "ln-read" ? "ph-read" : cls] = 1
             if (kind == "req") { # in px until the ticks (drawn last) give the scale
                 phase_ms[id, cls] += to - from
                 if (!(id in row_from) || from < row_from[id]) row_from[id] = from
