@@ -162,8 +162,11 @@ check_figure() {
         /<g class="lane"/ { kind = "lane"; lane_name[++n_lanes] = attr($0, "data-name"); n_reads[n_lanes] = 0 }
         /<\/g>/ { kind = "" }
         kind != "" && /<rect class="(ph|ln)-/ {
-            cls = attr($0, "class"); from = attr($0, "x"); to = from + attr($0, "width")
-            if (to - from >= 1) uses[cls == "ln-read" ? "ph-read" : cls] = 1 # visible: keyed
+            # x as a number: as text "340.76" < "92.49", and a bar drawn from 92 to 340 px was
+            # measured from its last segments alone.
+            cls = attr($0, "class"); from = attr($0, "x") + 0; to = from + attr($0, "width")
+            # Visible, so keyed: 1 px as the SVG says (from + width - from can fall just short).
+            if (attr($0, "width") + 0 >= 1) uses[cls == "ln-read" ? "ph-read" : cls] = 1
             if (kind == "req") { # in px until the ticks (drawn last) give the scale
                 phase_ms[id, cls] += to - from
                 if (!(id in row_from) || from < row_from[id]) row_from[id] = from

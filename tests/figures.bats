@@ -92,3 +92,27 @@ redraw() {
     [[ $output == *"FAIL 10-naive: the legend keys exactly the colours drawn ( keyed, not drawn: ph-ready)"* ]]
     [[ $output == *"FAIL 10-naive: states what it shows (0 claims)"* ]]
 }
+
+@test "a bar is measured from its leftmost segment as a number: 82 px is left of 449 px" {
+    # Request 0 waits 21-590 ms for a worker, then is read: its segments start at x of two and
+    # of three digits. Compared as text, "449..." < "82...", and its 580 ms measured under 10.
+    local conf=$BATS_TEST_TMPDIR/conf/14-cache-aware dir=$BATS_TEST_TMPDIR/svg
+    mkdir -p "$conf" "$dir"
+    printf '%s\n' '# mono_ms 1000.000' '0 20 600 ok 0 0' >"$BATS_TEST_TMPDIR/tl"
+    printf '%s\n' '{"t_ms":0,"thread":"main","event":"trace_start","mono_ms":1000}' \
+        '{"t_ms":20.5,"thread":"loop","event":"accepted","fd":3}' \
+        '{"t_ms":21,"thread":"loop","event":"request","fd":3,"req":"/obj/0"}' \
+        '{"t_ms":590,"thread":"worker-1","event":"read_start","fd":3,"req":"/obj/0"}' \
+        '{"t_ms":599,"thread":"worker-1","event":"read_done","fd":3,"req":"/obj/0"}' \
+        '{"t_ms":599.5,"thread":"loop","event":"reply_sent","fd":3,"req":"/obj/0"}' >"$BATS_TEST_TMPDIR/trace"
+    "$BIN/timeline-svg" -t hits -s 'one request' -e "$BATS_TEST_TMPDIR/trace" "$BATS_TEST_TMPDIR/tl" >"$dir/14-hits.svg"
+    grep -A9 '<g class="req" data-id="0"' "$dir/14-hits.svg" | grep -q '<rect class="ph-[a-z-]*" x="[0-9][0-9]\.'
+    grep -A9 '<g class="req" data-id="0"' "$dir/14-hits.svg" | grep -q '<rect class="ph-read" x="[1-9][0-9][0-9]\.'
+    printf '%s\n' 'hits | - | - | -' 'hits: claim requests 0 latency < 100 ms' \
+        'hits: claim requests 0 wait-worker >= 500 ms' >"$conf/figures.conf"
+    FIGURES_CONF_DIR=$BATS_TEST_TMPDIR/conf run "$ROOT/scripts/figures.sh" --check "$dir" 14-cache-aware
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ $output =~ "FAIL 14-hits: requests 0 latency < 100 ms (measured 5"[78][0-9]" to " ]]
+    [[ $output == *"ok   14-hits: requests 0 wait-worker >= 500 ms"* ]]
+}

@@ -358,3 +358,58 @@ row_labels() {
     has_span "req 0 ph-read" 1 400
     has_span "lane loop ln-read" 1 450 # the axis: 400 ms rounded up a tick
 }
+
+@test "a request answered within the millisecond it was sent keeps its row" {
+    # The client counts whole milliseconds, down: sent at 50.2 and answered at 50.9 ms, its row
+    # says 50 to 50. The server's reply left at 50.8: that is where its bar ends. (A 0 ms bar was
+    # no bar: figure 14's first page-cache hit once had no row.)
+    printf '%s\n' '# mono_ms 1000.000' '0 50 50 ok 0 0' '1 50 51 timeout 0 0' >"$BATS_TEST_TMPDIR/tl"
+    printf '%s\n' '{"t_ms":0,"thread":"main","event":"trace_start","mono_ms":1000}' \
+        '{"t_ms":50.3,"thread":"loop","event":"accepted","fd":3}' \
+        '{"t_ms":50.4,"thread":"loop","event":"request","fd":3,"req":"/obj/0"}' \
+        '{"t_ms":50.6,"thread":"loop","event":"reply_ready","fd":3,"req":"/obj/0","rc":0}' \
+        '{"t_ms":50.8,"thread":"loop","event":"reply_sent","fd":3,"req":"/obj/0"}' \
+        '{"t_ms":50.5,"thread":"loop","event":"accepted","fd":4}' \
+        '{"t_ms":50.6,"thread":"loop","event":"request","fd":4,"req":"/obj/1"}' \
+        '{"t_ms":52.2,"thread":"loop","event":"reply_ready","fd":4,"req":"/obj/1","rc":0}' \
+        '{"t_ms":52.3,"thread":"loop","event":"reply_sent","fd":4,"req":"/obj/1"}' \
+        >"$BATS_TEST_TMPDIR/trace"
+    run "$BIN/timeline-svg" -e "$BATS_TEST_TMPDIR/trace" "$BATS_TEST_TMPDIR/tl"
+    [ "$status" -eq 0 ]
+    SPANS=$(spans)
+    has_span "req 0 ph-ready" 50.6 50.8
+    [ "$(grep -c '^req 0 ' <<<"$SPANS")" -eq 3 ] # accept, loop, ready: 50 to 50.8 ms
+    grep -q '<title>request 0, ok: not yet accepted 50.0-50.3 ms; .* 50.6-50.8 ms</title>' <<<"$output"
+    # A reply sent after the client's millisecond (it gave up at 51) is not its end: the bar
+    # stops at 51 ms, and says so.
+    grep -q '<title>request 1, timeout: .*-51.0 ms; reply sent at 52.3 ms, after the client' <<<"$output"
+}
+
+@test "a segment drawn 1.00 px wide is keyed, however little short of 1 px it was" {
+    # The legend keys a phase some bar shows 1 px wide or more. Decided before the width was
+    # rounded to the SVG's 0.01 px, a 0.997 px segment was drawn "1.00" and left unkeyed.
+    printf '%s\n' '# mono_ms 1000.000' '0 0 100 ok 10 0' >"$BATS_TEST_TMPDIR/tl"
+    # trace READ_DONE REPLY_SENT: request 0 read on the loop from 20 ms, ready until it is sent.
+    trace() {
+        printf '%s\n' '{"t_ms":0,"thread":"main","event":"trace_start","mono_ms":1000}' \
+            '{"t_ms":1,"thread":"loop","event":"accepted","fd":3}' \
+            '{"t_ms":2,"thread":"loop","event":"request","fd":3,"req":"/obj/0"}' \
+            '{"t_ms":20,"thread":"loop","event":"read_start","fd":3,"req":"/obj/0"}' \
+            "{\"t_ms\":$1,\"thread\":\"loop\",\"event\":\"read_done\",\"fd\":3,\"req\":\"/obj/0\"}" \
+            "{\"t_ms\":$2,\"thread\":\"loop\",\"event\":\"reply_sent\",\"fd\":3,\"req\":\"/obj/0\"}" \
+            >"$BATS_TEST_TMPDIR/trace"
+    }
+    trace 30 40
+    run "$BIN/timeline-svg" -e "$BATS_TEST_TMPDIR/trace" "$BATS_TEST_TMPDIR/tl"
+    # The scale, from the first two ticks; then a ready segment of 0.997 px.
+    local ready
+    ready=$(grep -m2 'class="tick"' <<<"$output" | sed 's/.* x="\([0-9.]*\)".*>\([0-9]*\)<.*/\1 \2/' |
+        awk 'NR == 1 { x = $1; v = $2 } NR == 2 { printf "%.4f", 30 + 0.997 * ($2 - v) / ($1 - x) }')
+    trace 30 "$ready"
+    run "$BIN/timeline-svg" -e "$BATS_TEST_TMPDIR/trace" "$BATS_TEST_TMPDIR/tl"
+    [ "$status" -eq 0 ]
+    grep -q '<rect class="ph-ready" [^>]* width="1.00"' <<<"$output"
+    keys=$(keys_and_uses)
+    echo "$(tr '\n' ' ' <<<"$keys")"
+    [ "$(awk '/^--$/ { exit } 1' <<<"$keys")" = "$(awk 'after; /^--$/ { after = 1 }' <<<"$keys")" ]
+}

@@ -230,6 +230,14 @@ struct layout {
     const struct figure *fig;
 };
 
+/* A width as the SVG gives it, to 0.01 px: what a reader, and figures.sh --check, measure. A key
+ * decided on the width before rounding left a segment of 0.996 px, drawn "1.00", unkeyed. */
+static double px_as_drawn(double px) {
+    char s[32];
+    snprintf(s, sizeof s, "%.2f", px);
+    return strtod(s, NULL);
+}
+
 static double lx(const struct layout *g, double ms) {
     if (ms < 0)
         ms = 0;
@@ -322,7 +330,7 @@ static void layout_of(struct layout *g, const struct model *m, const struct figu
     for (size_t i = 0; i < tl->n; i++) /* a sliver no one can see needs no key */
         for (int k = 0; k < m->req[i].n_seg; k++) {
             const struct segment *s = &m->req[i].seg[k];
-            if (lx(g, s->to_ms) - lx(g, s->from_ms) >= KEY_MIN_PX)
+            if (px_as_drawn(lx(g, s->to_ms) - lx(g, s->from_ms)) >= KEY_MIN_PX)
                 g->has_phase[s->phase] = true;
         }
     g->legend_y = 53;
@@ -371,7 +379,7 @@ static void request_title(FILE *out, const struct model *m, size_t i) {
         }
         fprintf(out, " %.1f-%.1f ms", s->from_ms, s->to_ms);
     }
-    if (v->has[EV_REPLY_SENT] && v->t_ms[EV_REPLY_SENT] > (double)r->end_ms)
+    if (v->has[EV_REPLY_SENT] && v->t_ms[EV_REPLY_SENT] > v->end_ms)
         fprintf(out, "; reply sent at %.1f ms, after the client's end", v->t_ms[EV_REPLY_SENT]);
     if (!v->traced && !v->n_seg)
         fprintf(out, "%lld-%lld ms, no server events", r->start_ms, r->end_ms);

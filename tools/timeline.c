@@ -321,6 +321,7 @@ static void split_request(struct builder *b, size_t i) {
     const struct row *r = &b->tl->rows[i];
     struct request_view *v = &b->m->req[i];
     v->n_seg = 0;
+    v->end_ms = (double)r->end_ms;
     /* No event names it, though the server traced this run until after the client gave up and
      * every connection it accepted is accounted for: it was never accepted (a loop blocked with
      * it in its accept queue, say). A request that failed at once has no bar to draw. */
@@ -363,7 +364,13 @@ static void split_request(struct builder *b, size_t i) {
         p[k].phase = worker ? PH_WAIT_WORKER : PH_WAIT_LOOP;
         p[k].lane = next;
     }
+    /* The client counts whole ms, down: its answer came within the ms after end_ms. A reply the
+     * server sent in that ms was answered then, so the bar runs to it: else a request answered
+     * under a ms after its send (a page-cache hit on the loop) was 0 ms long, and no row. */
     double end = (double)r->end_ms;
+    if (v->has[EV_REPLY_SENT] && v->t_ms[EV_REPLY_SENT] > end && v->t_ms[EV_REPLY_SENT] < end + 1)
+        end = v->t_ms[EV_REPLY_SENT];
+    v->end_ms = end;
     for (int k = 0; k < n; k++) {
         double from = p[k].t_ms, to = k + 1 < n && p[k + 1].t_ms < end ? p[k + 1].t_ms : end;
         if (to <= from)

@@ -54,6 +54,7 @@ struct request_view {
     int prefix;  /* which of trace_load's path prefixes its path had; -1 when unknown */
     struct segment seg[SEGMENTS_MAX];
     int n_seg;
+    double end_ms; /* the client's end, within its whole ms by the reply's send (split_request) */
     bool has[EV_REFUSED + 1];
     double t_ms[EV_REFUSED + 1];
     int lane[EV_REFUSED + 1];

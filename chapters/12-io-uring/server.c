@@ -197,6 +197,11 @@ static int open_object(struct conn *c, size_t *size) {
  * turn, with every other read of the turn, in one system call). The loop goes on serving. */
 static enum want start_read(struct conn *c, int64_t now) {
     struct ring_read *r = c->data;
+    /* The seed's queue deadline, counted from the accept: a request the loop reads late (a busy
+     * turn) may have spent it all. Its linked timeout would then be negative: the kernel refuses
+     * that with -EINVAL, and cancels the read behind it. */
+    if (job_expired_in_queue(&c->job, now, cfg.deadline_ms))
+        return conn_reply(c, now);
     c->job.disk = plan_disk_read(&c->job.req, &rng);
     /* Whole blocks, at least one; a real object may hold up to a slot. */
     size_t len = disk_is_real() ? SLOT : ((size_t)c->job.disk.bytes / BLOCK + 1) * BLOCK;

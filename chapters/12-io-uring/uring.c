@@ -111,6 +111,13 @@ static int enter(struct uring *r, unsigned min_complete, unsigned flags, void *a
     return n < 0 ? -errno : n;
 }
 
+/* The kernel may take fewer SQEs than offered. With SUBMIT_ALL it stops early only when it cannot
+ * allocate a request (out of memory: -EAGAIN if it took none); a full CQ does not stop it on the
+ * kernels SUBMIT_ALL needs (5.18+), whose CQEs wait on the overflow list instead. What it took it
+ * has issued, a linked chain cut short too; the rest stay in the SQ for the next call, where a
+ * LINK_TIMEOUT left without its head fails with -EINVAL and cancels what is linked behind it.
+ * Calling again at once could not mend that chain, and every SQE still posts its one CQE: the
+ * count is all there is to return. */
 int uring_submit(struct uring *r) {
     if (r->sq_local_tail == load_acquire(r->sq_head))
         return 0; /* nothing to say: skip the system call */
