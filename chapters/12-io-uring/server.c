@@ -200,7 +200,7 @@ static enum want start_read(struct conn *c, int64_t now) {
     /* The seed's queue deadline, counted from the accept: a request the loop reads late (a busy
      * turn) may have spent it all. Its linked timeout would then be negative: the kernel refuses
      * that with -EINVAL, and cancels the read behind it. */
-    if (job_expired_in_queue(&c->job, now, cfg.deadline_ms))
+    if (job_time_out_in_queue(&c->job, now, cfg.deadline_ms))
         return conn_reply(c, now);
     c->job.disk = plan_disk_read(&c->job.req, &rng);
     /* Whole blocks, at least one; a real object may hold up to a slot. */
