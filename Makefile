@@ -3,8 +3,10 @@
 # make tour         every chapter's demo, in order
 # make test         install the test tools if missing, then run every test (TEST_JOBS=1: one
 #                   file at a time)
-# make test-N       chapter N's tests alone (make test-4, make test-04: tests/04-epoll.bats)
-# make test-repeat N=5   the tests N times; lists each test that failed in any run, and when
+# make test-N       chapter N's tests alone (make test-4, make test-04: tests/04-epoll.bats;
+#                   make test-A1: the appendix's, tests/loopwatch.bats)
+# make test-repeat N=5   the tests N times; lists each test that failed in any run, and in
+#                   which runs
 # make clean        remove bin/
 # SAN=address,undefined (or SAN=thread) builds everything with those sanitizers, into its own
 # bin/san-*/ so that plain and sanitizer binaries never mix; `make test SAN=...` tests those.
@@ -107,6 +109,10 @@ test: install-test-deps all format-check
 
 # make test-4 (or test-04): one chapter's tests, tests/04-epoll.bats, built and run as make test
 # builds and runs them (SAN= too). An explicit rule such as test-repeat wins over this pattern.
+# The appendix has no server of its own: its tests are loopwatch's.
+test-A1 test-a1: install-test-deps all
+	bats tests/loopwatch.bats
+
 test-%: install-test-deps all
 	@t=tests/$(firstword $(filter $(shell printf %02d $* 2>/dev/null)-%,$(CHAPTERS))).bats; \
 	    [ -f "$$t" ] || { echo "make test-$*: no chapter $*; the chapters: $(CHAPTERS)" >&2; exit 2; }; \

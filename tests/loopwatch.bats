@@ -8,6 +8,7 @@
 # hub, asyncio's loop and an nginx worker, each mid-read. Where /dev/fuse works, the disk is
 # bin/slowdisk.
 load helpers
+bats_require_minimum_version 1.5.0 # run -127
 
 # helpers.bash's teardown, kept under another name: ours also takes the slow disk down.
 eval "helpers_$(declare -f teardown)"
