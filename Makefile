@@ -101,19 +101,11 @@ install-test-deps:
 # Each test file starts its own servers on port 0, so files can run side by side: three at once
 # (GNU parallel runs them for bats), the tests of one file in order. Most of a test is waiting
 # for a deadline, so three fit two cores: the suite takes 40 % of its serial time. TEST_JOBS=1
-# runs one file at a time. The format goes first: a drifted file fails the run before any
-# server starts.
-# The longest files start first (bats --timing, 2026-12-06: reliability-conns, slides and
-# reliability take 100-110 s each, most files 5-30 s): in name order they came last and ran
-# alone at the end while the other jobs sat idle. A file not listed runs after these, in name
-# order.
+# runs one file at a time, in name order. The format goes first: a drifted file fails the run
+# before any server starts.
 TEST_JOBS ?= 3
-TEST_FIRST = reliability-conns slides reliability exercises peers loopwatch 15-hidden-blocking \
-             swift-lab figures 12-io-uring real-disk slowdisk
-TEST_FILES = $(TEST_FIRST:%=tests/%.bats) \
-             $(filter-out $(TEST_FIRST:%=tests/%.bats),$(sort $(wildcard tests/*.bats)))
 test: install-test-deps all format-check
-	bats --jobs $(TEST_JOBS) --no-parallelize-within-files $(TEST_FILES)
+	bats --jobs $(TEST_JOBS) --no-parallelize-within-files tests
 
 # make test-4 (or test-04): one chapter's tests, tests/04-epoll.bats, built and run as make test
 # builds and runs them (SAN= too). An explicit rule such as test-repeat wins over this pattern.
@@ -130,7 +122,7 @@ test-%: install-test-deps all
 # names some files or folders instead of tests/), then every test that failed in any run, with
 # the runs it failed in; fails if any did. A flaky test is found by repeating it, never hidden
 # by a retry (scripts/test-repeat.sh).
-TESTS ?= $(TEST_FILES)
+TESTS ?= tests
 test-repeat: N ?= 5
 test-repeat: install-test-deps all format-check
 	@scripts/test-repeat.sh $(N) $(TESTS)

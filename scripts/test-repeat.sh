@@ -11,8 +11,6 @@ runs=${1:-}
 [[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "usage: scripts/test-repeat.sh N [PATH...]" >&2; exit 2; }
 shift
 [ $# -gt 0 ] || set -- tests
-what=$*
-[ $# -le 3 ] || what="$# files" # make test-repeat names every file, longest first
 out=${TEST_REPEAT_OUT:-${BIN_DIR:-bin}/test-repeat}
 rm -rf "$out"
 mkdir -p "$out"
@@ -45,10 +43,10 @@ for run in $(seq "$runs"); do
 done
 
 if [ ${#order[@]} -eq 0 ] && [ ${#broken[@]} -eq 0 ]; then
-    echo "test-repeat: every test passed in all $runs runs of $what"
+    echo "test-repeat: every test passed in all $runs runs of $*"
     exit 0
 fi
-echo "test-repeat: ${#order[@]} test$([ ${#order[@]} -ne 1 ] && echo s) failed in some of $runs runs of $what:"
+echo "test-repeat: ${#order[@]} test$([ ${#order[@]} -ne 1 ] && echo s) failed in some of $runs runs of $*:"
 for name in "${order[@]}"; do
     in=${failed[$name]% }
     printf '  %s\n      failed in run%s %s: %d of %d\n' "$name" "$([[ $in == *' '* ]] && echo s)" \
