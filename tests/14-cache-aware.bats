@@ -94,7 +94,17 @@ hits_behind_a_slow_miss() {
 @test "14: cache hits are answered while a slow miss holds the only worker" {
     hits_behind_a_slow_miss nowait
     grep -q 'miss: offloaded /slow' "$SERVER_LOG"
-    check '[ "$(field ok)" -eq 5 ] && [ "$(field timeouts)" -eq 0 ]'
+    # A hit is what the server found in the cache when the request came. The kernel may drop a
+    # warm block before then: on our VMs DAMON pages out physical memory it has seen idle for a
+    # minute, and one run in five lost /h/3 300 ms after it was a hit, 23 GB free. That block is
+    # a miss, and waits behind /slow as always-offload's hits do. Every hit is answered; most of
+    # the five must be hits, or the test did not test what it says.
+    local after_slow hits misses
+    after_slow=$(sed -n '/offloaded \/slow$/,$p' "$SERVER_LOG")
+    hits=$(grep -c 'hit: served on the loop /h/' <<<"$after_slow" || true)
+    misses=$(grep -c 'miss: offloaded /h/' <<<"$after_slow" || true)
+    echo "# after /slow: $hits hit(s), $misses miss(es)" >&3
+    check '[ "$hits" -ge 3 ] && [ "$(field ok)" -eq "$hits" ] && [ "$(field timeouts)" -eq "$misses" ]'
 }
 
 @test "14: always-offload: the same hits wait behind the slow read, and time out" {
