@@ -142,7 +142,11 @@ skip_under_sanitizers() {
     stops_clean
     check '[ "$(grep -c "loop blocked" "$SERVER_LOG")" -eq 1 ]'
     check '[ "$(grep -c "loop unblocked" "$SERVER_LOG")" -eq 1 ]'
-    check 'grep -Eq "the same stall 3 more times in the last [0-9.]+ s: clock_nanosleep in sleep_ms, the longest 30[0-9] ms" "$SERVER_LOG"'
+    # The longest of the three, not their sum (about 900 ms): a turn is the 300 ms sleep and the
+    # wait for a CPU after it, 312 ms in a sanitizer run on a loaded machine, so no tighter bound.
+    local longest
+    longest=$(sed -n 's/.*the same stall 3 more times in the last [0-9.]* s: clock_nanosleep in sleep_ms, the longest \([0-9]*\) ms$/\1/p' "$SERVER_LOG")
+    check '[ -n "$longest" ] && [ "$longest" -ge 300 ] && [ "$longest" -lt 600 ]'
 }
 
 @test "loopwatch: an idle loop, asleep in epoll_wait with nothing to do, is not reported" {
