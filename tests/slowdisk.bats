@@ -83,19 +83,28 @@ big_object() {
 
 # interrupt_read SIGNAL FILE: reads FILE with dd (which lives through SIGUSR1), sends dd SIGNAL
 # in the middle of its read, waits for it to end, and sets ms to how long it took. The signal
-# must land while the READ is pending, however loaded the machine: slowdisk is stopped from
-# just before the signal until the reader has sent its FUSE_INTERRUPT (it then waits for the
-# answer in state D), and a resumed slowdisk reads requests before it answers what is due.
+# must land while slowdisk holds the READ, however loaded the machine: watching its log for the
+# READ and stopping it then lost that race to a 100 ms delay (1 run in 8). So slowdisk is asked
+# to stop itself once it has logged the next READ (a lookup of MNT/hold), and stays stopped until
+# the reader has sent its FUSE_INTERRUPT (it then waits for the answer in state D); a resumed
+# slowdisk reads requests before it answers what is due.
 interrupt_read() {
     local reads interrupted t0 pid i
     reads=$(disk_reads)
     interrupted=$(grep -c ' interrupted$' "$SD_LOG" || true)
+    if stat "$MNT/hold" >/dev/null 2>&1; then # ENOENT, and the next READ is held
+        echo "MNT/hold exists: slowdisk cannot hold a READ" >&2
+        return 1
+    fi
     t0=$(date +%s%N)
     dd if="$2" of=/dev/null bs=64k status=none 3>&- &
     pid=$!
     READERS+=("$pid")
-    wait_for_read "$reads"
-    kill -STOP "$SD_PID"
+    for i in $(seq 500); do
+        [ "$(awk '{ print $3 }' "/proc/$SD_PID/stat" 2>/dev/null)" = T ] && break
+        sleep 0.01
+    done
+    grep -q 'holding READ' "$SD_LOG" || { echo "slowdisk held no READ in 5 s" >&2; return 1; }
     kill -"$1" "$pid"
     for i in $(seq 500); do
         [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = D ] && break

@@ -44,7 +44,10 @@
  * The names. The node id of each name is ours to choose, and ours carry the whole node (is it a
  * directory, its delay, a hash of its path; see node_id): the server keeps no table of names,
  * and FORGET has nothing to forget. The top level holds directories only: a delay in milliseconds
- * (0..3600000), or eio/ (with -m seed, any name). Below them every name exists: a directory if
+ * (0..3600000), or eio/ (with -m seed, any name). One name there is a request, not a file:
+ * looking up MNT/hold (ENOENT) makes slowdisk stop itself (SIGSTOP) as soon as it has logged the
+ * next READ, so that a test can signal that READ's reader while it is surely pending; SIGCONT
+ * goes on. Below them every name exists: a directory if
  * it ends in ".d", else a file. The kernel asks for a name's type in the LOOKUP, before it knows
  * whether the path goes on, so the type has to be in the name. Each file is 1 KiB to 64 KiB (from
  * its path hash) of 32-byte lines "NODEID OFFSET\n": the node id in hex (the file's inode number)
@@ -284,6 +287,7 @@ struct server {
     bool per_io;      /* -P: every READ pays the whole delay, not one per open */
     bool seed_model;  /* -m seed */
     bool verbose;     /* -v: log every request */
+    bool hold_next;   /* a LOOKUP of /hold asked: stop (SIGSTOP) once the next READ is logged */
     bool initialized; /* FUSE_INIT answered: the mount is usable */
     uint32_t uid, gid;
     int64_t mtime; /* every node's times: the server's start, so the page cache stays valid */
@@ -388,6 +392,12 @@ static int do_lookup(struct server *s, const struct request_in *rq) {
     struct node parent, child;
     if (!node_from_id(rq->h.nodeid, &parent))
         return ESTALE;
+    /* A test that must signal a reader while slowdisk holds its READ cannot win that race from
+     * outside against a 100 ms delay on a loaded machine: it asks for the hold instead. */
+    if (parent.kind == KIND_ROOT && strcmp(name, "hold") == 0) {
+        s->hold_next = true;
+        return ENOENT;
+    }
     int err = node_child(&parent, name, s->seed_model, &child);
     if (err)
         return err;
@@ -549,6 +559,12 @@ static int do_read(struct server *s, const struct request_in *rq) {
             log_msg("READ %" PRIu64 ": node %016" PRIx64 " offset %" PRIu64
                     " size %u: %s in %" PRId64 " ms",
                     r.unique, r.nodeid, r.offset, in.size, what, due - rq->now);
+    }
+    if (s->hold_next) { /* the READ is ours and unanswered: its reader waits until SIGCONT */
+        s->hold_next = false;
+        log_msg("holding READ %" PRIu64 " (a LOOKUP of /hold asked): stopped until SIGCONT",
+                r.unique);
+        raise(SIGSTOP);
     }
     if (due <= rq->now) {
         answer_read(s, &r);
