@@ -3,56 +3,7 @@
 # disk or temp file behind, and exits with the shell's status for the signal; make test-repeat
 # names every test that failed in any run.
 load helpers
-
-# Each run is a session of its own (setsid), as a terminal's job is a process group: SIGINT to
-# the group is Ctrl-C, to the script alone a kill.
-setup() {
-    RUN_TMP=$BATS_TEST_TMPDIR/tmp # the script's TMPDIR: it must be empty afterwards
-    RUN_OUT=$BATS_TEST_TMPDIR/out
-    mkdir -p "$RUN_TMP"
-    RUN_SID=
-}
-
-# helpers' teardown, after whatever a failed test left of its run: nothing outlives a test.
-eval "helpers_$(declare -f teardown)"
-teardown() {
-    if [ -n "$RUN_SID" ] && [ -n "$(ps -o pid= -s "$RUN_SID")" ]; then
-        kill -KILL -- -"$RUN_SID" 2>/dev/null || true
-    fi
-    local m
-    for m in $(grep -o " $RUN_TMP/[^ ]*" /proc/self/mounts); do "$BIN/slowdisk" -u "$m"; done
-    helpers_teardown
-}
-
-# start_run SCRIPT ARGS...: SCRIPT (from scripts/) in a session of its own, TMPDIR=$RUN_TMP,
-# output in $RUN_OUT; sets RUN_SID, its pid and session id.
-start_run() {
-    local script=$ROOT/scripts/$1
-    shift
-    # --default-signal: a job started with & ignores SIGINT, and a shell cannot trap a signal
-    # ignored at its start; a terminal's job has it at its default.
-    TMPDIR=$RUN_TMP setsid env --default-signal=INT bash -c 'echo $$ >"$0"; exec "$@"' \
-        "$BATS_TEST_TMPDIR/sid" "$script" "$@" >"$RUN_OUT" 2>&1 3>&- &
-    RUN_PID=$!
-    for _ in $(seq 100); do [ -s "$BATS_TEST_TMPDIR/sid" ] && break; sleep 0.05; done
-    RUN_SID=$(cat "$BATS_TEST_TMPDIR/sid")
-    [ "$RUN_SID" = "$RUN_PID" ] # setsid ran in place: the status of wait is the script's
-}
-
-# interrupt_when PATTERN SIGNAL group|script [DELAY]: when the run's output has a line matching
-# PATTERN (and DELAY seconds more), SIGNAL to its whole group (Ctrl-C) or to the script alone;
-# then waits 20 s at most for it to end. Sets RUN_STATUS.
-interrupt_when() {
-    local found=0
-    wait_for_line "$RUN_PID" "$RUN_OUT" "$1" || found=$?
-    [ "$found" -eq 0 ] || { echo "no line /$1/ in its output ($found):" >&2; cat "$RUN_OUT" >&2; return 1; }
-    sleep "${4:-0}"
-    if [ "$3" = group ]; then kill -"$2" -- -"$RUN_SID"; else kill -"$2" "$RUN_PID"; fi
-    timeout 20 tail --pid="$RUN_PID" -f /dev/null || { echo "still running 20 s after SIG$2" >&2; return 1; }
-    RUN_STATUS=0
-    wait "$RUN_PID" || RUN_STATUS=$?
-    echo "exit status $RUN_STATUS" # shown when a test fails
-}
+load run_helpers
 
 # nothing_left: no process of the run's session, nothing in its TMPDIR, nothing mounted there.
 nothing_left() {

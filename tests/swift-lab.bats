@@ -12,32 +12,16 @@
 # nginx's 32 threads must keep every one of them. Skips, with the reason, where there is no FUSE,
 # and says so where nginx is missing (make peers installs it).
 load helpers
-
-setup() {
-    LAB_TMP=$BATS_TEST_TMPDIR/tmp # the lab's TMPDIR: it must be empty afterwards
-    mkdir -p "$LAB_TMP"
-    RUN_SID=
-}
-
-# helpers' teardown, after whatever a failed test left: nothing outlives a test.
-eval "helpers_$(declare -f teardown)"
-teardown() {
-    if [ -n "$RUN_SID" ] && [ -n "$(ps -o pid= -s "$RUN_SID")" ]; then
-        kill -KILL -- -"$RUN_SID" 2>/dev/null || true
-    fi
-    local m
-    for m in $(grep -o " $LAB_TMP/[^ ]*" /proc/self/mounts); do "$BIN/slowdisk" -u "$m"; done
-    helpers_teardown
-}
+load run_helpers # the lab in a session of its own, as a terminal runs it
 
 # nothing_left: no process reading under the lab's TMPDIR (its servers, clients and disks all
 # name it), nothing mounted there, nothing in it.
 nothing_left() {
     local procs files mounts
     sleep 0.2 # a process the lab killed may still be exiting
-    procs=$(pgrep -af -- "$LAB_TMP") || true
-    files=$(ls -A "$LAB_TMP")
-    mounts=$(grep -c " $LAB_TMP" /proc/self/mounts) || true
+    procs=$(pgrep -af -- "$RUN_TMP") || true
+    files=$(ls -A "$RUN_TMP")
+    mounts=$(grep -c " $RUN_TMP" /proc/self/mounts) || true
     [ -z "$procs" ] && [ -z "$files" ] && [ "$mounts" -eq 0 ] && return 0
     echo "left behind: processes [$procs] files [$files] mounts $mounts" >&2
     return 1
@@ -51,7 +35,7 @@ cell() {
 }
 
 @test "swift-lab quick: the read on the loop times healthy disks out; a pool per disk and nginx's aio threads do not" {
-    TMPDIR=$LAB_TMP SWIFT_LAB_QUICK=1 SWIFT_LAB_OUT=$BATS_TEST_TMPDIR/lab.md \
+    TMPDIR=$RUN_TMP SWIFT_LAB_QUICK=1 SWIFT_LAB_OUT=$BATS_TEST_TMPDIR/lab.md \
         run "$ROOT/scripts/swift-lab.sh"
     echo "$output"
     [ "$status" -ne 69 ] || skip "$(grep 'no slow disk' <<<"$output")"
@@ -82,40 +66,28 @@ cell() {
     [ "$(cell "nginx aio threads, 32" 4)" -eq 0 ] && [ "$(cell "nginx aio threads, 32" 5)" -eq 0 ]
 }
 
-# start_lab SIGNAL group|script: the quick lab, 05 alone, in a session of its own (as a terminal
-# runs a job: --default-signal, since a job started with & ignores SIGINT); 1 s into its load,
-# SIGNAL to the whole group (Ctrl-C) or to the script alone. Sets LAB_STATUS.
+# interrupt_lab SIGNAL group|script: the quick lab, 05 alone, run as a terminal's job; 1 s into
+# its load, SIGNAL to the whole group (Ctrl-C) or to the script alone. Sets RUN_STATUS.
 interrupt_lab() {
-    local out=$BATS_TEST_TMPDIR/out pid
-    TMPDIR=$LAB_TMP SWIFT_LAB_QUICK=1 setsid env --default-signal=INT \
-        bash -c 'echo $$ >"$0"; exec "$@"' "$BATS_TEST_TMPDIR/sid" "$ROOT/scripts/swift-lab.sh" 05 \
-        >"$out" 2>&1 3>&- &
-    pid=$!
-    for _ in $(seq 100); do [ -s "$BATS_TEST_TMPDIR/sid" ] && break; sleep 0.05; done
-    RUN_SID=$(cat "$BATS_TEST_TMPDIR/sid")
-    wait_for_line "$pid" "$out" '^== 05|no slow disk' 20 || { cat "$out"; return 1; }
-    if grep -q 'no slow disk' "$out"; then
-        wait "$pid" || true
-        skip "$(grep 'no slow disk' "$out")"
+    SWIFT_LAB_QUICK=1 start_run swift-lab.sh 05
+    wait_for_line "$RUN_PID" "$RUN_OUT" '^== 05|no slow disk' 20 || { cat "$RUN_OUT"; return 1; }
+    if grep -q 'no slow disk' "$RUN_OUT"; then
+        wait "$RUN_PID" || true
+        skip "$(grep 'no slow disk' "$RUN_OUT")"
     fi
-    sleep 1 # mounted, started, the clients sending
-    if [ "$2" = group ]; then kill -"$1" -- -"$RUN_SID"; else kill -"$1" "$pid"; fi
-    timeout 20 tail --pid="$pid" -f /dev/null || { echo "still running 20 s after SIG$1" >&2; return 1; }
-    LAB_STATUS=0
-    wait "$pid" || LAB_STATUS=$?
-    echo "exit status $LAB_STATUS"
-    cat "$out"
+    interrupt_when '^== 05' "$1" "$2" 1 # mounted, started, the clients sending
+    cat "$RUN_OUT"
 }
 
 @test "swift-lab: Ctrl-C during the load: status 130, nothing mounted, running or left in TMPDIR" {
     interrupt_lab INT group
-    [ "$LAB_STATUS" -eq 130 ]
+    [ "$RUN_STATUS" -eq 130 ]
     nothing_left
 }
 
 @test "swift-lab: SIGTERM to the script alone during the load: status 143, nothing left" {
     interrupt_lab TERM script
-    [ "$LAB_STATUS" -eq 143 ]
+    [ "$RUN_STATUS" -eq 143 ]
     nothing_left
 }
 
