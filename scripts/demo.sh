@@ -32,20 +32,7 @@ cleanup() {
     for pid in $(jobs -p); do stop_process "$pid"; done
     rm -rf "$work"
 }
-# interrupted STATUS: a signal's clean-up, done once (a second Ctrl-C does not cut it short),
-# then the shell's conventional status: 128 + the signal's number.
-# shellcheck disable=SC2317 # the traps below call it
-interrupted() {
-    trap '' INT TERM HUP
-    echo "demo.sh: interrupted, stopping what it started" >&2
-    cleanup
-    trap - EXIT
-    exit "$1"
-}
-trap cleanup EXIT
-trap 'interrupted 130' INT
-trap 'interrupted 143' TERM
-trap 'interrupted 129' HUP
+clean_up_on_signals "demo.sh: interrupted, stopping what it started"
 
 # in_background COMMAND...: COMMAND, waited for with the wait builtin, which a trapped signal
 # interrupts: a SIGTERM to the demo alone is handled at once, not after a 1.5 s client run.

@@ -30,19 +30,7 @@ cleanup() {
     "$BIN/slowdisk" -u "$mnt" >/dev/null 2>&1
     rm -rf --one-file-system "$work"
 }
-# interrupted STATUS: the clean-up, once (a second Ctrl-C does not cut it short), then the
-# shell's conventional status, 128 + the signal's number.
-interrupted() {
-    trap '' INT TERM HUP
-    echo "disk-demo.sh: interrupted, unmounting and stopping what it started" >&2
-    cleanup
-    trap - EXIT
-    exit "$1"
-}
-trap cleanup EXIT
-trap 'interrupted 130' INT
-trap 'interrupted 143' TERM
-trap 'interrupted 129' HUP
+clean_up_on_signals "disk-demo.sh: interrupted, unmounting and stopping what it started"
 
 say "=== A disk that really dies: bin/slowdisk on $mnt ==="
 echo "\$ $BIN/slowdisk -x MNT      # FUSE direct I/O: every read of MNT/DELAY_MS/... takes DELAY_MS"

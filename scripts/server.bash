@@ -8,6 +8,26 @@ say() {
     if [ -t 1 ]; then printf '\n\033[1m%s\033[0m\n' "$*"; else printf '\n%s\n' "$*"; fi
 }
 
+# clean_up_on_signals MESSAGE: the caller's cleanup() runs when the script exits; on Ctrl-C,
+# SIGTERM or SIGHUP it prints "MESSAGE" (what is being stopped), cleans up once (a second Ctrl-C
+# does not cut it short) and exits with the shell's conventional status, 128 + the signal's
+# number. The demos, the disk demo and the Swift lab each start servers, clients or a mount.
+clean_up_on_signals() {
+    CLEAN_UP_MESSAGE=$1
+    trap cleanup EXIT
+    trap 'interrupted 130' INT
+    trap 'interrupted 143' TERM
+    trap 'interrupted 129' HUP
+}
+# shellcheck disable=SC2317 # clean_up_on_signals's traps call it
+interrupted() {
+    trap '' INT TERM HUP
+    echo "$CLEAN_UP_MESSAGE" >&2
+    cleanup
+    trap - EXIT
+    exit "$1"
+}
+
 # wait_for_line PID FILE PATTERN [SECONDS]: waits up to SECONDS (10) for a line of FILE (a
 # process's stdout) to match the extended regex PATTERN. Returns 0 when one does, 1 when PID
 # exited first, 2 when the time ran out.

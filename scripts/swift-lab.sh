@@ -99,19 +99,7 @@ cleanup() {
     rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
     rm -rf --one-file-system "$work"
 }
-# interrupted STATUS: the clean-up, once (a second Ctrl-C does not cut it short), then exit
-# 128 + the signal's number.
-interrupted() {
-    trap '' INT TERM HUP
-    echo "swift-lab.sh: interrupted, stopping what it started" >&2
-    cleanup
-    trap - EXIT
-    exit "$1"
-}
-trap cleanup EXIT
-trap 'interrupted 130' INT
-trap 'interrupted 143' TERM
-trap 'interrupted 129' HUP
+clean_up_on_signals "swift-lab.sh: interrupted, stopping what it started"
 
 say() { printf '%s\n' "$*" >&2; }
 # nap SECONDS: a sleep a signal interrupts at once (the trap runs when wait returns).
