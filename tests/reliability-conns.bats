@@ -112,18 +112,20 @@ check_refusals_beside_reads() {
 }
 
 # ELAPSED_MS is defined once (common/protocol.h): from accept to the reply being ready. A request
-# sent one byte every 10 ms (14 bytes: ~130 ms to arrive) and read for 100 ms must say ~230 ms in
-# every chapter, serial or not.
+# sent one byte every 20 ms (14 bytes: 280 ms to arrive) and read for 100 ms says ~380 ms counted
+# from accept, ~100 counted from the request. The server accepts when it is next scheduled, which
+# on a loaded machine can be tens of ms after the client's connect (10 once said 212 where 240 was
+# sent), so the lower bound is the arrival alone: well clear of both the lag and the wrong count.
 @test "every chapter: ELAPSED_MS counts from accept, the same in every chapter" {
     EVERY_CHAPTER=1 for_each elapsed_from_accept
 }
 check_elapsed_from_accept() {
     local reply elapsed
-    reply=$("$RST" slow "$PORT" '100,/slowline\n' 10 2>/dev/null | head -n 1)
+    reply=$("$RST" slow "$PORT" '100,/slowline\n' 20 2>/dev/null | head -n 1)
     elapsed=$(cut -d, -f3 <<<"$reply")
     echo "# $1: $reply" >&3
-    [[ $reply =~ ^0,[0-9]+,[0-9]+,/slowline$ ]] && [ "$elapsed" -ge 220 ] && [ "$elapsed" -le 400 ] ||
-        { echo "$1: the slow request got '$reply', want ELAPSED 220..400 (from accept)" >&2; return 1; }
+    [[ $reply =~ ^0,[0-9]+,[0-9]+,/slowline$ ]] && [ "$elapsed" -ge 280 ] && [ "$elapsed" -le 600 ] ||
+        { echo "$1: the slow request got '$reply', want ELAPSED 280..600 (from accept)" >&2; return 1; }
 }
 
 # A pool with a queue: every request waiting for a worker past the deadline is answered RC 1 at
