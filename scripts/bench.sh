@@ -180,7 +180,7 @@ start_sampler() {
                 f=$(ls -U "/proc/$1/fd" 2>/dev/null | wc -l)
                 [ "$f" -gt "$fmax" ] && { fmax=$f; echo "$fmax" >"$WORK/fds.max"; }
             fi
-            sleep 0.02
+            nap 0.02
         done
     ) &
     SAMPLER_PID=$!

@@ -52,7 +52,7 @@ mount_disk() {
     for _ in $(seq 200); do
         grep -q "^mounted on" "$MNT.out" && { disk=(-D "$MNT"); return; }
         kill -0 "$SD_PID" 2>/dev/null || { wait "$SD_PID"; SD_PID=; return; }
-        sleep 0.05
+        nap 0.05
     done
 }
 unmount_disk() {
@@ -192,7 +192,7 @@ echo "(client exit status $?)"
 cat "$client_out"
 for _ in $(seq 60); do # the client gave up at 1500 ms; the loop comes back at 2500 ms
     grep -q 'loop unblocked' "$SERVER_LOG" && break
-    sleep 0.05
+    nap 0.05
 done
 
 say "The loop is back (server log)"

@@ -43,7 +43,7 @@ for _ in $(seq 100); do
         echo "no slow disk on this machine: $(tail -1 "$work/sd.log")"
         exit 0
     fi
-    sleep 0.05
+    nap 0.05
 done
 sed "s|$mnt|MNT|" "$work/sd.out"
 

@@ -80,6 +80,6 @@ sample_threads() {
             peak=$now
             echo "$peak" >"$2"
         fi
-        sleep 0.02
+        nap 0.02
     done
 }

@@ -1,6 +1,32 @@
 # Shell helpers shared by the demos (scripts/demo.sh) and the tests (tests/helpers.bash).
-# Source it; it defines functions only.
-source "$(dirname "${BASH_SOURCE[0]}")/proc.bash"
+# Source it by a path (scripts/server.bash, "$ROOT/scripts/server.bash"); it defines functions.
+#
+# The polls below run thousands of times in make test, and every process costs: a fork of the
+# test's bash is 5-7 ms of CPU on a small VM, more than the check it does. So they use bash's
+# own loops, reads and tests, and wait with nap rather than sleep.
+source "${BASH_SOURCE[0]%/*}/proc.bash"
+
+# nap SECONDS: a sleep that a trapped signal cuts short (its trap runs as soon as wait returns,
+# not when the sleep ends). In the tests, where nothing traps signals and a fork is the cost
+# (tests/helpers.bash sets NAP_BY_READ=1), a read that times out on a pipe nobody writes sleeps
+# with no process at all. Never in a script that traps signals: a trap that runs inside read -t
+# can be abandoned half-way (bash 5.2: 4 of 30 SIGTERMs to disk-demo.sh began its cleanup, and
+# then the script went on).
+NAP_FD=
+nap() {
+    if [ -n "${NAP_BY_READ:-}" ]; then
+        nap_open
+        read -r -t "$1" -u "$NAP_FD" || true
+    else
+        sleep "$1" &
+        wait $!
+    fi
+}
+# nap_open: opens nap's pipe, held read-write so that it never ends. Bash cannot mark it
+# close-on-exec, so start_server closes it for the server: a server's descriptors are its own.
+nap_open() {
+    [ -n "$NAP_FD" ] || exec {NAP_FD}<> <(:)
+}
 
 # say TEXT...: a heading in a demo's output, after a blank line; bold on a terminal, plain in a
 # pipe or a file (make docs pastes it into a README, where an escape would show).
@@ -30,13 +56,16 @@ interrupted() {
 
 # wait_for_line PID FILE PATTERN [SECONDS]: waits up to SECONDS (10) for a line of FILE (a
 # process's stdout) to match the extended regex PATTERN. Returns 0 when one does, 1 when PID
-# exited first, 2 when the time ran out.
+# exited first, 2 when the time ran out. Empty FILE before PID starts: its shell opens it only
+# after the fork, and a line an earlier process left there would count.
 wait_for_line() {
-    local i
-    for i in $(seq $((${4:-10} * 20))); do
-        grep -qE -- "$3" "$2" && return 0
+    local i line
+    for ((i = 0; i < ${4:-10} * 20; i++)); do
+        [ -e "$2" ] && while IFS= read -r line || [ -n "$line" ]; do
+            [[ $line =~ $3 ]] && return 0
+        done <"$2"
         kill -0 "$1" 2>/dev/null || return 1
-        sleep 0.05
+        nap 0.05
     done
     return 2
 }
@@ -49,9 +78,9 @@ stop_process() {
     STOP_FOUND_ENDED=0 STOP_KILLED=0
     process_ended "$1" && STOP_FOUND_ENDED=1
     kill -TERM "$1" 2>/dev/null || true
-    for i in $(seq 100); do
+    for ((i = 0; i < 100; i++)); do
         kill -0 "$1" 2>/dev/null || break
-        sleep 0.05
+        nap 0.05
     done
     kill -0 "$1" 2>/dev/null && kill -KILL "$1" 2>/dev/null && STOP_KILLED=1
     wait "$1" 2>/dev/null || status=$?
@@ -61,8 +90,9 @@ stop_process() {
 # process_ended PID: true when PID is gone or a zombie (it ended, and is not reaped yet).
 process_ended() {
     local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
-    [ "$(cut -d' ' -f1 <<<"${stat##*) }")" = Z ]
+    { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 0
+    stat=${stat##*) } # the state follows the command's name, which may hold spaces
+    [ "${stat%% *}" = Z ]
 }
 
 # status_in_words STATUS: how a process ended, from the status wait gave: "died of SIGSEGV" for
@@ -103,11 +133,16 @@ start_server() {
         watched_by=("${LOOPWATCH:-$(dirname "$bin")/loopwatch}" -S --)
     fi
     # 3>&- : bats waits for every process holding its fd 3; a server must not inherit it.
-    "${watched_by[@]}" "$bin" -p 0 "$@" >"$SERVER_OUT" 2>"$SERVER_LOG" 3>&- &
+    nap_open
+    "${watched_by[@]}" "$bin" -p 0 "$@" >"$SERVER_OUT" 2>"$SERVER_LOG" 3>&- {NAP_FD}>&- &
     SERVER_PID=$!
     local status=0
     wait_for_line "$SERVER_PID" "$SERVER_OUT" '^listening on .*:[0-9]+$' "${START_SECONDS:-10}" || status=$?
-    PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$SERVER_OUT")
+    PORT=
+    local line
+    while IFS= read -r line; do
+        [[ $line =~ ^listening\ on\ .*:([0-9]+)$ ]] && PORT=${BASH_REMATCH[1]}
+    done <"$SERVER_OUT"
     [ "$status" -eq 0 ] && return 0
     if [ "$status" -eq 1 ]; then
         # Reaped here, so that its status can be told: a crash leaves no line in its log.
@@ -164,7 +199,7 @@ stop_server() {
 # loop blocked for seconds (chapter 05) leaves the file still for as long.
 trace_settled() {
     local size=-1 now i
-    for i in $(seq 100); do
+    for ((i = 1; i <= 100; i++)); do
         if [ $((i % 5)) -eq 0 ]; then
             now=$(stat -c %s "$1")
             [ "$now" = "$size" ] &&
@@ -172,7 +207,7 @@ trace_settled() {
                 return 0
             size=$now
         fi
-        sleep 0.1
+        nap 0.1
     done
     return 1
 }

@@ -102,11 +102,6 @@ cleanup() {
 clean_up_on_signals "swift-lab.sh: interrupted, stopping what it started"
 
 say() { printf '%s\n' "$*" >&2; }
-# nap SECONDS: a sleep a signal interrupts at once (the trap runs when wait returns).
-nap() {
-    sleep "$1" &
-    wait $!
-}
 
 # ---- Cores: as scripts/bench.sh pins them. The server gets the first CPU this shell may use,
 # everything else (clients, slow disks, this script) the others: the shell is pinned to the
@@ -129,6 +124,7 @@ pin_self "$OTHER_CPUS"
 mount_disk() {
     local mnt=$1 pid status=0
     shift
+    : >"$work/slowdisk.out" # the last disk's "mounted on" must not count for this one
     "$BIN/slowdisk" -x "$@" "$mnt" >"$work/slowdisk.out" 2>>"$work/slowdisk.log" &
     pid=$!
     wait_for_line "$pid" "$work/slowdisk.out" '^mounted on ' || status=$?
@@ -235,7 +231,7 @@ sample_threads() {
         tree "$1"
         tree_sum Threads
         [ "$SUM" -gt "$peak" ] && peak=$SUM && echo "$peak" >"$2"
-        sleep 0.05
+        nap 0.05
     done
 }
 HZ=$(getconf CLK_TCK)

@@ -49,7 +49,7 @@ reads_and_threads() {
     start_server "$BIN/07-thread-per-connection" -E "$trace"
     before=$(awk '/^VmSize:/ { print $2 }' "/proc/$SERVER_PID/status")
     ( while kill -0 "$SERVER_PID" 2>/dev/null; do
-          grep -E '^(Threads|VmSize):' "/proc/$SERVER_PID/status"; sleep 0.05
+          grep -E '^(Threads|VmSize):' "/proc/$SERVER_PID/status"; nap 0.05
       done >"$samples" ) 3>&- &
     local sampler=$!
     client -c 1000 -n 1000 -d 1000 -t 8000

@@ -30,7 +30,7 @@ killed_parent_leaves_nothing() {
     for i in $(seq 20); do
         left=$(alive "$@" | xargs)
         [ -z "$left" ] && break
-        sleep 0.05
+        nap 0.05
     done
     # shellcheck disable=SC2086 # one pid a word
     [ -z "$left" ] || kill -KILL $left
@@ -115,7 +115,7 @@ killed_parent_leaves_nothing() {
     for i in $(seq 20); do
         new=$(children_of "$SERVER_PID" | grep -vxF "$old" || true)
         [ "$(echo "$new" | grep -c .)" -eq 4 ] && break
-        sleep 0.05
+        nap 0.05
     done
     check '[ "$(echo "$new" | grep -c .)" -eq 4 ]' # four new children, none of the old
     [ "$(grep -c 'child [0-9]* died' "$SERVER_LOG")" -eq 4 ]

@@ -84,7 +84,7 @@ disk_pid() {
     for i in $(seq 40); do
         pid=$(sed -n "s/.*disk $1: process \([0-9]*\)$/\1/p" "$SERVER_LOG" | tail -1)
         [ -n "$pid" ] && { echo "$pid"; return; }
-        sleep 0.05
+        nap 0.05
     done
 }
 
@@ -95,7 +95,7 @@ replaced_within_1s() {
     for i in $(seq 20); do
         pid=$(disk_pid "$1")
         [ "$pid" != "$2" ] && break
-        sleep 0.05
+        nap 0.05
     done
     echo "$pid"
 }
@@ -166,7 +166,7 @@ replaced_within_1s() {
         # shellcheck disable=SC2086 # one pid a word
         left=$(alive $kids | xargs)
         [ -z "$left" ] && break
-        sleep 0.05
+        nap 0.05
     done
     # shellcheck disable=SC2086
     [ -z "$left" ] || kill -KILL $left # nothing may outlive the test, even when it fails

@@ -52,7 +52,7 @@ attach_tracer() {
     local i
     for i in $(seq 100); do
         [ "$(awk '/^TracerPid:/ { print $2 }' /proc/"$SERVER_PID"/status)" = "$TRACER_PID" ] && return 0
-        sleep 0.05
+        nap 0.05
     done
     echo "strace did not attach to $SERVER_PID in 5 s" >&2
     return 1

@@ -85,7 +85,7 @@ hits_behind_a_slow_miss() {
     local asker=$! i
     for i in $(seq 100); do                   # until the worker has it
         grep -q 'offloaded /slow' "$SERVER_LOG" && break
-        sleep 0.05
+        nap 0.05
     done
     client -c 5 -n 5 -d 0 --path /h/ -t 1000
     wait "$asker"

@@ -89,7 +89,7 @@ major_faults_above() {
     local i
     for i in $(seq 160); do
         [ "$(loop_major_faults)" -gt "$1" ] && return 0
-        sleep 0.05
+        nap 0.05
     done
     return 1
 }
@@ -251,7 +251,7 @@ loop_in_fault() {
     for i in $(seq 60); do
         [ "$(cat "/proc/$SERVER_PID/task/$SERVER_PID/wchan" 2>/dev/null)" = request_wait_answer ] &&
             return 0
-        sleep 0.05
+        nap 0.05
     done
     echo "the loop never waited in request_wait_answer" >&2
     return 1

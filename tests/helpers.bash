@@ -1,8 +1,9 @@
 # Loaded by every .bats file: start/stop a chapter's server, talk to it, check its answers.
-ROOT="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
+ROOT=${BATS_TEST_DIRNAME%/*} # tests/..: every test sources this, so no process for it
 BIN="$ROOT/${BIN_DIR:-bin}"
 LOOPWATCH="$BIN/loopwatch"
 source "$ROOT/scripts/server.bash"
+NAP_BY_READ=1 # the polls sleep without a process (scripts/server.bash's nap)
 source "$ROOT/scripts/scenarios.bash"
 
 # Every test file gets this teardown: the server stops even when the test failed.
@@ -31,9 +32,14 @@ teardown() {
 }
 
 # ask BYTES: sends BYTES (printf-style escapes) on one connection, closes our sending side,
-# prints whatever the server answered. Bounded to 10 s.
+# prints whatever the server answered. Gives up after 10 s without a byte either way (nc -w).
+# One process: the bytes go through a file in the test's own directory (bats removes it), not
+# a pipe from printf (a fork), and nc's own timeout replaces timeout(1) (another fork); ask runs
+# thousands of times in make test.
 ask() {
-    printf -- "$1" | timeout 10 nc -N 127.0.0.1 "$PORT" || true # --: a request may start with -
+    local request=$BATS_TEST_TMPDIR/ask.$BASHPID
+    printf -- "$1" >"$request" # --: a request may start with -
+    nc -N -w 10 127.0.0.1 "$PORT" <"$request" || true
 }
 
 # client ARGS...: the load client against the running server, JSON summary in $output.
@@ -43,7 +49,10 @@ client() {
 
 # field NAME: a number from the client's JSON summary in $output.
 field() {
-    printf '%s\n' "$output" | grep '^{' | json_field "$1"
+    local line re="\"$1\":([0-9.]*)"
+    while IFS= read -r line; do
+        [[ $line == "{"* && $line =~ $re ]] && echo "${BASH_REMATCH[1]}"
+    done <<<"$output"
 }
 
 # The two loads of scripts/scenarios.bash, summary in $output.
@@ -65,10 +74,13 @@ check() {
 # The bad-input battery (issue 3): each input gets RC 2 (HTTP 400) or a clean close and a log
 # line, and the server answers a good request correctly afterwards. Expects a running server.
 survives_bad_input() {
+    local A5000
+    printf -v A5000 '%5000s' ''
+    A5000=${A5000// /a}
     local inputs=(
         '\n'                               # empty line
         '100,/a'                           # no newline, then the client closes
-        "$(head -c 5000 /dev/zero | tr '\0' 'a')"  # 5000 bytes and no newline
+        "$A5000"                           # 5000 bytes and no newline
         '\001\002\377,/a\n'                # binary bytes
         '100,/a\000b\n'                    # a NUL inside the path
         'abc,/a\n'                         # non-numeric delay

@@ -54,7 +54,7 @@ slow_disk() {
             cat "$BATS_TEST_TMPDIR/sd.log" >&2
             return 1
         fi
-        sleep 0.05
+        nap 0.05
     done
     return 1
 }

@@ -83,7 +83,7 @@ catches_read_in_fuse() {
     local asker=$! main
     for _ in $(seq 40); do # the read starts when the request is in: 20 ms steps, 800 ms at most
         grep -qx request_wait_answer /proc/"$SERVER_PID"/task/*/wchan 2>/dev/null && break
-        sleep 0.02
+        nap 0.02
     done
     main=$(cat "/proc/$SERVER_PID/wchan")
     run wchans "$SERVER_PID"
@@ -330,7 +330,7 @@ fast_behind_slow() {
         # shellcheck disable=SC2086 # the globs are meant to expand
         in_fuse=$(grep -lx request_wait_answer $workers 2>/dev/null | wc -l)
         [ "$in_fuse" -ge "$1" ] && break
-        sleep 0.02
+        nap 0.02
     done
     [ "$in_fuse" -ge "$1" ] || { echo "after 1 s, $in_fuse of the $1 slow reads had started" >&2; return 1; }
     FAST=$(get "$2" -m 10)

@@ -22,14 +22,14 @@ teardown() {
 # start_run SCRIPT ARGS...: SCRIPT (from scripts/) in a session of its own, TMPDIR=$RUN_TMP,
 # output in $RUN_OUT; sets RUN_SID, its pid and session id.
 start_run() {
-    local script=$ROOT/scripts/$1
+    local script=$ROOT/scripts/$1 i
     shift
     # --default-signal: a job started with & ignores SIGINT, and a shell cannot trap a signal
     # ignored at its start; a terminal's job has it at its default.
     TMPDIR=$RUN_TMP setsid env --default-signal=INT bash -c 'echo $$ >"$0"; exec "$@"' \
         "$BATS_TEST_TMPDIR/sid" "$script" "$@" >"$RUN_OUT" 2>&1 3>&- &
     RUN_PID=$!
-    for _ in $(seq 100); do [ -s "$BATS_TEST_TMPDIR/sid" ] && break; sleep 0.05; done
+    for ((i = 0; i < 100; i++)); do [ -s "$BATS_TEST_TMPDIR/sid" ] && break; nap 0.05; done
     RUN_SID=$(cat "$BATS_TEST_TMPDIR/sid")
     [ "$RUN_SID" = "$RUN_PID" ] # setsid ran in place: the status of wait is the script's
 }

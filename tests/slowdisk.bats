@@ -66,7 +66,7 @@ wait_for_read() {
     local i
     for i in $(seq 500); do
         [ "$(disk_reads)" -gt "$1" ] && return 0
-        sleep 0.01
+        nap 0.01
     done
     return 1
 }
@@ -102,13 +102,13 @@ interrupt_read() {
     READERS+=("$pid")
     for i in $(seq 500); do
         [ "$(awk '{ print $3 }' "/proc/$SD_PID/stat" 2>/dev/null)" = T ] && break
-        sleep 0.01
+        nap 0.01
     done
     grep -q 'holding READ' "$SD_LOG" || { echo "slowdisk held no READ in 5 s" >&2; return 1; }
     kill -"$1" "$pid"
     for i in $(seq 500); do
         [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = D ] && break
-        sleep 0.01
+        nap 0.01
     done
     kill -CONT "$SD_PID"
     wait "$pid" 2>/dev/null || true

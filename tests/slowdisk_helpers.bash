@@ -18,6 +18,7 @@ slowdisk_setup() {
 # SLOWDISK_WHY.
 try_start_slowdisk() {
     local out="$BATS_TEST_TMPDIR/slowdisk.out" status=0
+    : >"$out" # a test may mount several times: the last one's "mounted on" must not count
     # 3>&- : bats waits for every process holding its fd 3.
     "$BIN/slowdisk" "$@" "$MNT" >"$out" 2>>"$SD_LOG" 3>&- &
     SD_PID=$!
