@@ -135,6 +135,22 @@ skip_under_sanitizers() {
     stops_clean
 }
 
+# The watcher looks every quarter of -W: a stall that ends, and then the program stops, before
+# its next look is still given its total (a reply, then SIGTERM at once, as a test or an
+# operator's restart does). Three times, since the window is short.
+@test "loopwatch: a stall that ends just before the program stops still gets its total" {
+    local i after
+    for i in 1 2 3; do
+        [ "$i" -eq 1 ] || rm -f "$SERVER_OUT" "$SERVER_LOG"
+        start_watched -W 100 -- "$BIN/05-blocking-in-loop"
+        ask '300,/obj/1\n' >/dev/null
+        stops_clean
+        check 'grep -q "loop blocked" "$SERVER_LOG"'
+        after=$(sed -n 's/.*loop unblocked after \([0-9]*\) ms; thread .*/\1/p' "$SERVER_LOG")
+        check '[ -n "$after" ] && [ "$after" -ge 300 ]'
+    done
+}
+
 @test "loopwatch: the same stall again is counted, not logged again; its count comes at the end" {
     start_watched -W 100 -- "$BIN/05-blocking-in-loop"
     local i

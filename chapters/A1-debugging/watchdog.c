@@ -581,9 +581,13 @@ void watchdog_stop(void) {
         return;
     pthread_join(thread, NULL);
     running_in = 0;
-    /* The thread is gone: what is left is reported from here. */
+    /* The thread is gone: what is left is reported from here, a stall that ended since its
+     * last look included (a reply sent, then SIGTERM: the reader saw "blocked", and must see
+     * how long it lasted). */
     for (int i = 0; i < MAX_LOOPS; i++) {
         pid_t tid = atomic_load(&loops[i].tid);
+        if (tid && tid == seen[i].tid && watch.threshold_ms)
+            check_unblocked(&loops[i], &seen[i]);
         if (tid && watch.sleeps)
             report_sleeps(&loops[i], tid);
     }
