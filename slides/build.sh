@@ -94,10 +94,12 @@ die_at() { # die_at LINE MESSAGE: the build stops, naming the deck's line
     exit 1
 }
 
-# attr NAME SPEC: the value of NAME="..." in a marker's SPEC; status 1 when it has none.
+# attr VAR NAME SPEC: sets VAR to the value of NAME="..." in a marker's SPEC; to "", status 1,
+# when it has none. It sets rather than prints: a $(...) is a fork, and the deck's markers ask for
+# some 300 attributes (a fork costs milliseconds where CPU is scarce, as in make test).
 attr() {
-    [[ " $2" =~ [[:space:]]$1=\"([^\"]*)\" ]] || return 1
-    printf '%s' "${BASH_REMATCH[1]}"
+    [[ " $3" =~ [[:space:]]$2=\"([^\"]*)\" ]] || { printf -v "$1" ''; return 1; }
+    printf -v "$1" '%s' "${BASH_REMATCH[1]}"
 }
 
 # ---- Tables, found by their section, header and row labels ----
@@ -246,27 +248,29 @@ extract() {
 
 # absent SPEC RESULT: true when the marker is optional and its file has no such section.
 absent() {
-    [ "$(attr optional "$1" || true)" = yes ] && [[ $2 == *"no heading holds"* ]] || return 1
+    local optional
+    attr optional optional "$1" || true
+    [ "$optional" = yes ] && [[ $2 == *"no heading holds"* ]] || return 1
     echo "build.sh: $deck: left out, the source has no such section yet: <!-- ${1:0:100} -->" >&2
 }
 
 # one_cell LINENO SPEC: the value an inline <!-- n ... --> marker stands for.
 one_cell() {
     local at=$1 spec=$2 src sect re value
-    src=$(attr src "$spec") || die_at "$at" "<!-- n $spec -->: no src=\"FILE\""
+    attr src src "$spec" || die_at "$at" "<!-- n $spec -->: no src=\"FILE\""
     [ -f "$src" ] || die_at "$at" "<!-- n $spec -->: no file $src"
-    if re=$(attr re "$spec"); then # the first text that matches, leftmost and longest
+    if attr re re "$spec"; then # the first text that matches, leftmost and longest
         value=$(grep -oE -m1 -- "$re" "$src" | head -1) || true
         if [ -z "$value" ]; then
-            value=$(attr else "$spec") || die_at "$at" "<!-- n $spec -->: $src has nothing that matches /$re/"
+            attr value else "$spec" || die_at "$at" "<!-- n $spec -->: $src has nothing that matches /$re/"
         fi
         printf '%s' "$value"
         return
     fi
-    sect=$(attr in "$spec") || sect=""
+    attr sect in "$spec" || sect=""
     local row col result
-    row=$(attr row "$spec") || die_at "$at" "<!-- n $spec -->: no row=\"...\""
-    col=$(attr col "$spec") || die_at "$at" "<!-- n $spec -->: no col=\"...\""
+    attr row row "$spec" || die_at "$at" "<!-- n $spec -->: no row=\"...\""
+    attr col col "$spec" || die_at "$at" "<!-- n $spec -->: no col=\"...\""
     result=$(extract "$src" "$sect" "$col" "$row") || die_at "$at" "<!-- n $spec -->: $src: $result"
     value=$(sed -n '3p' <<<"$result" | cut -f2 | sed -E 's/\*\*|`//g')
     [ -n "$value" ] || die_at "$at" "<!-- n $spec -->: $src: the cell is empty"
@@ -291,10 +295,10 @@ fill_inline() {
 # <!-- from FILE --> line.
 table_block() {
     local at=$1 spec=$2 src sect cols rows result
-    src=$(attr src "$spec") || die_at "$at" "<!-- table -->: no src"
-    sect=$(attr in "$spec") || sect=""
-    cols=$(attr cols "$spec") || die_at "$at" "<!-- table $spec -->: no cols"
-    rows=$(attr rows "$spec") || rows="*"
+    attr src src "$spec" || die_at "$at" "<!-- table -->: no src"
+    attr sect in "$spec" || sect=""
+    attr cols cols "$spec" || die_at "$at" "<!-- table $spec -->: no cols"
+    attr rows rows "$spec" || rows="*"
     result=$(extract "$src" "$sect" "$cols" "$rows") || {
         absent "$spec" "$result" && return
         die_at "$at" "<!-- table $spec -->: $src: $result"
@@ -306,44 +310,45 @@ table_block() {
 # chart_block LINENO SPEC: draws the chart with bin/chart-svg and shows it as a figure.
 chart_block() {
     local at=$1 spec=$2 name src sect cols rows label result args=() v
-    name=$(attr name "$spec") || die_at "$at" "<!-- chart -->: no name"
+    attr name name "$spec" || die_at "$at" "<!-- chart -->: no name"
     [[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die_at "$at" "<!-- chart -->: name=\"$name\": letters, digits, . _ - only"
     [ ! -f "$work/charts/chart-$name.svg" ] || die_at "$at" "<!-- chart -->: a second chart named $name"
-    src=$(attr src "$spec") || die_at "$at" "<!-- chart $name -->: no src"
-    sect=$(attr in "$spec") || sect=""
-    cols=$(attr cols "$spec") || die_at "$at" "<!-- chart $name -->: no cols"
-    rows=$(attr rows "$spec") || rows="*"
-    label=$(attr label "$spec") || label=""
+    attr src src "$spec" || die_at "$at" "<!-- chart $name -->: no src"
+    attr sect in "$spec" || sect=""
+    attr cols cols "$spec" || die_at "$at" "<!-- chart $name -->: no cols"
+    attr rows rows "$spec" || rows="*"
+    attr label label "$spec" || label=""
     result=$(extract "$src" "$sect" "$cols" "$rows" "$label") || {
         absent "$spec" "$result" && return
         die_at "$at" "<!-- chart $name -->: $src: $result"
     }
     [ -x "$BIN/chart-svg" ] || die_at "$at" "<!-- chart $name -->: no $BIN/chart-svg (make)"
-    v=$(attr title "$spec") && args+=(-t "$v")
-    v=$(attr sub "$spec") && args+=(-s "$v")
-    v=$(attr note "$spec") || v="from $src"
+    attr v title "$spec" && args+=(-t "$v")
+    attr v sub "$spec" && args+=(-s "$v")
+    attr v note "$spec" || v="from $src"
     args+=(-f "$v")
-    v=$(attr highlight "$spec") && args+=(-H "$v")
-    v=$(attr max "$spec") && args+=(-m "$v")
-    v=$(attr ref "$spec") && args+=(-r "$v")
-    v=$(attr width "$spec") && args+=(-w "$v")
-    [ "$(attr grouped "$spec" || true)" = yes ] && args+=(-g)
-    [ "$(attr log "$spec" || true)" = yes ] && args+=(-l)
+    attr v highlight "$spec" && args+=(-H "$v")
+    attr v max "$spec" && args+=(-m "$v")
+    attr v ref "$spec" && args+=(-r "$v")
+    attr v width "$spec" && args+=(-w "$v")
+    attr v grouped "$spec" && [ "$v" = yes ] && args+=(-g)
+    attr v log "$spec" && [ "$v" = yes ] && args+=(-l)
     sed -E '2d; s/\*\*|`//g' <<<"$result" >"$work/charts/$name.tsv"
     "$BIN/chart-svg" "${args[@]}" "$work/charts/$name.tsv" >"$work/charts/chart-$name.svg" 2>"$work/err" ||
         die_at "$at" "<!-- chart $name -->: $(cat "$work/err")"
-    printf '![%s](figures/chart-%s.svg)\n' "$(attr title "$spec" || echo "$name")" "$name"
+    attr v title "$spec" || v=$name
+    printf '![%s](figures/chart-%s.svg)\n' "$v" "$name"
 }
 
 # output_block LINENO SPEC: lines FROM..TO of a file a run wrote, verbatim, as a text block.
 output_block() {
     local at=$1 spec=$2 src from to skip cut lines
-    src=$(attr src "$spec") || die_at "$at" "<!-- output -->: no src"
+    attr src src "$spec" || die_at "$at" "<!-- output -->: no src"
     [ -f "$src" ] || die_at "$at" "<!-- output $spec -->: no file $src (make deck-data)"
-    from=$(attr from "$spec") || die_at "$at" "<!-- output $spec -->: no from"
-    to=$(attr to "$spec") || to=$from
-    skip=$(attr skip "$spec") || skip='^$.'
-    cut=$(attr cut "$spec") || cut=0
+    attr from from "$spec" || die_at "$at" "<!-- output $spec -->: no from"
+    attr to to "$spec" || to=$from
+    attr skip skip "$spec" || skip='^$.'
+    attr cut cut "$spec" || cut=0
     lines=$(awk -v from="$from" -v to="$to" -v skip="$skip" -v cut="$cut" '
         !on && $0 ~ from { on = 1 }
         on && $0 !~ skip {
@@ -363,11 +368,11 @@ output_block() {
 # diff_block LINENO SPEC: the hunks of diff -u A B that hold HUNKS, as a diff block.
 diff_block() {
     local at=$1 spec=$2 a b hunks context lines
-    a=$(attr a "$spec") || die_at "$at" "<!-- diff -->: no a"
-    b=$(attr b "$spec") || die_at "$at" "<!-- diff -->: no b"
+    attr a a "$spec" || die_at "$at" "<!-- diff -->: no a"
+    attr b b "$spec" || die_at "$at" "<!-- diff -->: no b"
     [ -f "$a" ] && [ -f "$b" ] || die_at "$at" "<!-- diff $spec -->: no file $a or $b"
-    hunks=$(attr hunks "$spec") || hunks=.
-    context=$(attr context "$spec") || context=1
+    attr hunks hunks "$spec" || hunks=.
+    attr context context "$spec" || context=1
     lines=$(diff -U"$context" "$a" "$b" | awk -v want="$hunks" '
         NR <= 2 { next }
         /^@@/ { if (keep) printf "%s", hunk; hunk = ""; keep = 0 }
@@ -382,9 +387,9 @@ diff_block() {
 # list_block LINENO SPEC: a numbered list of the first group of each line of FILE that matches RE.
 list_block() {
     local at=$1 spec=$2 src re items
-    src=$(attr src "$spec") || die_at "$at" "<!-- list -->: no src"
+    attr src src "$spec" || die_at "$at" "<!-- list -->: no src"
     [ -f "$src" ] || die_at "$at" "<!-- list $spec -->: no file $src"
-    re=$(attr re "$spec") || die_at "$at" "<!-- list $spec -->: no re"
+    attr re re "$spec" || die_at "$at" "<!-- list $spec -->: no re"
     items=$(sed -nE "s/$re.*/\\1/p" "$src")
     [ -n "$items" ] || die_at "$at" "<!-- list $spec -->: no line of $src matches /$re/"
     sed 's/^/1. /' <<<"$items"
