@@ -254,39 +254,49 @@ absent() {
     echo "build.sh: $deck: left out, the source has no such section yet: <!-- ${1:0:100} -->" >&2
 }
 
-# one_cell LINENO SPEC: the value an inline <!-- n ... --> marker stands for.
+# one_cell VAR LINENO SPEC: sets VAR to the value an inline <!-- n ... --> marker stands for (as
+# attr does, and with no process but the one that reads the file: the deck has dozens).
 one_cell() {
-    local at=$1 spec=$2 src sect re value
+    local var=$1 at=$2 spec=$3 src sect re value
     attr src src "$spec" || die_at "$at" "<!-- n $spec -->: no src=\"FILE\""
     [ -f "$src" ] || die_at "$at" "<!-- n $spec -->: no file $src"
     if attr re re "$spec"; then # the first text that matches, leftmost and longest
-        value=$(grep -oE -m1 -- "$re" "$src" | head -1) || true
+        value=$(grep -oE -m1 -- "$re" "$src") || true
+        value=${value%%$'\n'*} # -m1 stops at the first line that matches; -o prints each match
         if [ -z "$value" ]; then
             attr value else "$spec" || die_at "$at" "<!-- n $spec -->: $src has nothing that matches /$re/"
         fi
-        printf '%s' "$value"
+        printf -v "$var" '%s' "$value"
         return
     fi
     attr sect in "$spec" || sect=""
-    local row col result
+    local row col result lines
     attr row row "$spec" || die_at "$at" "<!-- n $spec -->: no row=\"...\""
     attr col col "$spec" || die_at "$at" "<!-- n $spec -->: no col=\"...\""
     result=$(extract "$src" "$sect" "$col" "$row") || die_at "$at" "<!-- n $spec -->: $src: $result"
-    value=$(sed -n '3p' <<<"$result" | cut -f2 | sed -E 's/\*\*|`//g')
+    # The cell is the second field of the third line (the first two are the header and the
+    # alignments), shown without its Markdown emphasis, ** and `.
+    mapfile -t lines <<<"$result"
+    value=${lines[2]:-}
+    value=${value#*$'\t'}
+    value=${value%%$'\t'*}
+    value=${value//'**'/}
+    value=${value//'`'/}
     [ -n "$value" ] || die_at "$at" "<!-- n $spec -->: $src: the cell is empty"
-    printf '%s' "$value"
+    printf -v "$var" '%s' "$value"
 }
 
 # fill_inline LINENO LINE: LINE with each <!-- n ... --> replaced by its value.
 fill_inline() {
-    local at=$1 line=$2 done="" spec
+    local at=$1 line=$2 done="" spec cell
     while [[ $line == *'<!-- n '* ]]; do
         done+=${line%%'<!-- n '*}
         line=${line#*'<!-- n '}
         [[ $line == *' -->'* ]] || die_at "$at" "a <!-- n marker that does not end with -->"
         spec=${line%%' -->'*}
         line=${line#*' -->'}
-        done+=$(one_cell "$at" "$spec")
+        one_cell cell "$at" "$spec"
+        done+=$cell
     done
     printf '%s\n' "$done$line"
 }
