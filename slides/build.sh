@@ -477,13 +477,14 @@ chapter_slide() {
 # with_chapters DECK: DECK with a slide for each chapter it does not show, in story order.
 with_chapters() {
     local deck=$1 ch nn have
-    have=$(covered "$deck")
+    have=$'\n'$(covered "$deck")$'\n' # each number on a line of its own, the first one too
     : >"$work/auto.list"
     for ch in chapters/[0-9]*/; do
-        ch=$(basename "$ch")
+        ch=${ch%/}
+        ch=${ch##*/}
         [ -f "chapters/$ch/server.c" ] || continue
         nn=${ch%%-*}
-        grep -qx "$nn" <<<"$have" && continue
+        [[ $have == *$'\n'$nn$'\n'* ]] && continue
         chapter_slide "$ch" >"$work/auto-$nn.md"
         echo "$nn $work/auto-$nn.md" >>"$work/auto.list"
     done
@@ -618,8 +619,21 @@ fi
 # Every figure the deck shows must exist; make the missing ones once, from fresh runs.
 grep -o '](figures/[A-Za-z0-9._-]*\.svg)' "$work/deck.md" | sed 's|^](figures/||;s|)$||' | sort -u \
     >"$work/figures"
-where() { if [ -f "$work/charts/$1" ]; then echo "$work/charts/$1"; else echo "$FIGURES/$1"; fi; }
-missing=$(while read -r f; do [ -f "$(where "$f")" ] || echo "$f"; done <"$work/figures")
+# where VAR FIGURE: sets VAR to FIGURE's file, a chart this build drew or else one in $FIGURES.
+# It and find_missing set variables, as attr does: a $(...) a figure is a fork a figure.
+where() {
+    if [ -f "$work/charts/$2" ]; then printf -v "$1" '%s' "$work/charts/$2"; else printf -v "$1" '%s' "$FIGURES/$2"; fi
+}
+# find_missing: sets missing to the figures the deck shows that have no file, one a line.
+find_missing() {
+    local f file
+    missing=""
+    while read -r f; do
+        where file "$f"
+        [ -f "$file" ] || missing+=$f$'\n'
+    done <"$work/figures"
+}
+find_missing
 if [ -n "$missing" ] && [ -n "$run" ]; then
     echo "build.sh: making the missing figures: $(echo $missing)" >&2
     # Only the chapters whose figures are missing: NN-... names chapters/NN-*/.
@@ -627,7 +641,7 @@ if [ -n "$missing" ] && [ -n "$run" ]; then
     scripts/compare.sh --figures "$FIGURES" $(for f in $missing; do
         basename "$(dirname chapters/"${f%%-*}"-*/server.c)"
     done | sort -u) >/dev/null
-    missing=$(while read -r f; do [ -f "$(where "$f")" ] || echo "$f"; done <"$work/figures")
+    find_missing
 fi
 [ -z "$missing" ] || { echo "build.sh: missing figures (make figures): $(echo $missing)" >&2; exit 1; }
 [ -z "$charts_out" ] || { mkdir -p "$charts_out" && find "$work/charts" -name '*.svg' -exec cp {} "$charts_out/" \; ; }
@@ -635,7 +649,10 @@ fi
 
 # Figures become data: URIs; the Markdown is escaped for the <textarea> remark reads it from.
 while read -r f; do
-    printf '%s\t%s\n' "$f" "$(base64 -w0 "$(where "$f")")"
+    where file "$f"
+    printf '%s\t' "$f"
+    base64 -w0 "$file" # one line, no newline at its end
+    echo
 done <"$work/figures" >"$work/uris"
 awk -F '\t' '
     NR == FNR { uri[$1] = $2; next }
