@@ -413,42 +413,71 @@ covered() {
         grep -oE '[0-9]{2}' | sort -u || true
 }
 
-# unlink: Markdown links as their text (a README's links are relative to its folder).
-unlink() { sed -E 's/\[([^]]*)\]\([^)]*\)/\1/g'; }
+# README_AWK: what chapter_slide takes from a README, a line each, tab-separated, Markdown links
+# as their text (a README's links are relative to its folder): "title\tTITLE" (its first line's
+# heading), "goal\tGOAL" (the **Goal: ...** paragraph, on one line), "figure\tFILE\tCAPTION" for
+# each figure of slides/figures/ it shows (the caption is the line after it), "table\tLINE" for
+# each line of its first table. One awk for all: a small deck gets a slide for every chapter, and
+# a process a part made those slides most of its build.
+README_AWK='
+function unlink(s,    out, link) {
+    out = ""
+    while (match(s, /\[[^]]*\]\([^)]*\)/)) {
+        link = substr(s, RSTART, RLENGTH)
+        out = out substr(s, 1, RSTART - 1) substr(link, 2, index(link, "]") - 2)
+        s = substr(s, RSTART + RLENGTH)
+    }
+    return out s
+}
+NR == 1 && sub(/^# */, "") { print "title\t" $0 }
+!goal_done && /^\*\*Goal: / { goal_on = 1 }
+goal_on && !goal_done { goal = goal (goal == "" ? "" : " ") $0; if (/\*\*$/) goal_done = 1 }
+{
+    if (fig != "") { cap = $0; gsub(/^\*|\*$/, "", cap); print "figure\t" unlink(fig "\t" cap); fig = "" }
+    else if (match($0, /\]\(\.\.\/\.\.\/slides\/figures\/[A-Za-z0-9._-]+\.svg\)/)) fig = substr($0, RSTART + 23, RLENGTH - 24)
+}
+!table_done && /^\|/ { print "table\t" unlink($0); in_table = 1; next }
+in_table { table_done = 1 }
+END {
+    sub(/^\*\*Goal: /, "", goal); sub(/\*\*$/, "", goal); print "goal\t" unlink(goal)
+    # A figure on the last line: no caption line, the one before stands (as getline leaves it).
+    if (fig != "") { gsub(/^\*|\*$/, "", cap); print "figure\t" unlink(fig "\t" cap) }
+}'
 
 # chapter_slide CHAPTER: a slide from what the chapter says of itself, verbatim: its README's
 # title, goal, first figure and its caption, or without a README its server.c header. A figure is
 # shown alone and full size (class full: legible on a 1024 x 768 projector, slides/browser.sh), so
 # the goal goes with the caption into the notes; a slide with no figure shows the goal.
 chapter_slide() {
-    local ch=$1 nn=${1%%-*} readme="chapters/$1/README.md" title goal="" fig="" f caption notes="" body=""
-    title=$(sed -n '1s/^# *//p' "$readme" 2>/dev/null) || true
-    [ -n "$title" ] || title="${ch/-/ }"
+    local ch=$1 nn=${1%%-*} readme="chapters/$1/README.md" title="" goal="" fig="" f caption notes="" body=""
+    local line part figures=() table="" table_rows=0
     if [ -f "$readme" ]; then
-        goal=$(awk '/^\*\*Goal: / { on = 1 } on { g = g (g == "" ? "" : " ") $0 } on && /\*\*$/ { exit }
-            END { sub(/^\*\*Goal: /, "", g); sub(/\*\*$/, "", g); print g }' "$readme" | unlink)
-        # The README's first figure that is drawn, with the caption on the line after it.
-        while IFS=$'\t' read -r f caption; do
+        while IFS= read -r line; do
+            part=${line#*$'\t'}
+            case ${line%%$'\t'*} in
+            title) title=$part ;;
+            goal) goal=$part ;;
+            figure) figures+=("$part") ;;
+            table) table+=$part$'\n' table_rows=$((table_rows + 1)) ;;
+            esac
+        done < <(awk "$README_AWK" "$readme")
+        # The README's first figure that is drawn, with its caption.
+        for part in "${figures[@]}"; do
+            IFS=$'\t' read -r f caption <<<"$part"
             [ -f "$FIGURES/$f" ] || [ -n "$run" ] || continue
             fig="![$nn](figures/$f)"
             notes+="- $f: $caption"$'\n'
             break
-        done < <(awk '
-            match($0, /\]\(\.\.\/\.\.\/slides\/figures\/[A-Za-z0-9._-]+\.svg\)/) {
-                f = substr($0, RSTART + 23, RLENGTH - 24); getline cap
-                gsub(/^\*|\*$/, "", cap); printf "%s\t%s\n", f, cap
-            }' "$readme" | unlink)
+        done
         # No figure in the README: its first table (one short enough for a slide), verbatim.
-        if [ -z "$fig" ]; then
-            awk '/^\|/ { print; n++; t = 1; next } t { exit }' "$readme" | unlink >"$work/table"
-            if [ -s "$work/table" ] && [ "$(wc -l <"$work/table")" -le 10 ]; then
-                body=$(printf '\n<!-- from %s -->\n%s' "$readme" "$(cat "$work/table")")
-                notes+="- the README's first table, as it stands there"$'\n'
-            fi
+        if [ -z "$fig" ] && [ "$table_rows" -gt 0 ] && [ "$table_rows" -le 10 ]; then
+            body=$'\n'"<!-- from $readme -->"$'\n'${table%$'\n'}
+            notes+="- the README's first table, as it stands there"$'\n'
         fi
     else
         body=$(printf '\n<!-- from chapters/%s/server.c -->\n```c\n%s\n```' "$ch" "$(sed -n '1,/\*\//p' "chapters/$ch/server.c")")
     fi
+    [ -n "$title" ] || title="${ch/-/ }"
     if [ -z "$fig" ] && [ -z "$body" ]; then # the shared scenario, as make figures draws it
         f=$(scripts/compare.sh --list-figures "$ch" | grep -m1 -- '-shared' || true)
         if [ -n "$f" ] && { [ -n "$run" ] || [ -f "$FIGURES/$f" ]; }; then fig="![$nn](figures/$f)"; fi
