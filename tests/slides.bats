@@ -229,7 +229,7 @@ figure_refs() {
             sed 's|^](../../slides/figures/||;s|)$||')
         [ -n "$figs" ] || { echo "$readme shows no figure"; false; }
         for f in $figs; do
-            grep -qx "$f" <<<"$list" || { echo "$readme shows $f, which make figures does not draw"; false; }
+            [[ $'\n'$list$'\n' == *$'\n'"$f"$'\n'* ]] || { echo "$readme shows $f, which make figures does not draw"; false; }
             [ -f "$ROOT/slides/figures/$f" ] || { echo "$readme shows $f, which is not committed"; false; }
         done
     done
@@ -242,11 +242,13 @@ figure_refs() {
     [ -n "$refs" ]
     missing=$(comm -23 <(echo "$refs") <(echo "$list" | sort -u))
     [ -z "$missing" ] || { echo "the deck shows figures make figures does not draw: $missing"; false; }
-    # The list follows the chapters: both scenarios for every chapter there is.
+    # The list follows the chapters: both scenarios for every chapter there is (a line of the list
+    # starts with each; matched in the shell, as the loops here run for every chapter and figure).
     for f in "$ROOT"/chapters/[0-9]*/server.c; do
-        f=$(basename "$(dirname "$f")")
-        echo "$list" | grep -q "^${f%%-*}-shared" || { echo "no shared figure for $f"; false; }
-        echo "$list" | grep -q "^${f%%-*}-dying-disk" || { echo "no dying-disk figure for $f"; false; }
+        f=${f%/server.c}
+        f=${f##*/}
+        [[ $'\n'$list == *$'\n'"${f%%-*}-shared"* ]] || { echo "no shared figure for $f"; false; }
+        [[ $'\n'$list == *$'\n'"${f%%-*}-dying-disk"* ]] || { echo "no dying-disk figure for $f"; false; }
     done
     for f in $refs; do
         [ -f "$ROOT/slides/figures/$f" ] || continue # not drawn yet on this machine
