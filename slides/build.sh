@@ -94,10 +94,12 @@ die_at() { # die_at LINE MESSAGE: the build stops, naming the deck's line
     exit 1
 }
 
-# attr NAME SPEC: the value of NAME="..." in a marker's SPEC; status 1 when it has none.
+# attr VAR NAME SPEC: sets VAR to the value of NAME="..." in a marker's SPEC; to "", status 1,
+# when it has none. It sets rather than prints: a $(...) is a fork, and the deck's markers ask for
+# some 300 attributes (a fork costs milliseconds where CPU is scarce, as in make test).
 attr() {
-    [[ " $2" =~ [[:space:]]$1=\"([^\"]*)\" ]] || return 1
-    printf '%s' "${BASH_REMATCH[1]}"
+    [[ " $3" =~ [[:space:]]$2=\"([^\"]*)\" ]] || { printf -v "$1" ''; return 1; }
+    printf -v "$1" '%s' "${BASH_REMATCH[1]}"
 }
 
 # ---- Tables, found by their section, header and row labels ----
@@ -246,43 +248,55 @@ extract() {
 
 # absent SPEC RESULT: true when the marker is optional and its file has no such section.
 absent() {
-    [ "$(attr optional "$1" || true)" = yes ] && [[ $2 == *"no heading holds"* ]] || return 1
+    local optional
+    attr optional optional "$1" || true
+    [ "$optional" = yes ] && [[ $2 == *"no heading holds"* ]] || return 1
     echo "build.sh: $deck: left out, the source has no such section yet: <!-- ${1:0:100} -->" >&2
 }
 
-# one_cell LINENO SPEC: the value an inline <!-- n ... --> marker stands for.
+# one_cell VAR LINENO SPEC: sets VAR to the value an inline <!-- n ... --> marker stands for (as
+# attr does, and with no process but the one that reads the file: the deck has dozens).
 one_cell() {
-    local at=$1 spec=$2 src sect re value
-    src=$(attr src "$spec") || die_at "$at" "<!-- n $spec -->: no src=\"FILE\""
+    local var=$1 at=$2 spec=$3 src sect re value
+    attr src src "$spec" || die_at "$at" "<!-- n $spec -->: no src=\"FILE\""
     [ -f "$src" ] || die_at "$at" "<!-- n $spec -->: no file $src"
-    if re=$(attr re "$spec"); then # the first text that matches, leftmost and longest
-        value=$(grep -oE -m1 -- "$re" "$src" | head -1) || true
+    if attr re re "$spec"; then # the first text that matches, leftmost and longest
+        value=$(grep -oE -m1 -- "$re" "$src") || true
+        value=${value%%$'\n'*} # -m1 stops at the first line that matches; -o prints each match
         if [ -z "$value" ]; then
-            value=$(attr else "$spec") || die_at "$at" "<!-- n $spec -->: $src has nothing that matches /$re/"
+            attr value else "$spec" || die_at "$at" "<!-- n $spec -->: $src has nothing that matches /$re/"
         fi
-        printf '%s' "$value"
+        printf -v "$var" '%s' "$value"
         return
     fi
-    sect=$(attr in "$spec") || sect=""
-    local row col result
-    row=$(attr row "$spec") || die_at "$at" "<!-- n $spec -->: no row=\"...\""
-    col=$(attr col "$spec") || die_at "$at" "<!-- n $spec -->: no col=\"...\""
+    attr sect in "$spec" || sect=""
+    local row col result lines
+    attr row row "$spec" || die_at "$at" "<!-- n $spec -->: no row=\"...\""
+    attr col col "$spec" || die_at "$at" "<!-- n $spec -->: no col=\"...\""
     result=$(extract "$src" "$sect" "$col" "$row") || die_at "$at" "<!-- n $spec -->: $src: $result"
-    value=$(sed -n '3p' <<<"$result" | cut -f2 | sed -E 's/\*\*|`//g')
+    # The cell is the second field of the third line (the first two are the header and the
+    # alignments), shown without its Markdown emphasis, ** and `.
+    mapfile -t lines <<<"$result"
+    value=${lines[2]:-}
+    value=${value#*$'\t'}
+    value=${value%%$'\t'*}
+    value=${value//'**'/}
+    value=${value//'`'/}
     [ -n "$value" ] || die_at "$at" "<!-- n $spec -->: $src: the cell is empty"
-    printf '%s' "$value"
+    printf -v "$var" '%s' "$value"
 }
 
 # fill_inline LINENO LINE: LINE with each <!-- n ... --> replaced by its value.
 fill_inline() {
-    local at=$1 line=$2 done="" spec
+    local at=$1 line=$2 done="" spec cell
     while [[ $line == *'<!-- n '* ]]; do
         done+=${line%%'<!-- n '*}
         line=${line#*'<!-- n '}
         [[ $line == *' -->'* ]] || die_at "$at" "a <!-- n marker that does not end with -->"
         spec=${line%%' -->'*}
         line=${line#*' -->'}
-        done+=$(one_cell "$at" "$spec")
+        one_cell cell "$at" "$spec"
+        done+=$cell
     done
     printf '%s\n' "$done$line"
 }
@@ -291,10 +305,10 @@ fill_inline() {
 # <!-- from FILE --> line.
 table_block() {
     local at=$1 spec=$2 src sect cols rows result
-    src=$(attr src "$spec") || die_at "$at" "<!-- table -->: no src"
-    sect=$(attr in "$spec") || sect=""
-    cols=$(attr cols "$spec") || die_at "$at" "<!-- table $spec -->: no cols"
-    rows=$(attr rows "$spec") || rows="*"
+    attr src src "$spec" || die_at "$at" "<!-- table -->: no src"
+    attr sect in "$spec" || sect=""
+    attr cols cols "$spec" || die_at "$at" "<!-- table $spec -->: no cols"
+    attr rows rows "$spec" || rows="*"
     result=$(extract "$src" "$sect" "$cols" "$rows") || {
         absent "$spec" "$result" && return
         die_at "$at" "<!-- table $spec -->: $src: $result"
@@ -306,44 +320,45 @@ table_block() {
 # chart_block LINENO SPEC: draws the chart with bin/chart-svg and shows it as a figure.
 chart_block() {
     local at=$1 spec=$2 name src sect cols rows label result args=() v
-    name=$(attr name "$spec") || die_at "$at" "<!-- chart -->: no name"
+    attr name name "$spec" || die_at "$at" "<!-- chart -->: no name"
     [[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die_at "$at" "<!-- chart -->: name=\"$name\": letters, digits, . _ - only"
     [ ! -f "$work/charts/chart-$name.svg" ] || die_at "$at" "<!-- chart -->: a second chart named $name"
-    src=$(attr src "$spec") || die_at "$at" "<!-- chart $name -->: no src"
-    sect=$(attr in "$spec") || sect=""
-    cols=$(attr cols "$spec") || die_at "$at" "<!-- chart $name -->: no cols"
-    rows=$(attr rows "$spec") || rows="*"
-    label=$(attr label "$spec") || label=""
+    attr src src "$spec" || die_at "$at" "<!-- chart $name -->: no src"
+    attr sect in "$spec" || sect=""
+    attr cols cols "$spec" || die_at "$at" "<!-- chart $name -->: no cols"
+    attr rows rows "$spec" || rows="*"
+    attr label label "$spec" || label=""
     result=$(extract "$src" "$sect" "$cols" "$rows" "$label") || {
         absent "$spec" "$result" && return
         die_at "$at" "<!-- chart $name -->: $src: $result"
     }
     [ -x "$BIN/chart-svg" ] || die_at "$at" "<!-- chart $name -->: no $BIN/chart-svg (make)"
-    v=$(attr title "$spec") && args+=(-t "$v")
-    v=$(attr sub "$spec") && args+=(-s "$v")
-    v=$(attr note "$spec") || v="from $src"
+    attr v title "$spec" && args+=(-t "$v")
+    attr v sub "$spec" && args+=(-s "$v")
+    attr v note "$spec" || v="from $src"
     args+=(-f "$v")
-    v=$(attr highlight "$spec") && args+=(-H "$v")
-    v=$(attr max "$spec") && args+=(-m "$v")
-    v=$(attr ref "$spec") && args+=(-r "$v")
-    v=$(attr width "$spec") && args+=(-w "$v")
-    [ "$(attr grouped "$spec" || true)" = yes ] && args+=(-g)
-    [ "$(attr log "$spec" || true)" = yes ] && args+=(-l)
+    attr v highlight "$spec" && args+=(-H "$v")
+    attr v max "$spec" && args+=(-m "$v")
+    attr v ref "$spec" && args+=(-r "$v")
+    attr v width "$spec" && args+=(-w "$v")
+    attr v grouped "$spec" && [ "$v" = yes ] && args+=(-g)
+    attr v log "$spec" && [ "$v" = yes ] && args+=(-l)
     sed -E '2d; s/\*\*|`//g' <<<"$result" >"$work/charts/$name.tsv"
     "$BIN/chart-svg" "${args[@]}" "$work/charts/$name.tsv" >"$work/charts/chart-$name.svg" 2>"$work/err" ||
         die_at "$at" "<!-- chart $name -->: $(cat "$work/err")"
-    printf '![%s](figures/chart-%s.svg)\n' "$(attr title "$spec" || echo "$name")" "$name"
+    attr v title "$spec" || v=$name
+    printf '![%s](figures/chart-%s.svg)\n' "$v" "$name"
 }
 
 # output_block LINENO SPEC: lines FROM..TO of a file a run wrote, verbatim, as a text block.
 output_block() {
     local at=$1 spec=$2 src from to skip cut lines
-    src=$(attr src "$spec") || die_at "$at" "<!-- output -->: no src"
+    attr src src "$spec" || die_at "$at" "<!-- output -->: no src"
     [ -f "$src" ] || die_at "$at" "<!-- output $spec -->: no file $src (make deck-data)"
-    from=$(attr from "$spec") || die_at "$at" "<!-- output $spec -->: no from"
-    to=$(attr to "$spec") || to=$from
-    skip=$(attr skip "$spec") || skip='^$.'
-    cut=$(attr cut "$spec") || cut=0
+    attr from from "$spec" || die_at "$at" "<!-- output $spec -->: no from"
+    attr to to "$spec" || to=$from
+    attr skip skip "$spec" || skip='^$.'
+    attr cut cut "$spec" || cut=0
     lines=$(awk -v from="$from" -v to="$to" -v skip="$skip" -v cut="$cut" '
         !on && $0 ~ from { on = 1 }
         on && $0 !~ skip {
@@ -363,11 +378,11 @@ output_block() {
 # diff_block LINENO SPEC: the hunks of diff -u A B that hold HUNKS, as a diff block.
 diff_block() {
     local at=$1 spec=$2 a b hunks context lines
-    a=$(attr a "$spec") || die_at "$at" "<!-- diff -->: no a"
-    b=$(attr b "$spec") || die_at "$at" "<!-- diff -->: no b"
+    attr a a "$spec" || die_at "$at" "<!-- diff -->: no a"
+    attr b b "$spec" || die_at "$at" "<!-- diff -->: no b"
     [ -f "$a" ] && [ -f "$b" ] || die_at "$at" "<!-- diff $spec -->: no file $a or $b"
-    hunks=$(attr hunks "$spec") || hunks=.
-    context=$(attr context "$spec") || context=1
+    attr hunks hunks "$spec" || hunks=.
+    attr context context "$spec" || context=1
     lines=$(diff -U"$context" "$a" "$b" | awk -v want="$hunks" '
         NR <= 2 { next }
         /^@@/ { if (keep) printf "%s", hunk; hunk = ""; keep = 0 }
@@ -382,9 +397,9 @@ diff_block() {
 # list_block LINENO SPEC: a numbered list of the first group of each line of FILE that matches RE.
 list_block() {
     local at=$1 spec=$2 src re items
-    src=$(attr src "$spec") || die_at "$at" "<!-- list -->: no src"
+    attr src src "$spec" || die_at "$at" "<!-- list -->: no src"
     [ -f "$src" ] || die_at "$at" "<!-- list $spec -->: no file $src"
-    re=$(attr re "$spec") || die_at "$at" "<!-- list $spec -->: no re"
+    attr re re "$spec" || die_at "$at" "<!-- list $spec -->: no re"
     items=$(sed -nE "s/$re.*/\\1/p" "$src")
     [ -n "$items" ] || die_at "$at" "<!-- list $spec -->: no line of $src matches /$re/"
     sed 's/^/1. /' <<<"$items"
@@ -398,42 +413,71 @@ covered() {
         grep -oE '[0-9]{2}' | sort -u || true
 }
 
-# unlink: Markdown links as their text (a README's links are relative to its folder).
-unlink() { sed -E 's/\[([^]]*)\]\([^)]*\)/\1/g'; }
+# README_AWK: what chapter_slide takes from a README, a line each, tab-separated, Markdown links
+# as their text (a README's links are relative to its folder): "title\tTITLE" (its first line's
+# heading), "goal\tGOAL" (the **Goal: ...** paragraph, on one line), "figure\tFILE\tCAPTION" for
+# each figure of slides/figures/ it shows (the caption is the line after it), "table\tLINE" for
+# each line of its first table. One awk for all: a small deck gets a slide for every chapter, and
+# a process a part made those slides most of its build.
+README_AWK='
+function unlink(s,    out, link) {
+    out = ""
+    while (match(s, /\[[^]]*\]\([^)]*\)/)) {
+        link = substr(s, RSTART, RLENGTH)
+        out = out substr(s, 1, RSTART - 1) substr(link, 2, index(link, "]") - 2)
+        s = substr(s, RSTART + RLENGTH)
+    }
+    return out s
+}
+NR == 1 && sub(/^# */, "") { print "title\t" $0 }
+!goal_done && /^\*\*Goal: / { goal_on = 1 }
+goal_on && !goal_done { goal = goal (goal == "" ? "" : " ") $0; if (/\*\*$/) goal_done = 1 }
+{
+    if (fig != "") { cap = $0; gsub(/^\*|\*$/, "", cap); print "figure\t" unlink(fig "\t" cap); fig = "" }
+    else if (match($0, /\]\(\.\.\/\.\.\/slides\/figures\/[A-Za-z0-9._-]+\.svg\)/)) fig = substr($0, RSTART + 23, RLENGTH - 24)
+}
+!table_done && /^\|/ { print "table\t" unlink($0); in_table = 1; next }
+in_table { table_done = 1 }
+END {
+    sub(/^\*\*Goal: /, "", goal); sub(/\*\*$/, "", goal); print "goal\t" unlink(goal)
+    # A figure on the last line: no caption line, the one before stands (as getline leaves it).
+    if (fig != "") { gsub(/^\*|\*$/, "", cap); print "figure\t" unlink(fig "\t" cap) }
+}'
 
 # chapter_slide CHAPTER: a slide from what the chapter says of itself, verbatim: its README's
 # title, goal, first figure and its caption, or without a README its server.c header. A figure is
 # shown alone and full size (class full: legible on a 1024 x 768 projector, slides/browser.sh), so
 # the goal goes with the caption into the notes; a slide with no figure shows the goal.
 chapter_slide() {
-    local ch=$1 nn=${1%%-*} readme="chapters/$1/README.md" title goal="" fig="" f caption notes="" body=""
-    title=$(sed -n '1s/^# *//p' "$readme" 2>/dev/null) || true
-    [ -n "$title" ] || title="${ch/-/ }"
+    local ch=$1 nn=${1%%-*} readme="chapters/$1/README.md" title="" goal="" fig="" f caption notes="" body=""
+    local line part figures=() table="" table_rows=0
     if [ -f "$readme" ]; then
-        goal=$(awk '/^\*\*Goal: / { on = 1 } on { g = g (g == "" ? "" : " ") $0 } on && /\*\*$/ { exit }
-            END { sub(/^\*\*Goal: /, "", g); sub(/\*\*$/, "", g); print g }' "$readme" | unlink)
-        # The README's first figure that is drawn, with the caption on the line after it.
-        while IFS=$'\t' read -r f caption; do
+        while IFS= read -r line; do
+            part=${line#*$'\t'}
+            case ${line%%$'\t'*} in
+            title) title=$part ;;
+            goal) goal=$part ;;
+            figure) figures+=("$part") ;;
+            table) table+=$part$'\n' table_rows=$((table_rows + 1)) ;;
+            esac
+        done < <(awk "$README_AWK" "$readme")
+        # The README's first figure that is drawn, with its caption.
+        for part in "${figures[@]}"; do
+            IFS=$'\t' read -r f caption <<<"$part"
             [ -f "$FIGURES/$f" ] || [ -n "$run" ] || continue
             fig="![$nn](figures/$f)"
             notes+="- $f: $caption"$'\n'
             break
-        done < <(awk '
-            match($0, /\]\(\.\.\/\.\.\/slides\/figures\/[A-Za-z0-9._-]+\.svg\)/) {
-                f = substr($0, RSTART + 23, RLENGTH - 24); getline cap
-                gsub(/^\*|\*$/, "", cap); printf "%s\t%s\n", f, cap
-            }' "$readme" | unlink)
+        done
         # No figure in the README: its first table (one short enough for a slide), verbatim.
-        if [ -z "$fig" ]; then
-            awk '/^\|/ { print; n++; t = 1; next } t { exit }' "$readme" | unlink >"$work/table"
-            if [ -s "$work/table" ] && [ "$(wc -l <"$work/table")" -le 10 ]; then
-                body=$(printf '\n<!-- from %s -->\n%s' "$readme" "$(cat "$work/table")")
-                notes+="- the README's first table, as it stands there"$'\n'
-            fi
+        if [ -z "$fig" ] && [ "$table_rows" -gt 0 ] && [ "$table_rows" -le 10 ]; then
+            body=$'\n'"<!-- from $readme -->"$'\n'${table%$'\n'}
+            notes+="- the README's first table, as it stands there"$'\n'
         fi
     else
         body=$(printf '\n<!-- from chapters/%s/server.c -->\n```c\n%s\n```' "$ch" "$(sed -n '1,/\*\//p' "chapters/$ch/server.c")")
     fi
+    [ -n "$title" ] || title="${ch/-/ }"
     if [ -z "$fig" ] && [ -z "$body" ]; then # the shared scenario, as make figures draws it
         f=$(scripts/compare.sh --list-figures "$ch" | grep -m1 -- '-shared' || true)
         if [ -n "$f" ] && { [ -n "$run" ] || [ -f "$FIGURES/$f" ]; }; then fig="![$nn](figures/$f)"; fi
@@ -462,13 +506,14 @@ chapter_slide() {
 # with_chapters DECK: DECK with a slide for each chapter it does not show, in story order.
 with_chapters() {
     local deck=$1 ch nn have
-    have=$(covered "$deck")
+    have=$'\n'$(covered "$deck")$'\n' # each number on a line of its own, the first one too
     : >"$work/auto.list"
     for ch in chapters/[0-9]*/; do
-        ch=$(basename "$ch")
+        ch=${ch%/}
+        ch=${ch##*/}
         [ -f "chapters/$ch/server.c" ] || continue
         nn=${ch%%-*}
-        grep -qx "$nn" <<<"$have" && continue
+        [[ $have == *$'\n'$nn$'\n'* ]] && continue
         chapter_slide "$ch" >"$work/auto-$nn.md"
         echo "$nn $work/auto-$nn.md" >>"$work/auto.list"
     done
@@ -603,8 +648,21 @@ fi
 # Every figure the deck shows must exist; make the missing ones once, from fresh runs.
 grep -o '](figures/[A-Za-z0-9._-]*\.svg)' "$work/deck.md" | sed 's|^](figures/||;s|)$||' | sort -u \
     >"$work/figures"
-where() { if [ -f "$work/charts/$1" ]; then echo "$work/charts/$1"; else echo "$FIGURES/$1"; fi; }
-missing=$(while read -r f; do [ -f "$(where "$f")" ] || echo "$f"; done <"$work/figures")
+# where VAR FIGURE: sets VAR to FIGURE's file, a chart this build drew or else one in $FIGURES.
+# It and find_missing set variables, as attr does: a $(...) a figure is a fork a figure.
+where() {
+    if [ -f "$work/charts/$2" ]; then printf -v "$1" '%s' "$work/charts/$2"; else printf -v "$1" '%s' "$FIGURES/$2"; fi
+}
+# find_missing: sets missing to the figures the deck shows that have no file, one a line.
+find_missing() {
+    local f file
+    missing=""
+    while read -r f; do
+        where file "$f"
+        [ -f "$file" ] || missing+=$f$'\n'
+    done <"$work/figures"
+}
+find_missing
 if [ -n "$missing" ] && [ -n "$run" ]; then
     echo "build.sh: making the missing figures: $(echo $missing)" >&2
     # Only the chapters whose figures are missing: NN-... names chapters/NN-*/.
@@ -612,7 +670,7 @@ if [ -n "$missing" ] && [ -n "$run" ]; then
     scripts/compare.sh --figures "$FIGURES" $(for f in $missing; do
         basename "$(dirname chapters/"${f%%-*}"-*/server.c)"
     done | sort -u) >/dev/null
-    missing=$(while read -r f; do [ -f "$(where "$f")" ] || echo "$f"; done <"$work/figures")
+    find_missing
 fi
 [ -z "$missing" ] || { echo "build.sh: missing figures (make figures): $(echo $missing)" >&2; exit 1; }
 [ -z "$charts_out" ] || { mkdir -p "$charts_out" && find "$work/charts" -name '*.svg' -exec cp {} "$charts_out/" \; ; }
@@ -620,7 +678,10 @@ fi
 
 # Figures become data: URIs; the Markdown is escaped for the <textarea> remark reads it from.
 while read -r f; do
-    printf '%s\t%s\n' "$f" "$(base64 -w0 "$(where "$f")")"
+    where file "$f"
+    printf '%s\t' "$f"
+    base64 -w0 "$file" # one line, no newline at its end
+    echo
 done <"$work/figures" >"$work/uris"
 awk -F '\t' '
     NR == FNR { uri[$1] = $2; next }

@@ -8,6 +8,8 @@
 # no text, a figure's included, is under 14 px; the printed deck and the speaker's handout have a
 # page per slide. The runbook's live moments are slides of the deck. Plus the SVG renderers.
 # Nothing here starts a server or draws the real figures; the browser tests take about 30 s.
+# The deck and its lightning path are built once for the file (setup_file), not once a test: a
+# build is seconds of CPU, where make test has little to spare.
 #
 # The excerpt convention in slides/deck.md: a ```c block must follow, on the very next line, a
 # line  <!-- from chapters/NN-name/server.c -->  and its lines must appear, contiguous and
@@ -16,14 +18,47 @@ load helpers
 
 DECK="$ROOT/slides/deck.md"
 
-# filled DECK OUT: the deck as build.sh fills it (markers, chapter slides), its charts beside it
-# in OUT's folder under figures/, with the committed figures, so docs-check can follow its links.
-filled() {
-    local dir
-    dir=$(dirname "$2")
-    mkdir -p "$dir/figures"
-    ln -sf "$ROOT"/slides/figures/*.svg "$dir/figures/"
-    "$ROOT/slides/build.sh" --no-run --markdown-only "$2" --charts "$dir/figures" "$1"
+# setup_file: what the tests only read, made once for the file. In $BATS_FILE_TMPDIR/NAME/, for
+# NAME deck (slides/deck.md) and lightning (its --lightning path): build.sh's NAME.html (when
+# remark is installed), NAME.md, the deck as build.sh fills it (markers, chapter slides), its
+# charts beside it under figures/ with the committed figures, so docs-check can follow its links,
+# build.log (what build.sh said) and status. And the figures make figures draws, in drawn.
+# Nothing here fails: a build that failed fails each test that reads it, with its message (built).
+setup_file() {
+    local name dir flag what status
+    for name in deck lightning; do
+        dir=$BATS_FILE_TMPDIR/$name
+        flag=""
+        [ $name = deck ] || flag=--lightning
+        if [ -f /usr/share/javascript/remark-slide/remark.min.js ]; then
+            what=(--markdown "$dir/$name.md" "$DECK" "$dir/$name.html")
+        else # the HTML needs remark; the tests that open it skip without it
+            what=(--markdown-only "$dir/$name.md" "$DECK")
+        fi
+        mkdir -p "$dir/figures"
+        ln -sf "$ROOT"/slides/figures/*.svg "$dir/figures/"
+        status=0
+        "$ROOT/slides/build.sh" --no-run $flag --charts "$dir/figures" "${what[@]}" >"$dir/build.log" 2>&1 ||
+            status=$?
+        echo "$status" >"$dir/status"
+    done
+    status=0
+    ("$ROOT/scripts/compare.sh" --list-figures; "$ROOT/scripts/figures.sh" --list) \
+        >"$BATS_FILE_TMPDIR/drawn" 2>"$BATS_FILE_TMPDIR/drawn.err" || status=$?
+    echo "$status" >"$BATS_FILE_TMPDIR/drawn.status"
+}
+
+# built NAME: setup_file's build of NAME (deck or lightning) succeeded; else fails, with its message.
+built() {
+    [ "$(<"$BATS_FILE_TMPDIR/$1/status")" -eq 0 ] || { cat "$BATS_FILE_TMPDIR/$1/build.log"; false; }
+}
+
+# drawn_figures: the figures make figures draws, one a line (scripts/compare.sh's and
+# scripts/figures.sh's lists, as setup_file found them); fails as the last of them failed.
+drawn_figures() {
+    cat "$BATS_FILE_TMPDIR/drawn.err" >&2
+    cat "$BATS_FILE_TMPDIR/drawn"
+    return "$(<"$BATS_FILE_TMPDIR/drawn.status")"
 }
 
 # slide_facts DECK: one line a slide: its number, "L" if on the lightning path, "B" if kept for
@@ -188,13 +223,13 @@ figure_refs() {
 
 @test "every chapter README shows at least one figure, each one make figures draws" {
     local list readme figs f
-    list=$("$ROOT/scripts/compare.sh" --list-figures; "$ROOT/scripts/figures.sh" --list)
+    list=$(drawn_figures)
     for readme in "$ROOT"/chapters/[0-9]*/README.md; do
         figs=$(grep -o '](../../slides/figures/[A-Za-z0-9._-]*\.svg)' "$readme" |
             sed 's|^](../../slides/figures/||;s|)$||')
         [ -n "$figs" ] || { echo "$readme shows no figure"; false; }
         for f in $figs; do
-            grep -qx "$f" <<<"$list" || { echo "$readme shows $f, which make figures does not draw"; false; }
+            [[ $'\n'$list$'\n' == *$'\n'"$f"$'\n'* ]] || { echo "$readme shows $f, which make figures does not draw"; false; }
             [ -f "$ROOT/slides/figures/$f" ] || { echo "$readme shows $f, which is not committed"; false; }
         done
     done
@@ -202,16 +237,18 @@ figure_refs() {
 
 @test "every figure the deck shows is one make figures draws, and each drawn one is an SVG" {
     local list refs missing f
-    list=$("$ROOT/scripts/compare.sh" --list-figures; "$ROOT/scripts/figures.sh" --list)
+    list=$(drawn_figures)
     refs=$(figure_refs "$DECK")
     [ -n "$refs" ]
     missing=$(comm -23 <(echo "$refs") <(echo "$list" | sort -u))
     [ -z "$missing" ] || { echo "the deck shows figures make figures does not draw: $missing"; false; }
-    # The list follows the chapters: both scenarios for every chapter there is.
+    # The list follows the chapters: both scenarios for every chapter there is (a line of the list
+    # starts with each; matched in the shell, as the loops here run for every chapter and figure).
     for f in "$ROOT"/chapters/[0-9]*/server.c; do
-        f=$(basename "$(dirname "$f")")
-        echo "$list" | grep -q "^${f%%-*}-shared" || { echo "no shared figure for $f"; false; }
-        echo "$list" | grep -q "^${f%%-*}-dying-disk" || { echo "no dying-disk figure for $f"; false; }
+        f=${f%/server.c}
+        f=${f##*/}
+        [[ $'\n'$list == *$'\n'"${f%%-*}-shared"* ]] || { echo "no shared figure for $f"; false; }
+        [[ $'\n'$list == *$'\n'"${f%%-*}-dying-disk"* ]] || { echo "no dying-disk figure for $f"; false; }
     done
     for f in $refs; do
         [ -f "$ROOT/slides/figures/$f" ] || continue # not drawn yet on this machine
@@ -267,12 +304,11 @@ figure_refs() {
     for f in $(figure_refs "$DECK"); do
         [ -f "$ROOT/slides/figures/$f" ] || skip "slides/figures/$f not drawn yet (make figures)"
     done
-    local out="$BATS_TEST_TMPDIR/deck.html"
-    run "$ROOT/slides/build.sh" --no-run "$DECK" "$out"
-    [ "$status" -eq 0 ]
-    ! grep -Eq '(src|href)="(https?:)?//' "$out"
-    ! grep -q '<script src' "$out"
-    ! grep -q '](figures/' "$out"
+    local out="$BATS_FILE_TMPDIR/deck/deck.html"
+    built deck
+    ! grep -Eq '(src|href)="(https?:)?//' "$out" || false # a bare `! cmd` never fails a bats test
+    ! grep -q '<script src' "$out" || false
+    ! grep -q '](figures/' "$out" || false
     [ "$(grep -o 'data:image/svg+xml;base64,' "$out" | wc -l)" -ge "$(figure_refs "$DECK" | wc -l)" ]
     grep -q 'remark.create' "$out"
 }
@@ -295,7 +331,7 @@ figure_refs() {
     [[ $output == *'▸ 3866.7</text>'* ]]
     [[ $output == *'font-weight="bold">nginx</text>'* ]]
     # Every text at least 14 px in the SVG's own units.
-    ! grep -o 'font-size="[0-9.]*"' <<<"$output" | sed 's/[^0-9.]//g' | awk '$1 < 14 { bad = 1 } END { exit !bad }'
+    ! grep -o 'font-size="[0-9.]*"' <<<"$output" | sed 's/[^0-9.]//g' | awk '$1 < 14 { bad = 1 } END { exit !bad }' || false
     # Grouped: one panel, a bar per series in each row.
     run "$BIN/chart-svg" -g "$BATS_TEST_TMPDIR/t.tsv"
     [ "$status" -eq 0 ] && [ "$(grep -c '<title>' <<<"$output")" -eq 5 ]
@@ -324,8 +360,8 @@ figure_refs() {
 }
 
 @test "every slide has speaker notes with a time mark, and shows two figures at most" {
-    filled "$DECK" "$BATS_TEST_TMPDIR/out/deck.md"
-    run slide_facts "$BATS_TEST_TMPDIR/out/deck.md"
+    built deck
+    run slide_facts "$BATS_FILE_TMPDIR/deck/deck.md"
     echo "$output"
     [ "$(wc -l <<<"$output")" -ge 30 ]
     local n lane figs mark fast notes title bad=0 backups=0
@@ -403,11 +439,11 @@ figure_refs() {
 
 @test "every number marker resolves, and the filled deck quotes only numbers its sources hold" {
     local out=$BATS_TEST_TMPDIR/out/deck.md
-    run filled "$DECK" "$out"
-    echo "$output"
-    [ "$status" -eq 0 ]
+    built deck
+    # A copy, the figures' links with it: the test makes a number up in it below.
+    cp -a "$BATS_FILE_TMPDIR/deck" "$BATS_TEST_TMPDIR/out"
     # Every marker was filled, and the deck still has its numbers in it.
-    ! grep -nE '<!-- (n|table|chart|output|diff|list) |<!-- more chapters -->' "$out"
+    ! grep -nE '<!-- (n|table|chart|output|diff|list) |<!-- more chapters -->' "$out" || false
     # The lab's chart (log="yes") runs in decades: its p99s span 10 ms to the 5 s timeout.
     grep -q '>100</text>' "$BATS_TEST_TMPDIR/out/figures/chart-swift-lab.svg"
     grep -q '>10000</text>' "$BATS_TEST_TMPDIR/out/figures/chart-swift-lab.svg"
@@ -475,15 +511,14 @@ figure_refs() {
     # Each made slide has its README's goal, notes, and none of the README's relative links.
     grep -q '^.takeaway\[Goal: watch a server that serves one client at a time' "$BATS_TEST_TMPDIR/o.md" || true
     [ "$(grep -c '^\[auto\]' "$BATS_TEST_TMPDIR/o.md")" -eq "$(grep -c '^class: auto' "$BATS_TEST_TMPDIR/o.md")" ]
-    ! grep -q '](\.\./' "$BATS_TEST_TMPDIR/o.md"
+    ! grep -q '](\.\./' "$BATS_TEST_TMPDIR/o.md" || false
     # The marker is gone, and the deck's own slides are unchanged.
     ! grep -q 'more chapters' "$BATS_TEST_TMPDIR/o.md"
 }
 
 @test "the lightning deck is the slides marked lightning, in order, then the backup slides" {
-    local out=$BATS_TEST_TMPDIR/out/l.md
-    mkdir -p "$BATS_TEST_TMPDIR/out"
-    "$ROOT/slides/build.sh" --no-run --lightning --markdown-only "$out" "$DECK"
+    local out=$BATS_FILE_TMPDIR/lightning/lightning.md
+    built lightning
     run slide_facts "$out"
     echo "$output"
     [ "$(awk '$2 == "L" || $2 == "B"' <<<"$output" | wc -l)" -eq "$(wc -l <<<"$output")" ]
@@ -544,13 +579,11 @@ need_browser() {
 
 @test "in headless Chromium at 1024 x 768 every slide fits, has notes, two figures at most, no text under 14 px" {
     need_browser
-    local d flag slides
+    local d slides
     for d in deck lightning; do
-        flag=$([ $d = lightning ] && echo --lightning || true)
-        run "$ROOT/slides/build.sh" --no-run $flag "$DECK" "$BATS_TEST_TMPDIR/$d.html"
-        [ "$status" -eq 0 ]
-        slides=$(sed -n 's/^wrote .* (\([0-9]*\) slides.*/\1/p' <<<"$output")
-        run "$ROOT/slides/browser.sh" check "$BATS_TEST_TMPDIR/$d.html" ${flag:+lightning}
+        built $d
+        slides=$(sed -n 's/^wrote .* (\([0-9]*\) slides.*/\1/p' "$BATS_FILE_TMPDIR/$d/build.log")
+        run "$ROOT/slides/browser.sh" check "$BATS_FILE_TMPDIR/$d/$d.html" $([ $d = deck ] || echo lightning)
         echo "$output"
         [ "$status" -eq 0 ]
         # It drew every slide of the deck, at the smallest projector's size, and measured the text
@@ -601,13 +634,13 @@ need_browser() {
     # 12 px in a 580 px wide figure drawn 300 px wide: 12 x 300 / 580 x 0.846.
     [[ $output == *"slide 5 (narrow): figure $f: its smallest text is 5.3 px"* ]]
     [[ $output == *'slide 6 (scaled): figure scaled.svg: its smallest text is 8.5 px ("tiny")'* ]]
-    ! grep -q 'slide 6 .*"big"' <<<"$output"
+    ! grep -q 'slide 6 .*"big"' <<<"$output" || false
 }
 
 @test "make slides-pdf's printer writes one page per slide, each the slide's size" {
     need_browser
-    "$ROOT/slides/build.sh" --no-run --lightning "$DECK" "$BATS_TEST_TMPDIR/l.html"
-    run "$ROOT/slides/browser.sh" pdf "$BATS_TEST_TMPDIR/l.html" "$BATS_TEST_TMPDIR/l.pdf"
+    built lightning
+    run "$ROOT/slides/browser.sh" pdf "$BATS_FILE_TMPDIR/lightning/lightning.html" "$BATS_TEST_TMPDIR/l.pdf"
     echo "$output"
     [ "$status" -eq 0 ]
     head -c 5 "$BATS_TEST_TMPDIR/l.pdf" | grep -q '^%PDF-'
@@ -621,8 +654,8 @@ need_browser() {
 
 @test "make slides-notes prints the speaker's handout: an A4 page per slide, each with the slide's notes" {
     need_browser
-    "$ROOT/slides/build.sh" --no-run --lightning "$DECK" "$BATS_TEST_TMPDIR/l.html"
-    run "$ROOT/slides/browser.sh" notes "$BATS_TEST_TMPDIR/l.html" "$BATS_TEST_TMPDIR/l-notes.pdf"
+    built lightning
+    run "$ROOT/slides/browser.sh" notes "$BATS_FILE_TMPDIR/lightning/lightning.html" "$BATS_TEST_TMPDIR/l-notes.pdf"
     echo "$output"
     [ "$status" -eq 0 ]
     local pages slides
