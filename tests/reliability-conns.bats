@@ -65,7 +65,7 @@ check_descriptors() {
         [[ $reply =~ ^[01],[0-9]+,[0-9]+,/keep-$i$ ]] ||
             { echo "$name: client /keep-$i in mid-read got '$(cat "$dir/$i")'" >&2; status=1; }
     done
-    grep -q 'accept: Too many open files' "$SERVER_LOG" ||
+    in_log 'accept: Too many open files' ||
         { echo "$name: no 'accept: Too many open files' in its log" >&2; tail -5 "$SERVER_LOG" >&2; status=1; }
     echo "# $name: $(grep -c 'Too many open files' "$SERVER_LOG") connections shed with a log line" >&3
     pause 0.2
@@ -152,9 +152,26 @@ check_pool_deadline() {
     restart "$BIN/$1" ${CHAPTER_FLAGS[${1%%-*}]:-} -w 2 -T 500 || return 1
     # Not the client helper: bats's run would set run_one's $status.
     output=$("$BIN/client" -p "$PORT" --json -q -c 200 -n 200 -d 300 -t 1500 2>&1)
-    echo "# $1: ok $(field ok), RC 1 $(field server_timeouts), client timeouts $(field client_timeouts), max $(field max_ms) ms" >&3
-    [ "$(field client_timeouts)" -eq 0 ] && [ "$(field errors)" -eq 0 ] && [ "$(field ok)" -ge 2 ] ||
+    local -A field
+    summary_fields field
+    echo "# $1: ok ${field[ok]}, RC 1 ${field[server_timeouts]}, client timeouts ${field[client_timeouts]}, max ${field[max_ms]} ms" >&3
+    [ "${field[client_timeouts]}" -eq 0 ] && [ "${field[errors]}" -eq 0 ] && [ "${field[ok]}" -ge 2 ] ||
         { echo "$1: $output" >&2; return 1; }
+}
+# summary_fields ARRAY: sets ARRAY[NAME] to each number of the client's JSON summary in $output,
+# read as field NAME reads it (the last "NAME":DIGITS of a line starting with {), by bash: field
+# is five processes a number.
+summary_fields() {
+    local -n fields=$1
+    local line rest
+    while IFS= read -r line; do
+        [[ $line == "{"* ]] || continue
+        rest=$line
+        while [[ $rest =~ \"([^\"]*)\":([0-9.]*) ]]; do
+            fields[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+            rest=${rest#*"${BASH_REMATCH[0]}"}
+        done
+    done <<<"$output"
 }
 
 # SIGHUP, SIGUSR2 and SIGALRM stop a server as SIGTERM does (each chapter gets one of the three,
@@ -180,7 +197,7 @@ check_left_behind() {
     ends_within 3 "$SERVER_PID" || { echo "$name: still running 3 s after SIG$sig" >&2; return 1; }
     wait "$SERVER_PID" || status=$?
     SERVER_PID=
-    [ "$status" -eq 0 ] && grep -q stopping "$SERVER_LOG" ||
+    [ "$status" -eq 0 ] && in_log stopping ||
         { echo "$name: SIG$sig: exit status $status; log ends: $(tail -2 "$SERVER_LOG")" >&2; return 1; }
     gone "$name" "SIG$sig" "$kids" "$tmp" || return 1
     # shellcheck disable=SC2086

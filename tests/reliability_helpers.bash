@@ -33,6 +33,7 @@ chapters() {
 # end, naming every chapter that failed.
 for_each() {
     local check=$1 name nn failed=() ran=0
+    SPENT_FILES=() # stopped servers' logs, removed at the end: one rm, not one a server
     shift
     for name in $(chapters); do
         nn=${name%%-*}
@@ -46,6 +47,7 @@ for_each() {
         fi
         ran=$((ran + 1))
     done
+    rm -f "${SPENT_FILES[@]}"
     [ "$ran" -gt 0 ] || { echo "no chapter to check" >&2; return 1; }
     if [ "${#failed[@]}" -gt 0 ]; then
         echo "failed in: ${failed[*]}" >&2
@@ -69,19 +71,19 @@ run_one() {
     start_server "$bin" ${CHAPTER_FLAGS[${name%%-*}]:-} "$@" {PAUSE_FD}<&- || return 1
     "check_$check" "$name" || status=1
     stops_clean "$name" || status=1
-    rm -f "$SERVER_OUT" "$SERVER_LOG"
+    SPENT_FILES+=("$SERVER_OUT" "$SERVER_LOG")
     return $status
 }
 
 # restart BINARY FLAGS...: stops the running server (a sanitizer report in its log fails the
-# check), removes its files, starts BINARY with FLAGS.
+# check), leaves its files to for_each to remove, starts BINARY with FLAGS.
 restart() {
     stop_server || true
     if sanitizer_report "${SERVER_LOG:-}"; then
         cat "$SERVER_LOG" >&2
         return 1
     fi
-    rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
+    SPENT_FILES+=("${SERVER_OUT:-}" "${SERVER_LOG:-}")
     start_server "$@" {PAUSE_FD}<&-
 }
 
@@ -174,15 +176,23 @@ log_lines() {
     printf -v "$1" '%d' "$n"
 }
 
+# in_log PATTERN [N]: true when a line of the server's log, after the first N (0), matches
+# PATTERN (grep -E's syntax): grep -qE, read by bash.
+in_log() {
+    local line lines
+    mapfile -t -s "${2:-0}" lines <"$SERVER_LOG"
+    for line in "${lines[@]}"; do
+        [[ $line =~ $1 ]] && return 0
+    done
+    return 1
+}
+
 # logged_since N PATTERN: waits up to 3 s for a line matching PATTERN (grep -E) after the first
 # N lines: looks at once, then every 50 ms.
 logged_since() {
-    local i line lines
+    local i
     for ((i = 1; i <= 60; i++)); do # 60 turns of 50 ms
-        mapfile -t -s "$1" lines <"$SERVER_LOG"
-        for line in "${lines[@]}"; do
-            [[ $line =~ $2 ]] && return 0
-        done
+        in_log "$2" "$1" && return 0
         pause 0.05
     done
     echo "no log line matching '$2' after line $1; the log ends:" >&2
