@@ -150,12 +150,16 @@ split_elapsed() {
     while [[ $ANSWER == *$'\n' ]]; do ANSWER=${ANSWER%$'\n'}; done
 }
 
-# pause SECONDS: sleeps without a process: read waits SECONDS on a pipe nobody writes to.
-# (exec {PAUSE_FD}<> <(:) opens both ends of a pipe once per test; a server is started with it
-# closed, see run_one, so that no server holds a descriptor the tests gave it.)
-exec {PAUSE_FD}<> <(:)
+# pause SECONDS: sleeps without a process: read waits SECONDS on a FIFO nobody writes to, which
+# setup opens for each test, both ends (so the open does not wait). In setup, not at load: bats
+# also loads this file in the process that starts the tests, which would hand the descriptor down.
+# Servers are started with PAUSE_FD closed (run_one, restart): none holds a descriptor of ours.
 pause() {
     read -r -t "$1" -u "$PAUSE_FD" _ || true
+}
+setup() {
+    mkfifo "$BATS_TEST_TMPDIR/pause"
+    exec {PAUSE_FD}<>"$BATS_TEST_TMPDIR/pause"
 }
 
 # is_refusal REPLY: RC 2 with no path, an HTTP 400 or 414, or nothing at all (a clean close).
