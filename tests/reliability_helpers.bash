@@ -139,7 +139,7 @@ slurp() {
 # sed -n 's/^elapsed_ms //p' and $(grep -v '^elapsed_ms') gave), without a process.
 split_elapsed() {
     local line
-    ANSWER= ELAPSED_MS=
+    ANSWER='' ELAPSED_MS=''
     while IFS= read -r line || [ -n "$line" ]; do
         if [[ $line == "elapsed_ms "* ]]; then
             ELAPSED_MS=${line#elapsed_ms }
