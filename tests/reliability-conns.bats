@@ -13,17 +13,18 @@ load reliability_helpers
 # 30 clients send a request and reset 30 ms later, while 30 others arrive: if the server closed
 # a vanished client's descriptor early, a new client given the same number would get its reply.
 check_vanishing() {
-    local dir=$BATS_TEST_TMPDIR/$1 i bad=0 pids=()
+    local dir=$BATS_TEST_TMPDIR/$1 i bad=0 pids=() reply
     mkdir -p "$dir"
-    for i in $(seq 30); do
+    for ((i = 1; i <= 30; i++)); do
         "$RST" reset "$PORT" "50,/gone-$i\\n" 30 2>/dev/null &
         pids+=($!)
-        printf '20,/new-%d\n' "$i" | send_raw >"$dir/$i" &
+        "$RST" half "$PORT" "20,/new-$i\\n" >"$dir/$i" 2>/dev/null & # ask_raw, in the background
         pids+=($!)
     done
     wait "${pids[@]}"
-    for i in $(seq 30); do
-        [[ $(head -n 1 "$dir/$i") =~ ^[01],[0-9]+,[0-9]+,/new-$i$ ]] ||
+    for ((i = 1; i <= 30; i++)); do
+        first_line_of reply "$dir/$i"
+        [[ $reply =~ ^[01],[0-9]+,[0-9]+,/new-$i$ ]] ||
             { echo "$1: client /new-$i got '$(cat "$dir/$i")'" >&2; bad=1; }
     done
     echo "# $1: 30 new clients each got their own reply; $(grep -c 'gone-.* lost\|reset by peer' "$SERVER_LOG") vanished clients logged" >&3
@@ -37,20 +38,20 @@ check_vanishing() {
     NOFILE_LIMIT=64 for_each descriptors -T 3000
 }
 check_descriptors() {
-    local name=$1 dir=$BATS_TEST_TMPDIR/$1 i fds=() fd cpu0 cpu1 status=0 pids=()
+    local name=$1 dir=$BATS_TEST_TMPDIR/$1 i fds=() fd cpu0 cpu1 status=0 pids=() reply
     mkdir -p "$dir"
-    for i in $(seq 5); do
-        printf '1000,/keep-%d\n' "$i" | send_raw >"$dir/$i" &
+    for ((i = 1; i <= 5; i++)); do
+        "$RST" half "$PORT" "1000,/keep-$i\\n" >"$dir/$i" 2>/dev/null & # ask_raw, in the background
         pids+=($!)
     done
-    sleep 0.3
-    for i in $(seq 100); do
+    pause 0.3
+    for ((i = 1; i <= 100; i++)); do
         exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" || break
         fds+=("$fd")
     done
-    sleep 0.3
+    pause 0.3
     cpu0=$(cpu_seconds "$SERVER_PID")
-    sleep 1
+    pause 1
     cpu1=$(cpu_seconds "$SERVER_PID")
     wait "${pids[@]}"
     for fd in "${fds[@]}"; do exec {fd}>&-; done
@@ -59,14 +60,15 @@ check_descriptors() {
         echo "$name: busy while out of descriptors: CPU $cpu0 -> $cpu1 s in 1 s" >&2
         status=1
     fi
-    for i in $(seq 5); do
-        [[ $(head -n 1 "$dir/$i") =~ ^[01],[0-9]+,[0-9]+,/keep-$i$ ]] ||
+    for ((i = 1; i <= 5; i++)); do
+        first_line_of reply "$dir/$i"
+        [[ $reply =~ ^[01],[0-9]+,[0-9]+,/keep-$i$ ]] ||
             { echo "$name: client /keep-$i in mid-read got '$(cat "$dir/$i")'" >&2; status=1; }
     done
-    grep -q 'accept: Too many open files' "$SERVER_LOG" ||
+    in_log 'accept: Too many open files' ||
         { echo "$name: no 'accept: Too many open files' in its log" >&2; tail -5 "$SERVER_LOG" >&2; status=1; }
     echo "# $name: $(grep -c 'Too many open files' "$SERVER_LOG") connections shed with a log line" >&3
-    sleep 0.2
+    pause 0.2
     still_serves "$name" || status=1
     return $status
 }
@@ -86,25 +88,27 @@ check_descriptors() {
 check_refusals_beside_reads() {
     local dir=$BATS_TEST_TMPDIR/$1 i k bad=0 pids=() reply
     mkdir -p "$dir"
-    printf 'abc,/a\n' | send_raw >/dev/null
-    printf '500,/held\n' | send_raw >"$dir/held" &
+    ask_raw reply 'abc,/a\n'
+    "$RST" half "$PORT" '500,/held\n' >"$dir/held" 2>/dev/null & # ask_raw, in the background
     pids+=($!)
-    sleep 0.1
+    pause 0.1
     for i in 1 2 3; do
         for k in 1 2 3; do
-            printf 'abc,/a\n' | send_raw >"$dir/bad-$i-$k"
-            printf '10,/good-%d-%d\n' "$i" "$k" | send_raw >"$dir/good-$i-$k"
+            "$RST" half "$PORT" 'abc,/a\n' >"$dir/bad-$i-$k" 2>/dev/null
+            "$RST" half "$PORT" "10,/good-$i-$k\\n" >"$dir/good-$i-$k" 2>/dev/null
         done &
         pids+=($!)
     done
     wait "${pids[@]}"
-    [[ $(head -n 1 "$dir/held") =~ ^0,[0-9]+,[0-9]+,/held$ ]] ||
+    first_line_of reply "$dir/held"
+    [[ $reply =~ ^0,[0-9]+,[0-9]+,/held$ ]] ||
         { echo "$1: the slow read beside the refusals got '$(head -c 80 "$dir/held")'" >&2; bad=1; }
     for i in 1 2 3; do
         for k in 1 2 3; do
-            reply=$(tr -d '\0' <"$dir/bad-$i-$k")
+            slurp reply "$dir/bad-$i-$k"
             is_refusal "$reply" || { echo "$1: a bad request got '${reply:0:80}'" >&2; bad=1; }
-            [[ $(head -n 1 "$dir/good-$i-$k") =~ ^0,[0-9]+,[0-9]+,/good-$i-$k$ ]] ||
+            first_line_of reply "$dir/good-$i-$k"
+            [[ $reply =~ ^0,[0-9]+,[0-9]+,/good-$i-$k$ ]] ||
                 { echo "$1: /good-$i-$k got '$(head -c 80 "$dir/good-$i-$k")'" >&2; bad=1; }
         done
     done
@@ -121,8 +125,9 @@ check_refusals_beside_reads() {
 }
 check_elapsed_from_accept() {
     local reply elapsed
-    reply=$("$RST" slow "$PORT" '100,/slowline\n' 20 2>/dev/null | head -n 1)
-    elapsed=$(cut -d, -f3 <<<"$reply")
+    "$RST" slow "$PORT" '100,/slowline\n' 20 >"$BATS_TEST_TMPDIR/answer" 2>/dev/null
+    first_line_of reply "$BATS_TEST_TMPDIR/answer"
+    IFS=, read -r _ _ elapsed _ <<<"$reply" # RC,BYTES,ELAPSED_MS,PATH
     echo "# $1: $reply" >&3
     [[ $reply =~ ^0,[0-9]+,[0-9]+,/slowline$ ]] && [ "$elapsed" -ge 280 ] && [ "$elapsed" -le 600 ] ||
         { echo "$1: the slow request got '$reply', want ELAPSED 280..600 (from accept)" >&2; return 1; }
@@ -137,7 +142,9 @@ check_elapsed_from_accept() {
     EVERY_CHAPTER=1 for_each pool_deadline
 }
 check_pool_deadline() {
-    if ! "$BIN/$1" --help | grep -q -- '-w WORKERS'; then
+    local usage
+    usage=$("$BIN/$1" --help) || true
+    if [[ $usage != *"-w WORKERS"* ]]; then
         echo "# $1: no worker pool (no -w): nothing to check" >&3
         return 0
     fi
@@ -145,9 +152,26 @@ check_pool_deadline() {
     restart "$BIN/$1" ${CHAPTER_FLAGS[${1%%-*}]:-} -w 2 -T 500 || return 1
     # Not the client helper: bats's run would set run_one's $status.
     output=$("$BIN/client" -p "$PORT" --json -q -c 200 -n 200 -d 300 -t 1500 2>&1)
-    echo "# $1: ok $(field ok), RC 1 $(field server_timeouts), client timeouts $(field client_timeouts), max $(field max_ms) ms" >&3
-    [ "$(field client_timeouts)" -eq 0 ] && [ "$(field errors)" -eq 0 ] && [ "$(field ok)" -ge 2 ] ||
+    local -A field
+    summary_fields field
+    echo "# $1: ok ${field[ok]}, RC 1 ${field[server_timeouts]}, client timeouts ${field[client_timeouts]}, max ${field[max_ms]} ms" >&3
+    [ "${field[client_timeouts]}" -eq 0 ] && [ "${field[errors]}" -eq 0 ] && [ "${field[ok]}" -ge 2 ] ||
         { echo "$1: $output" >&2; return 1; }
+}
+# summary_fields ARRAY: sets ARRAY[NAME] to each number of the client's JSON summary in $output,
+# read as field NAME reads it (the last "NAME":DIGITS of a line starting with {), by bash: field
+# is five processes a number.
+summary_fields() {
+    local -n fields=$1
+    local line rest
+    while IFS= read -r line; do
+        [[ $line == "{"* ]] || continue
+        rest=$line
+        while [[ $rest =~ \"([^\"]*)\":([0-9.]*) ]]; do
+            fields[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+            rest=${rest#*"${BASH_REMATCH[0]}"}
+        done
+    done <<<"$output"
 }
 
 # SIGHUP, SIGUSR2 and SIGALRM stop a server as SIGTERM does (each chapter gets one of the three,
@@ -166,39 +190,69 @@ check_left_behind() {
     chmod +x "$tmp.sh"
     # shellcheck disable=SC2086  # CHAPTER_FLAGS holds words
     restart "$tmp.sh" ${CHAPTER_FLAGS[${name%%-*}]:-} || return 1
-    ask '5000,/in-flight\n' >/dev/null &
-    sleep 0.3
-    kids=$(ps -o pid= --ppid "$SERVER_PID" | tr '\n' ' ')
+    "$RST" half "$PORT" '5000,/in-flight\n' >/dev/null 2>&1 & # ask_raw, in the background
+    pause 0.3
+    children_of kids "$SERVER_PID"
     kill -"$sig" "$SERVER_PID"
-    timeout 3 tail --pid="$SERVER_PID" -f /dev/null || { echo "$name: still running 3 s after SIG$sig" >&2; return 1; }
+    ends_within 3 "$SERVER_PID" || { echo "$name: still running 3 s after SIG$sig" >&2; return 1; }
     wait "$SERVER_PID" || status=$?
     SERVER_PID=
-    [ "$status" -eq 0 ] && grep -q stopping "$SERVER_LOG" ||
+    [ "$status" -eq 0 ] && in_log stopping ||
         { echo "$name: SIG$sig: exit status $status; log ends: $(tail -2 "$SERVER_LOG")" >&2; return 1; }
     gone "$name" "SIG$sig" "$kids" "$tmp" || return 1
     # shellcheck disable=SC2086
     restart "$tmp.sh" ${CHAPTER_FLAGS[${name%%-*}]:-} || return 1
-    sleep 0.2
-    kids=$(ps -o pid= --ppid "$SERVER_PID" | tr '\n' ' ')
+    pause 0.2
+    children_of kids "$SERVER_PID"
     { kill -KILL "$SERVER_PID" && wait "$SERVER_PID"; } 2>/dev/null || true
     SERVER_PID=
     gone "$name" SIGKILL "$kids" "$tmp" || return 1
     # shellcheck disable=SC2086
     restart "$tmp.sh" ${CHAPTER_FLAGS[${name%%-*}]:-} && still_serves "$name"
 }
+# children_of VAR PID: sets VAR to the pids of PID's children, space-separated (what ps --ppid
+# PID lists), from /proc/PID/task/*/children: a child may be any thread's.
+children_of() {
+    local task pids list=
+    for task in /proc/"$2"/task/*/children; do
+        pids=
+        read -r pids 2>/dev/null <"$task" # "PID PID ", no newline: read returns 1 but reads it
+        list+="$pids "
+    done
+    printf -v "$1" '%s' "$list"
+}
+# ends_within SECONDS PID: waits up to SECONDS for PID to end (as timeout SECONDS tail --pid).
+ends_within() {
+    local i
+    for ((i = 0; i < $1 * 20; i++)); do
+        kill -0 "$2" 2>/dev/null || return 0
+        pause 0.05
+    done
+    ! kill -0 "$2" 2>/dev/null
+}
 # alive PID: the process runs (a zombie does not: it has exited, and here nobody may reap it).
 alive() {
-    [ -r "/proc/$1/stat" ] && ! sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^Z'
+    local stat
+    read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+    [[ ${stat##*) } != Z* ]]
 }
 # gone NAME SIGNAL KIDS TMP: within a second every pid in KIDS has exited and TMP is empty.
 gone() {
     local i pid left
-    for i in $(seq 20); do
+    for ((i = 1; i <= 20; i++)); do
         left=
         for pid in $3; do alive "$pid" && left="$left $pid"; done
         [ -z "$left" ] && break
-        sleep 0.05
+        pause 0.05
     done
     [ -z "$left" ] || { echo "$1: after $2, child processes still running:$left" >&2; return 1; }
-    [ -z "$(ls -A "$4")" ] || { echo "$1: after $2, left in TMPDIR: $(ls -A "$4")" >&2; return 1; }
+    empty "$4" || { echo "$1: after $2, left in TMPDIR: $(ls -A "$4")" >&2; return 1; }
+}
+# empty DIR: DIR holds nothing, dotfiles included (ls -A would print nothing), seen by glob.
+empty() {
+    local entry
+    for entry in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+        [ -e "$entry" ] || [ -L "$entry" ] && return 1 # a pattern that matched nothing stays itself
+    done
+    return 0
 }

@@ -9,7 +9,8 @@ load reliability_helpers
 
 # Every input here must be refused (RC 2, HTTP 400 or 414, or a close) and logged with this reason.
 # LABEL <TAB> LOG PATTERN <TAB> BYTES (printf escapes)
-LONG_PATH=$(printf 'a%.0s' $(seq 1024))
+printf -v LONG_PATH '%1024s' ''
+LONG_PATH=${LONG_PATH// /a}
 BAD_LINES=$(
     cat <<EOF
 empty line	bad request: empty request	\n
@@ -58,9 +59,10 @@ check_huge_line() {
     EVERY_CHAPTER=1 for_each long_url -T 2000
 }
 check_long_url() {
-    local name=$1 before answer url
-    for url in "10,/$(head -c 5120 /dev/zero | tr '\0' a)" "10,/$LONG_PATH"; do
-        before=$(log_lines)
+    local name=$1 before answer url long_url
+    printf -v long_url '%5120s' ''
+    for url in "10,/${long_url// /a}" "10,/$LONG_PATH"; do
+        log_lines before
         answer=$(timeout 10 curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/$url" 2>&1)
         echo "# $name: curl with a URL of ${#url} bytes: $answer" >&3
         [ "$answer" = 414 ] || { echo "$name: curl with a URL of ${#url} bytes got '$answer'" >&2; return 1; }
@@ -77,12 +79,13 @@ MIXED_LINE_ENDS=('\n\r\n' '\nHost: x\n\r\n' '\r\nHost: x\r\n\n' '\nHost: x\r\nAc
     EVERY_CHAPTER=1 for_each mixed_line_ends -T 2000
 }
 check_mixed_line_ends() {
-    local name=$1 answer reply i
+    local name=$1 reply i answer_file=$BATS_TEST_TMPDIR/answer
     for i in "${!MIXED_LINE_ENDS[@]}"; do
-        answer=$("$RST" slow "$PORT" "GET /10,/ends-$i HTTP/1.1${MIXED_LINE_ENDS[$i]}" 0 2>&1)
-        reply=$(grep -v '^elapsed_ms' <<<"$answer" | tr -d '\r')
+        "$RST" slow "$PORT" "GET /10,/ends-$i HTTP/1.1${MIXED_LINE_ENDS[$i]}" 0 >"$answer_file" 2>&1
+        split_elapsed "$answer_file"
+        reply=${ANSWER//$'\r'/}
         [[ $reply == "HTTP/1.1 200 OK"*"0,"*",/ends-$i" ]] ||
-            { echo "$name: line ends '${MIXED_LINE_ENDS[$i]}' got '${reply:0:80}' after $(grep -o '[0-9]*$' <<<"$answer") ms" >&2; return 1; }
+            { echo "$name: line ends '${MIXED_LINE_ENDS[$i]}' got '${reply:0:80}' after $ELAPSED_MS ms" >&2; return 1; }
     done
     echo "# $name: ${#MIXED_LINE_ENDS[@]} requests with mixed line ends answered 200" >&3
     still_serves "$name"
@@ -93,11 +96,13 @@ check_mixed_line_ends() {
 }
 check_limits() {
     local reply
-    reply=$(printf '10,/%s\n' "${LONG_PATH:1}" | send_raw | head -n 1)  # a path of exactly 1024 bytes
+    ask_raw reply "10,/${LONG_PATH:1}\n" # a path of exactly 1024 bytes
+    reply=${reply%%$'\n'*}
     [[ $reply == "0,"*",/${LONG_PATH:1}" ]] || { echo "$1: 1024-byte path got '${reply:0:80}'" >&2; return 1; }
-    reply=$(printf '0,10,/three\r\n' | send_raw | head -n 1)            # the seed's RC,DELAY,PATH with CRLF
+    ask_raw reply '0,10,/three\r\n' # the seed's RC,DELAY,PATH with CRLF
+    reply=${reply%%$'\n'*}
     [[ $reply =~ ^0,[0-9]+,[0-9]+,/three$ ]] || { echo "$1: RC,DELAY,PATH got '$reply'" >&2; return 1; }
-    reply=$(printf 'GET /0,/web HTTP/1.1\r\nHost: x\r\n\r\n' | send_raw)
+    ask_raw reply 'GET /0,/web HTTP/1.1\r\nHost: x\r\n\r\n'
     [[ $reply == "HTTP/1.1 200 OK"*"0,"*",/web"* ]] || { echo "$1: HTTP GET got '$reply'" >&2; return 1; }
 }
 
@@ -107,13 +112,13 @@ check_limits() {
 check_resets() {
     local before
     # Mid-request: half a line, then a reset.
-    before=$(log_lines)
+    log_lines before
     "$RST" reset "$PORT" '100,/a' 50 2>/dev/null
     logged_since "$before" 'reset by peer|closed without a request' || return 1
     still_serves "$1" || return 1
     # Mid-read: the whole request, then a reset while the server "reads the disk"; the reply
     # then has nowhere to go (EPIPE / ECONNRESET, never SIGPIPE).
-    before=$(log_lines)
+    log_lines before
     "$RST" reset "$PORT" '200,/reset-mid-read\n' 50 2>/dev/null
     logged_since "$before" 'reply to /reset-mid-read lost' || return 1
     still_serves "$1"
@@ -124,9 +129,10 @@ check_resets() {
 }
 check_half_closed() {
     local reply
-    reply=$("$RST" half "$PORT" '200,/half\n' 2>/dev/null | head -n 1)
+    ask_raw reply '200,/half\n'
+    reply=${reply%%$'\n'*}
     [[ $reply =~ ^0,[0-9]+,[0-9]+,/half$ ]] || { echo "$1: line request got '$reply'" >&2; return 1; }
-    reply=$("$RST" half "$PORT" 'GET /200,/half HTTP/1.1\r\n\r\n' 2>/dev/null)
+    ask_raw reply 'GET /200,/half HTTP/1.1\r\n\r\n'
     [[ $reply == "HTTP/1.1 200 OK"*",/half"* ]] || { echo "$1: HTTP request got '$reply'" >&2; return 1; }
 }
 
@@ -137,17 +143,17 @@ check_slowloris() {
     local before out took name=$1 text
     # 44 bytes at 100 ms each would take 4.4 s to arrive.
     for text in '10,/slowloris-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n' ''; do
-        before=$(log_lines)
-        out=$("$RST" slow "$PORT" "$text" 100 2>&1)
-        took=$(sed -n 's/^elapsed_ms //p' <<<"$out")
-        out=$(grep -v '^elapsed_ms' <<<"$out" || true)
+        log_lines before
+        "$RST" slow "$PORT" "$text" 100 >"$BATS_TEST_TMPDIR/answer" 2>&1
+        split_elapsed "$BATS_TEST_TMPDIR/answer"
+        out=$ANSWER took=$ELAPSED_MS
         is_refusal "$out" || { echo "$name: slow client '$text' got '$out'" >&2; return 1; }
         [ -n "$took" ] && [ "$took" -ge 900 ] && [ "$took" -lt 2500 ] ||
             { echo "$name: slow client '$text' cut off after ${took:-?} ms, want ~1000" >&2; return 1; }
         logged_since "$before" 'request took too long to arrive' || return 1
         still_serves "$name" || return 1
     done
-    before=$(log_lines)
+    log_lines before
     timeout 5 nc -z 127.0.0.1 "$PORT"                     # connects, leaves without a word
     logged_since "$before" 'closed without a request' && still_serves "$name"
 }
@@ -160,9 +166,9 @@ check_slowloris() {
     EVERY_CHAPTER=1 for_each more_after_request
 }
 check_more_after_request() {
-    local dir=$BATS_TEST_TMPDIR/$1 i bad=0 pids=()
+    local dir=$BATS_TEST_TMPDIR/$1 i bad=0 pids=() reply end
     mkdir -p "$dir"
-    for i in $(seq 20); do
+    for ((i = 1; i <= 20; i++)); do
         "$RST" more "$PORT" "30,/more-$i\\n" 10 "30,/second-$i\\n" >"$dir/$i" 2>"$dir/$i.end" &
         pids+=($!)
     done
@@ -170,11 +176,15 @@ check_more_after_request() {
         >"$dir/http" 2>"$dir/http.end" &
     pids+=($!)
     wait "${pids[@]}"
-    for i in $(seq 20); do
-        [[ $(head -n 1 "$dir/$i") =~ ^0,[0-9]+,[0-9]+,/more-$i$ ]] && grep -q 'ended fin' "$dir/$i.end" ||
+    for ((i = 1; i <= 20; i++)); do
+        first_line_of reply "$dir/$i"
+        slurp end "$dir/$i.end"
+        [[ $reply =~ ^0,[0-9]+,[0-9]+,/more-$i$ && $end == *"ended fin"* ]] ||
             { echo "$1: /more-$i got '$(head -c 80 "$dir/$i")', $(grep ended "$dir/$i.end")" >&2; bad=1; }
     done
-    [[ $(cat "$dir/http") == "HTTP/1.1 200 OK"*",/http"* ]] && grep -q 'ended fin' "$dir/http.end" ||
+    slurp reply "$dir/http"
+    slurp end "$dir/http.end"
+    [[ $reply == "HTTP/1.1 200 OK"*",/http"* && $end == *"ended fin"* ]] ||
         { echo "$1: pipelined HTTP got '$(head -c 80 "$dir/http")', $(grep ended "$dir/http.end")" >&2; bad=1; }
     [ "$bad" -eq 0 ] && still_serves "$1"
 }
@@ -183,16 +193,21 @@ check_more_after_request() {
     RELIABILITY_CHAPTERS=10 for_each big_reply_and_more
 }
 check_big_reply_and_more() {
-    local dir=$BATS_TEST_TMPDIR/$1 i bad=0 bytes pids=()
+    local dir=$BATS_TEST_TMPDIR/$1 i bad=0 bytes path reply end pids=()
+    local -A size
     mkdir -p "$dir"
-    for i in $(seq 20); do
+    for ((i = 1; i <= 20; i++)); do
         "$RST" more "$PORT" "20,/1M/big-$i\\n" 10 'x' >"$dir/$i" 2>"$dir/$i.end" &
         pids+=($!)
     done
     wait "${pids[@]}"
-    for i in $(seq 20); do
-        bytes=$(($(wc -c <"$dir/$i") - $(head -n 1 "$dir/$i" | wc -c)))
-        [ "$bytes" -eq 1048576 ] && grep -q 'ended fin' "$dir/$i.end" ||
+    # One wc for the twenty answers' sizes, "SIZE PATH" a line.
+    while read -r bytes path; do size[$path]=$bytes; done < <(wc -c "$dir"/{1..20})
+    for ((i = 1; i <= 20; i++)); do
+        first_line_of reply "$dir/$i"
+        bytes=$((${size[$dir/$i]} - ${#reply} - 1)) # the payload: all but the first line
+        slurp end "$dir/$i.end"
+        [ "$bytes" -eq 1048576 ] && [[ $end == *"ended fin"* ]] ||
             { echo "$1: /1M/big-$i: $bytes bytes of payload, $(grep ended "$dir/$i.end")" >&2; bad=1; }
     done
     [ "$bad" -eq 0 ]

@@ -17,7 +17,8 @@ chapters() {
     wanted=${wanted:-01 04 06}
     [ "$wanted" = all ] && wanted=
     for dir in "$ROOT"/chapters/[0-9]*/server.c; do
-        name=$(basename "$(dirname "$dir")")
+        name=${dir%/server.c}
+        name=${name##*/}
         if [ -n "$wanted" ] && ! [[ " $wanted " == *" ${name%%-*} "* ||
             " $wanted " == *" $name "* ]]; then
             continue
@@ -32,6 +33,7 @@ chapters() {
 # end, naming every chapter that failed.
 for_each() {
     local check=$1 name nn failed=() ran=0
+    SPENT_FILES=() # stopped servers' logs, removed at the end: one rm, not one a server
     shift
     for name in $(chapters); do
         nn=${name%%-*}
@@ -45,6 +47,7 @@ for_each() {
         fi
         ran=$((ran + 1))
     done
+    rm -f "${SPENT_FILES[@]}"
     [ "$ran" -gt 0 ] || { echo "no chapter to check" >&2; return 1; }
     if [ "${#failed[@]}" -gt 0 ]; then
         echo "failed in: ${failed[*]}" >&2
@@ -65,23 +68,23 @@ run_one() {
         chmod +x "$bin"
     fi
     # shellcheck disable=SC2086  # CHAPTER_FLAGS holds words
-    start_server "$bin" ${CHAPTER_FLAGS[${name%%-*}]:-} "$@" || return 1
+    start_server "$bin" ${CHAPTER_FLAGS[${name%%-*}]:-} "$@" {PAUSE_FD}<&- || return 1
     "check_$check" "$name" || status=1
     stops_clean "$name" || status=1
-    rm -f "$SERVER_OUT" "$SERVER_LOG"
+    SPENT_FILES+=("$SERVER_OUT" "$SERVER_LOG")
     return $status
 }
 
 # restart BINARY FLAGS...: stops the running server (a sanitizer report in its log fails the
-# check), removes its files, starts BINARY with FLAGS.
+# check), leaves its files to for_each to remove, starts BINARY with FLAGS.
 restart() {
     stop_server || true
     if sanitizer_report "${SERVER_LOG:-}"; then
         cat "$SERVER_LOG" >&2
         return 1
     fi
-    rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
-    start_server "$@"
+    SPENT_FILES+=("${SERVER_OUT:-}" "${SERVER_LOG:-}")
+    start_server "$@" {PAUSE_FD}<&-
 }
 
 # stops_clean NAME: SIGTERM, exit status 0 and no sanitizer report in the log (teardown checks
@@ -97,10 +100,66 @@ stops_clean() {
 }
 
 # ----- talking to the server -------------------------------------------------------------------
+# A fork costs milliseconds of CPU here (bats's bash is large) and each check runs once per
+# chapter, so the helpers below start no process they can do without: a request is one
+# rst-client (not printf | timeout | nc), the log is read by bash, and a pause is a read.
 
-# send_raw: sends stdin on one connection, half-closes, prints the answer. Bounded to 10 s.
+# send_raw: sends stdin on one connection, half-closes, prints the answer. Bounded to 10 s. For
+# input too big for an argument (the 1 MiB lines); ask_raw does the rest in one process.
 send_raw() {
     timeout 10 nc -N 127.0.0.1 "$PORT" 2>/dev/null || true
+}
+
+# ask_raw VAR TEXT: sends TEXT (escapes \n \r \\ \xHH and printf's octal \NNN) on one
+# connection, half-closes, and sets VAR to the answer: send_raw's bytes, bound and answer (NULs
+# dropped), in one process (a $(...) would fork a second).
+ask_raw() {
+    "$RST" half "$PORT" "$2" >"$BATS_TEST_TMPDIR/answer" 2>/dev/null || true
+    slurp "$1" "$BATS_TEST_TMPDIR/answer"
+}
+
+# first_line_of VAR FILE: sets VAR to FILE's first line, read by bash (NULs dropped).
+first_line_of() {
+    IFS= read -r "$1" <"$2" || true
+}
+
+# slurp VAR FILE: sets VAR to FILE's text, as VAR=$(tr -d '\0' <FILE) would: NULs dropped,
+# trailing newlines removed; read by bash, no process.
+slurp() {
+    local slurp_line slurp_text= # not VAR's name: printf -v would set these
+    while IFS= read -r slurp_line || [ -n "$slurp_line" ]; do
+        slurp_text+=$slurp_line$'\n'
+    done <"$2"
+    while [[ $slurp_text == *$'\n' ]]; do slurp_text=${slurp_text%$'\n'}; done
+    printf -v "$1" '%s' "$slurp_text"
+}
+
+# split_elapsed FILE: FILE holds what rst-client wrote on stdout and stderr; sets ELAPSED_MS to
+# the N of its "elapsed_ms N" line and ANSWER to the rest, trailing newlines removed (what
+# sed -n 's/^elapsed_ms //p' and $(grep -v '^elapsed_ms') gave), without a process.
+split_elapsed() {
+    local line
+    ANSWER='' ELAPSED_MS=''
+    while IFS= read -r line || [ -n "$line" ]; do
+        if [[ $line == "elapsed_ms "* ]]; then
+            ELAPSED_MS=${line#elapsed_ms }
+        else
+            ANSWER+=$line$'\n'
+        fi
+    done <"$1"
+    while [[ $ANSWER == *$'\n' ]]; do ANSWER=${ANSWER%$'\n'}; done
+}
+
+# pause SECONDS: sleeps without a process: read waits SECONDS on a FIFO nobody writes to, which
+# setup opens for each test, both ends (so the open does not wait). In setup, not at load: bats
+# also loads this file in the process that starts the tests, which would hand the descriptor down.
+# Servers are started with PAUSE_FD closed (run_one, restart): none holds a descriptor of ours.
+pause() {
+    read -r -t "$1" -u "$PAUSE_FD" _ || true
+}
+setup() {
+    mkfifo "$BATS_TEST_TMPDIR/pause"
+    exec {PAUSE_FD}<>"$BATS_TEST_TMPDIR/pause"
 }
 
 # is_refusal REPLY: RC 2 with no path, an HTTP 400 or 414, or nothing at all (a clean close).
@@ -111,17 +170,34 @@ is_refusal() {
     esac
 }
 
-# log_lines: how many lines the server has logged so far.
+# log_lines VAR: sets VAR to how many lines the server has logged so far (what wc -l counts: a
+# last line still being written is not one yet).
 log_lines() {
-    wc -l <"$SERVER_LOG"
+    local lines
+    mapfile lines <"$SERVER_LOG"
+    local n=${#lines[@]}
+    [ "$n" -eq 0 ] || [[ ${lines[n - 1]} == *$'\n' ]] || n=$((n - 1))
+    printf -v "$1" '%d' "$n"
 }
 
-# logged_since N PATTERN: waits up to 3 s for a line matching PATTERN after the first N lines.
+# in_log PATTERN [N]: true when a line of the server's log, after the first N (0), matches
+# PATTERN (grep -E's syntax): grep -qE, read by bash.
+in_log() {
+    local line lines
+    mapfile -t -s "${2:-0}" lines <"$SERVER_LOG"
+    for line in "${lines[@]}"; do
+        [[ $line =~ $1 ]] && return 0
+    done
+    return 1
+}
+
+# logged_since N PATTERN: waits up to 3 s for a line matching PATTERN (grep -E) after the first
+# N lines: looks at once, then every 50 ms.
 logged_since() {
     local i
-    for i in $(seq 60); do
-        tail -n +"$(($1 + 1))" "$SERVER_LOG" | grep -qE "$2" && return 0
-        sleep 0.05
+    for ((i = 1; i <= 60; i++)); do # 60 turns of 50 ms
+        in_log "$2" "$1" && return 0
+        pause 0.05
     done
     echo "no log line matching '$2' after line $1; the log ends:" >&2
     tail -5 "$SERVER_LOG" >&2
@@ -133,18 +209,25 @@ GOOD_ID=0
 still_serves() {
     GOOD_ID=$((GOOD_ID + 1))
     local reply
-    reply=$(printf '10,/good-%d\n' "$GOOD_ID" | send_raw | head -n 1)  # chapter 10 sends a body
+    ask_raw reply "10,/good-$GOOD_ID\n"
+    reply=${reply%%$'\n'*} # its first line: chapter 10 sends a body
     [[ $reply =~ ^0,[0-9]+,[0-9]+,/good-$GOOD_ID$ ]] && return 0
     echo "$1: afterwards a good request got '${reply:0:300}'" >&2
     return 1
 }
 
-# refused NAME LABEL LOG-PATTERN: reads the input (raw bytes) on stdin, sends it, and insists on
-# a refusal, a log line matching LOG-PATTERN, and a server that still answers a good request.
+# refused NAME LABEL LOG-PATTERN [TEXT]: sends TEXT (ask_raw's escapes), or without TEXT the raw
+# bytes on stdin, and insists on a refusal, a log line matching LOG-PATTERN, and a server that
+# still answers a good request.
 refused() {
     local name=$1 label=$2 pattern=$3 before reply
-    before=$(log_lines)
-    reply=$(send_raw | tr -d '\0')
+    log_lines before
+    if [ $# -ge 4 ]; then
+        ask_raw reply "$4"
+    else
+        send_raw >"$BATS_TEST_TMPDIR/answer"
+        slurp reply "$BATS_TEST_TMPDIR/answer" # NULs dropped, as tr -d '\0' did
+    fi
     if ! is_refusal "$reply"; then
         echo "$name: $label got '${reply:0:200}'" >&2
         return 1
@@ -154,14 +237,14 @@ refused() {
     TRIED=$((TRIED + 1))
 }
 
-# refuses_all NAME < TABLE: one input per line, "LABEL<TAB>LOG-PATTERN<TAB>PRINTF-BYTES".
+# refuses_all NAME < TABLE: one input per line, "LABEL<TAB>LOG-PATTERN<TAB>BYTES" (printf's
+# escapes, which rst-client reads too).
 refuses_all() {
     local name=$1 label pattern bytes status=0
     TRIED=0
     while IFS=$'\t' read -r label pattern bytes; do
         [ -n "$label" ] || continue
-        # shellcheck disable=SC2059  # the table's bytes are printf escapes on purpose
-        refused "$name" "$label" "$pattern" < <(printf -- "$bytes") || status=1
+        refused "$name" "$label" "$pattern" "$bytes" || status=1
     done
     echo "# $name: $TRIED inputs refused and logged, good requests answered after each" >&3
     return $status

@@ -13,8 +13,10 @@
  *                                    stderr "ended fin" when the server closed cleanly or "ended
  *                                    reset" when it reset the connection (which can destroy a
  *                                    reply in flight: clients such as nc then show nothing).
- * TEXT takes the escapes \n \r \\ and \xHH. Prints "elapsed_ms N" on stderr; exits 0, or 1 when
- * a system call fails (the error on stderr), 64 on bad usage. Connects to 127.0.0.1 only. */
+ * TEXT takes the escapes \n \r \\, \xHH and printf's octal \NNN (\000 is a NUL). Prints "elapsed_ms
+ * N" on stderr; exits 0, or 1 when a system call fails (the error on stderr), 64 on bad usage.
+ * Connects to 127.0.0.1 only. Bounded to 10 s, as `timeout 10 nc` would be: SIGALRM then ends
+ * it, and what the server had said is already on stdout (written unbuffered for that reason). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -46,6 +48,11 @@ static size_t unescape(char *s) {
             char hex[3] = {s[i + 1], s[i + 2], 0};
             s[out++] = (char)strtol(hex, NULL, 16);
             i += 2;
+        } else if (c >= '0' && c <= '7') { /* one to three octal digits, as printf reads them */
+            int value = c - '0';
+            for (int digits = 1; digits < 3 && s[i + 1] >= '0' && s[i + 1] <= '7'; digits++)
+                value = value * 8 + (s[++i] - '0');
+            s[out++] = (char)value;
         } else
             s[out++] = c;
     }
@@ -67,8 +74,8 @@ static void print_answer(int fd) {
     char buf[4096];
     ssize_t n;
     while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-        if (n > 0)
-            fwrite(buf, 1, (size_t)n, stdout);
+        if (n > 0 && write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
+            perror_die("write stdout");
 }
 
 /* Like print_answer, but says how the answer ended: 0 at a clean close (FIN), -1 at a reset. */
@@ -76,9 +83,10 @@ static int print_answer_until_end(int fd) {
     char buf[65536];
     for (;;) {
         ssize_t n = read(fd, buf, sizeof buf);
-        if (n > 0)
-            fwrite(buf, 1, (size_t)n, stdout);
-        else if (n == 0)
+        if (n > 0) {
+            if (write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
+                perror_die("write stdout");
+        } else if (n == 0)
             return 0;
         else if (errno != EINTR)
             return errno == ECONNRESET ? -1 : (perror_die("read"), -1);
@@ -103,6 +111,7 @@ int main(int argc, char **argv) {
                         "MS | more PORT TEXT MS MORE\n");
         return 64;
     }
+    alarm(10); /* a test never waits on a server that stopped answering for more than 10 s */
     size_t len = unescape(argv[3]);
     int64_t start = now_ms();
     int fd = connect_to(atoi(argv[2]));
@@ -126,7 +135,6 @@ int main(int argc, char **argv) {
         if (write_all(fd, argv[5], more_len) < 0)
             perror_die("write more");
         int end = print_answer_until_end(fd);
-        fflush(stdout);
         fprintf(stderr, "ended %s\n", end == 0 ? "fin" : "reset");
         shutdown(fd, SHUT_WR); /* the answer is over: now we go too */
     } else if (strcmp(argv[1], "slow") == 0) {
