@@ -44,14 +44,14 @@ check_descriptors() {
         "$RST" half "$PORT" "1000,/keep-$i\\n" >"$dir/$i" 2>/dev/null & # ask_raw, in the background
         pids+=($!)
     done
-    pause 0.3
+    nap 0.3
     for ((i = 1; i <= 100; i++)); do
         exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" || break
         fds+=("$fd")
     done
-    pause 0.3
+    nap 0.3
     cpu0=$(cpu_seconds "$SERVER_PID")
-    pause 1
+    nap 1
     cpu1=$(cpu_seconds "$SERVER_PID")
     wait "${pids[@]}"
     for fd in "${fds[@]}"; do exec {fd}>&-; done
@@ -68,7 +68,7 @@ check_descriptors() {
     in_log 'accept: Too many open files' ||
         { echo "$name: no 'accept: Too many open files' in its log" >&2; tail -5 "$SERVER_LOG" >&2; status=1; }
     echo "# $name: $(grep -c 'Too many open files' "$SERVER_LOG") connections shed with a log line" >&3
-    pause 0.2
+    nap 0.2
     still_serves "$name" || status=1
     return $status
 }
@@ -91,7 +91,7 @@ check_refusals_beside_reads() {
     ask_raw reply 'abc,/a\n'
     "$RST" half "$PORT" '500,/held\n' >"$dir/held" 2>/dev/null & # ask_raw, in the background
     pids+=($!)
-    pause 0.1
+    nap 0.1
     for i in 1 2 3; do
         for k in 1 2 3; do
             "$RST" half "$PORT" 'abc,/a\n' >"$dir/bad-$i-$k" 2>/dev/null
@@ -191,7 +191,7 @@ check_left_behind() {
     # shellcheck disable=SC2086  # CHAPTER_FLAGS holds words
     restart "$tmp.sh" ${CHAPTER_FLAGS[${name%%-*}]:-} || return 1
     "$RST" half "$PORT" '5000,/in-flight\n' >/dev/null 2>&1 & # ask_raw, in the background
-    pause 0.3
+    nap 0.3
     children_of kids "$SERVER_PID"
     kill -"$sig" "$SERVER_PID"
     ends_within 3 "$SERVER_PID" || { echo "$name: still running 3 s after SIG$sig" >&2; return 1; }
@@ -202,7 +202,7 @@ check_left_behind() {
     gone "$name" "SIG$sig" "$kids" "$tmp" || return 1
     # shellcheck disable=SC2086
     restart "$tmp.sh" ${CHAPTER_FLAGS[${name%%-*}]:-} || return 1
-    pause 0.2
+    nap 0.2
     children_of kids "$SERVER_PID"
     { kill -KILL "$SERVER_PID" && wait "$SERVER_PID"; } 2>/dev/null || true
     SERVER_PID=
@@ -226,7 +226,7 @@ ends_within() {
     local i
     for ((i = 0; i < $1 * 20; i++)); do
         kill -0 "$2" 2>/dev/null || return 0
-        pause 0.05
+        nap 0.05
     done
     ! kill -0 "$2" 2>/dev/null
 }
@@ -243,7 +243,7 @@ gone() {
         left=
         for pid in $3; do alive "$pid" && left="$left $pid"; done
         [ -z "$left" ] && break
-        pause 0.05
+        nap 0.05
     done
     [ -z "$left" ] || { echo "$1: after $2, child processes still running:$left" >&2; return 1; }
     empty "$4" || { echo "$1: after $2, left in TMPDIR: $(ls -A "$4")" >&2; return 1; }

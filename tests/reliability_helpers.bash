@@ -68,7 +68,7 @@ run_one() {
         chmod +x "$bin"
     fi
     # shellcheck disable=SC2086  # CHAPTER_FLAGS holds words
-    start_server "$bin" ${CHAPTER_FLAGS[${name%%-*}]:-} "$@" {PAUSE_FD}<&- || return 1
+    start_server "$bin" ${CHAPTER_FLAGS[${name%%-*}]:-} "$@" || return 1
     "check_$check" "$name" || status=1
     stops_clean "$name" || status=1
     SPENT_FILES+=("$SERVER_OUT" "$SERVER_LOG")
@@ -84,7 +84,7 @@ restart() {
         return 1
     fi
     SPENT_FILES+=("${SERVER_OUT:-}" "${SERVER_LOG:-}")
-    start_server "$@" {PAUSE_FD}<&-
+    start_server "$@"
 }
 
 # stops_clean NAME: SIGTERM, exit status 0 and no sanitizer report in the log (teardown checks
@@ -102,7 +102,8 @@ stops_clean() {
 # ----- talking to the server -------------------------------------------------------------------
 # A fork costs milliseconds of CPU here (bats's bash is large) and each check runs once per
 # chapter, so the helpers below start no process they can do without: a request is one
-# rst-client (not printf | timeout | nc), the log is read by bash, and a pause is a read.
+# rst-client (not printf | timeout | nc), the log is read by bash, and a pause is a nap
+# (scripts/server.bash).
 
 # send_raw: sends stdin on one connection, half-closes, prints the answer. Bounded to 10 s. For
 # input too big for an argument (the 1 MiB lines); ask_raw does the rest in one process.
@@ -150,18 +151,6 @@ split_elapsed() {
     while [[ $ANSWER == *$'\n' ]]; do ANSWER=${ANSWER%$'\n'}; done
 }
 
-# pause SECONDS: sleeps without a process: read waits SECONDS on a FIFO nobody writes to, which
-# setup opens for each test, both ends (so the open does not wait). In setup, not at load: bats
-# also loads this file in the process that starts the tests, which would hand the descriptor down.
-# Servers are started with PAUSE_FD closed (run_one, restart): none holds a descriptor of ours.
-pause() {
-    read -r -t "$1" -u "$PAUSE_FD" _ || true
-}
-setup() {
-    mkfifo "$BATS_TEST_TMPDIR/pause"
-    exec {PAUSE_FD}<>"$BATS_TEST_TMPDIR/pause"
-}
-
 # is_refusal REPLY: RC 2 with no path, an HTTP 400 or 414, or nothing at all (a clean close).
 is_refusal() {
     case $1 in
@@ -197,7 +186,7 @@ logged_since() {
     local i
     for ((i = 1; i <= 60; i++)); do # 60 turns of 50 ms
         in_log "$2" "$1" && return 0
-        pause 0.05
+        nap 0.05
     done
     echo "no log line matching '$2' after line $1; the log ends:" >&2
     tail -5 "$SERVER_LOG" >&2
