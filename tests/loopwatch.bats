@@ -137,7 +137,9 @@ skip_under_sanitizers() {
 
 # The watcher looks every quarter of -W: a stall that ends, and then the program stops, before
 # its next look is still given its total (a reply, then SIGTERM at once, as a test or an
-# operator's restart does). Three times, since the window is short.
+# operator's restart does), and so is one the stop cuts short: 05 checks its stop flag before it
+# waits again, so a SIGTERM during the turn ends the turn with the program. Three times, since
+# the window is short.
 @test "loopwatch: a stall that ends just before the program stops still gets its total" {
     local i after
     for i in 1 2 3; do
@@ -146,7 +148,7 @@ skip_under_sanitizers() {
         ask '300,/obj/1\n' >/dev/null
         stops_clean
         check 'grep -q "loop blocked" "$SERVER_LOG"'
-        after=$(sed -n 's/.*loop unblocked after \([0-9]*\) ms; thread .*/\1/p' "$SERVER_LOG")
+        after=$(sed -n 's/.*loop unblocked after \([0-9]*\) ms\(, by the exit\)\{0,1\}; thread .*/\1/p' "$SERVER_LOG")
         check '[ -n "$after" ] && [ "$after" -ge 300 ]'
     done
 }
@@ -220,7 +222,7 @@ skip_under_sanitizers() {
     check 'grep -q "loop blocked 2[0-9][0-9] ms of CPU time: running" "$SERVER_LOG"'
 }
 
-@test "loopwatch: 04 under the shared and dying-disk scenarios: silent, and its p99 turn < 5 ms" {
+@test "loopwatch: 04 under the shared and dying-disk scenarios: silent, and no turn as long as a read" {
     start_watched -W 200 -L -C -- "$BIN/04-epoll"
     shared_scenario
     check '[ "$status" -eq 0 ]'
@@ -231,7 +233,10 @@ skip_under_sanitizers() {
     stops_clean
     check '! grep -Eq "loop blocked|slept in the kernel" "$SERVER_LOG"'
     echo "# $(grep 'loop lag at exit' "$SERVER_LOG")" >&3
-    check '[ "$(lag_us 99 hi)" -le 5000 ]'
+    # The shortest read of the two scenarios is 50 ms: a turn that held one would land in the
+    # 32.8-65.5 ms bucket or above. No absolute bound: a sanitized build on a loaded machine
+    # once had a 4.1 ms turn (05's p99 is seconds, in the next test).
+    check '[ "$(lag_us 99 hi)" -le 32800 ]' # the 16.4-32.8 ms bucket at most
 }
 
 @test "loopwatch: -L on 05 under the shared scenario: p99 turn >= 250 ms, on request and at exit" {

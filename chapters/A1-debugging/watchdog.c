@@ -319,6 +319,20 @@ static uint64_t report_stall(struct loop *l, pid_t tid, int64_t began, int64_t l
     return key;
 }
 
+/* At exit, a reported turn still running: the program stopped inside it (a loop that checks
+ * its stop flag before waiting again never waits again), so the exit is where it ended. */
+static void check_blocked_at_exit(struct loop *l, struct seen *s) {
+    if (!s->turn || atomic_load_explicit(&l->turn_began, memory_order_acquire) != s->turn)
+        return;
+    int64_t took_ms = (mono_ns() - s->turn) / 1000000;
+    if (s->logged)
+        report("loop unblocked after %lld ms, by the exit; thread %d", (long long)took_ms,
+               (int)s->tid);
+    else
+        repeat_lasted(&stalls, s->key, took_ms * 1000);
+    s->turn = 0;
+}
+
 /* The loop ended the turn that was reported: say how long it took in the end. */
 static void check_unblocked(struct loop *l, struct seen *s) {
     if (!s->turn || atomic_load_explicit(&l->long_turn_began, memory_order_acquire) != s->turn) {
@@ -582,12 +596,14 @@ void watchdog_stop(void) {
     pthread_join(thread, NULL);
     running_in = 0;
     /* The thread is gone: what is left is reported from here, a stall that ended since its
-     * last look included (a reply sent, then SIGTERM: the reader saw "blocked", and must see
-     * how long it lasted). */
+     * last look, or ends only now, included (a reply sent, then SIGTERM: the reader saw
+     * "blocked", and must see how long it lasted). */
     for (int i = 0; i < MAX_LOOPS; i++) {
         pid_t tid = atomic_load(&loops[i].tid);
-        if (tid && tid == seen[i].tid && watch.threshold_ms)
+        if (tid && tid == seen[i].tid && watch.threshold_ms) {
             check_unblocked(&loops[i], &seen[i]);
+            check_blocked_at_exit(&loops[i], &seen[i]);
+        }
         if (tid && watch.sleeps)
             report_sleeps(&loops[i], tid);
     }
