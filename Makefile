@@ -125,7 +125,7 @@ test-%: install-test-deps all
 TESTS ?= tests
 test-repeat: N ?= 5
 test-repeat: install-test-deps all format-check
-	@scripts/test-repeat.sh $(N) $(TESTS)
+	@TEST_JOBS=$(TEST_JOBS) scripts/test-repeat.sh $(N) $(TESTS)
 
 # Every C file the repository holds, formatted by .clang-format; make test fails on any drift.
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './bin/*')

@@ -16,7 +16,7 @@ rm -rf "$out"
 mkdir -p "$out"
 
 jobs=()
-[ "${TEST_JOBS:-3}" -gt 1 ] && jobs=(--jobs "${TEST_JOBS:-3}" --no-parallelize-within-files)
+[ "${TEST_JOBS:-4}" -gt 1 ] && jobs=(--jobs "${TEST_JOBS:-4}" --no-parallelize-within-files)
 
 # failed[NAME] = the runs it failed in, "2 5 "; order[] keeps the names in first-failure order.
 declare -A failed=()
