@@ -90,9 +90,13 @@ stop_disks() {
     rm -rf "$ROOT"
 }
 cleanup() {
-    local pid
-    for pid in "${client_pids[@]}" $sampler; do kill -TERM "$pid" 2>/dev/null; done
-    for pid in "${client_pids[@]}" $sampler; do wait "$pid" 2>/dev/null; done
+    local pid keep=" ${disk_pids[*]} ${SERVER_PID:-} " others=()
+    # Every job but the disks and the server, which stop below in their order: the clients, the
+    # sampler, and one started but not yet in client_pids (a signal between a client's `&` and
+    # `client_pids+=($!)` runs this trap first: such a client once outlived the lab).
+    for pid in $(jobs -p); do [[ $keep == *" $pid "* ]] || others+=("$pid"); done
+    for pid in "${others[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    for pid in "${others[@]}"; do wait "$pid" 2>/dev/null; done
     client_pids=() sampler=
     stop_disks
     stop_server
