@@ -230,18 +230,12 @@ ends_within() {
     done
     ! kill -0 "$2" 2>/dev/null
 }
-# alive PID: the process runs (a zombie does not: it has exited, and here nobody may reap it).
-alive() {
-    local stat
-    read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
-    [[ ${stat##*) } != Z* ]]
-}
 # gone NAME SIGNAL KIDS TMP: within a second every pid in KIDS has exited and TMP is empty.
 gone() {
     local i pid left
     for ((i = 1; i <= 20; i++)); do
         left=
-        for pid in $3; do alive "$pid" && left="$left $pid"; done
+        for pid in $3; do process_ended "$pid" || left="$left $pid"; done # a zombie has ended
         [ -z "$left" ] && break
         nap 0.05
     done
