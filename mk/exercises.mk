@@ -14,17 +14,18 @@
 
 EXERCISES := $(patsubst exercises/%/recipe,%,$(wildcard exercises/[0-9]*/recipe))
 
-# exercise_src NN-name: chapter_src NN-name, with the exercise's own copy of each file it brings
-# (its server.c, or 04's heap.c) in place of the chapter's or common/'s.
-exercise_src = $(foreach f,$(call chapter_src,$(1)),$(firstword \
-    $(wildcard exercises/$(1)/$(notdir $(f))) $(f)))
+# exercise_parts NN-name: what the exercise links: the exercise's own copy of each file it brings
+# (its server.c, or 04's heap.c), compiled here, and the object make all built for every other
+# part of the chapter (the Makefile's objects): sixteen programs compile one file each, not ten.
+exercise_parts = $(foreach f,$(call chapter_src,$(1)),$(or \
+    $(wildcard exercises/$(1)/$(notdir $(f))),$(call objects,$(f))))
 
 # The same flags and parts as the chapter; -I finds a chapter's own headers from exercises/.
 exercise_number = $(patsubst 0%,%,$(firstword $(subst -, ,$(1))))
 define exercise_rule
-$(BIN_DIR)/exercise/$(1): $(call exercise_src,$(1)) $(wildcard chapters/$(1)/*.h) $(COMMON_HDR) $(FLAGS_STAMP)
+$(BIN_DIR)/exercise/$(1): $(call exercise_parts,$(1)) $(wildcard chapters/$(1)/*.h) $(COMMON_HDR) $(FLAGS_STAMP)
 	@mkdir -p $$(@D)
-	$(CC) $(CFLAGS) -Ichapters/$(1) $(LDFLAGS) -o $$@ $(call exercise_src,$(1)) $(LDLIBS) || \
+	$(CC) $(CFLAGS) -Ichapters/$(1) $(LDFLAGS) -o $$@ $(call exercise_parts,$(1)) $(LDLIBS) || \
 	    { echo "exercises/$(1) does not compile yet: fix the first error above, then make exercise-$(call exercise_number,$(1)) again" >&2; exit 1; }
 endef
 $(foreach e,$(EXERCISES),$(eval $(call exercise_rule,$(e))))
@@ -52,16 +53,17 @@ exercise-sweep: all install-test-deps exercise-bins
 # classic mistake, built as the chapter is, into $(BIN_DIR)/exercise/wrong/NN-name/NAME. Its
 # changed files go to NAME.src/ beside it, and the build takes them in place of the chapter's.
 WRONG := $(patsubst exercises/%.recipe,%,$(wildcard exercises/[0-9]*/wrong/*.recipe))
-# wrong_src RECIPE NN-name DIR: chapter_src NN-name, with DIR's copy of each file RECIPE changes.
-wrong_src = $(foreach f,$(call chapter_src,$(2)),$(if $(filter $(f),$(shell sed -n 's/^@file //p' $(1))),$(3)/$(notdir $(f)),$(f)))
+# wrong_parts RECIPE NN-name DIR: DIR's copy of each file RECIPE changes, compiled here, and the
+# object of every other part of the chapter, as exercise_parts.
+wrong_parts = $(foreach f,$(call chapter_src,$(2)),$(if $(filter $(f),$(shell sed -n 's/^@file //p' $(1))),$(3)/$(notdir $(f)),$(call objects,$(f))))
 # wrong_build RECIPE NN-name BINARY: the recipe's files made into BINARY.src/, then the build.
 define wrong_build
 	@rm -rf $(3).src && mkdir -p $(3).src
 	@scripts/exercise.sh make $(2) $(3).src $(1)
-	$(CC) $(CFLAGS) -Ichapters/$(2) $(LDFLAGS) -o $(3) $(call wrong_src,$(1),$(2),$(3).src) $(LDLIBS)
+	$(CC) $(CFLAGS) -Ichapters/$(2) $(LDFLAGS) -o $(3) $(call wrong_parts,$(1),$(2),$(3).src) $(LDLIBS)
 endef
 define wrong_rule
-$(BIN_DIR)/exercise/wrong/$(subst /wrong/,/,$(1)): exercises/$(1).recipe $(call chapter_src,$(2)) $(wildcard chapters/$(2)/*.h) $(COMMON_HDR) $(FLAGS_STAMP)
+$(BIN_DIR)/exercise/wrong/$(subst /wrong/,/,$(1)): exercises/$(1).recipe $(call chapter_src,$(2)) $(call objects,$(call chapter_src,$(2))) $(wildcard chapters/$(2)/*.h) $(COMMON_HDR) $(FLAGS_STAMP)
 	$(call wrong_build,exercises/$(1).recipe,$(2),$$@)
 endef
 $(foreach w,$(WRONG),$(eval $(call wrong_rule,$(w),$(firstword $(subst /, ,$(w))))))
@@ -75,5 +77,5 @@ exercise-wrong: all install-test-deps exercise-wrong-bins
 # make exercise-attempt EXERCISE=NN-name RECIPE=FILE OUT=BINARY: the chapter with RECIPE applied,
 # built into BINARY (tests/exercises.bats builds its broken attempts so).
 .PHONY: exercise-attempt
-exercise-attempt:
+exercise-attempt: $(call objects,$(call chapter_src,$(EXERCISE)))
 	$(call wrong_build,$(RECIPE),$(EXERCISE),$(OUT))
