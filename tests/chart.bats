@@ -3,7 +3,8 @@
 # exit status 1 and nothing on stdout, always in bounded time and size. Once `-r 1.7e308` made
 # its axis inf and its tick loop wrote "-nan" lines forever (150 MB/s, a full disk). Every run
 # here is under `timeout` and its output cut at 1 MiB, so a regression fails instead of hanging
-# the suite or filling the disk. (tests/slides.bats checks the charts it draws for the deck.)
+# the suite or filling the disk. At the end, what it draws from a sound table and how it refuses a
+# malformed one. (tests/slides.bats checks the charts it draws for the deck.)
 load helpers
 
 # chart VALUE [FLAGS...]: draws a one-bar table of VALUE; sets status (chart-svg's, 124 if
@@ -124,4 +125,50 @@ EOF
         draws $case || { echo "  ^ wanted status 0, a whole SVG, 2 to 7 ticks"; bad=1; }
     done
     [ "$bad" -eq 0 ]
+}
+
+@test "chart-svg draws a bar per cell, as long as its value, labelled with the cell as written" {
+    printf '%s\n' '# a comment' 'server	req/s	µs per request' 'nginx	18484.3	47.0' \
+        '08 <fork> & co	482.9	3866.7' 'none	—	about 12' >"$BATS_TEST_TMPDIR/t.tsv"
+    run "$BIN/chart-svg" -t 'a <title>' -H nginx -m 0,200 "$BATS_TEST_TMPDIR/t.tsv"
+    [ "$status" -eq 0 ]
+    [[ $output == "<svg"* ]] && [[ $output == *"</svg>" ]]
+    [[ $output == *'a &lt;title&gt;'* ]] && [[ $output == *'08 &lt;fork&gt; &amp; co'* ]]
+    # One bar a cell with a value (the dash has none), in the first panel as long as its value.
+    [ "$(grep -c '<title>' <<<"$output")" -eq 5 ]
+    local w1 w2
+    w1=$(grep '<title>nginx, req/s' <<<"$output" | sed 's/.*width="\([0-9.]*\)".*/\1/')
+    w2=$(grep '<title>08 &lt;fork&gt; &amp; co, req/s' <<<"$output" | sed 's/.*width="\([0-9.]*\)".*/\1/')
+    awk -v a="$w1" -v b="$w2" 'BEGIN { r = a / b; exit !(r > 18484.3 / 482.9 * 0.99 && r < 18484.3 / 482.9 * 1.01) }'
+    # Labels are the cells as written, a cut bar (past -m) says so, the highlighted row is bold.
+    [[ $output == *'>18484.3</text>'* ]] && [[ $output == *'>about 12</text>'* ]]
+    [[ $output == *'▸ 3866.7</text>'* ]]
+    [[ $output == *'font-weight="bold">nginx</text>'* ]]
+    # Every text at least 14 px in the SVG's own units.
+    ! grep -o 'font-size="[0-9.]*"' <<<"$output" | sed 's/[^0-9.]//g' | awk '$1 < 14 { bad = 1 } END { exit !bad }' || false
+    # Grouped: one panel, a bar per series in each row.
+    run "$BIN/chart-svg" -g "$BATS_TEST_TMPDIR/t.tsv"
+    [ "$status" -eq 0 ] && [ "$(grep -c '<title>' <<<"$output")" -eq 5 ]
+}
+
+@test "chart-svg refuses a malformed table with the file and line" {
+    local t=$BATS_TEST_TMPDIR/t.tsv
+    printf 'label\tv\nx\tten\n' >"$t"
+    run "$BIN/chart-svg" "$t"
+    [ "$status" -eq 1 ] && [[ $output == *"t.tsv:2: not a number: ten"* ]]
+    printf 'label\tv\nx\t1\t2\n' >"$t"
+    run "$BIN/chart-svg" "$t"
+    [ "$status" -eq 1 ] && [[ $output == *"t.tsv:2: 3 cells, the header has 2"* ]]
+    printf 'label\n' >"$t"
+    run "$BIN/chart-svg" "$t"
+    [ "$status" -eq 1 ] && [[ $output == *"needs a label and at least one series"* ]]
+    printf 'label\tv\n' >"$t"
+    run "$BIN/chart-svg" "$t"
+    [ "$status" -eq 1 ] && [[ $output == *"no rows"* ]]
+    run "$BIN/chart-svg" "$BATS_TEST_TMPDIR/absent"
+    [ "$status" -eq 1 ]
+    run "$BIN/chart-svg" -w 10 "$t"
+    [ "$status" -eq 1 ]
+    run "$BIN/chart-svg" --bogus
+    [ "$status" -eq 64 ]
 }

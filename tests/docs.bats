@@ -2,8 +2,11 @@
 # The prose cannot drift: every README links only what exists and quotes from bench/REPORT.md
 # and bench/compare.md only what they hold, and no pasted block is shorter than its command
 # promises (scripts/docs-check); make docs pastes a command's output between its markers without
-# touching the rest (scripts/docs-update). Fast: no server.
+# touching the rest (scripts/docs-update). Fast: no server, and none of our C (under SAN=... it
+# skips).
 load helpers
+
+setup() { skip_when_sanitized "scripts/docs-check and docs-update"; }
 
 @test "the READMEs, GUIDELINES.md and the deck link only what exists and quote only what bench/ holds" {
     run "$ROOT/scripts/docs-check"

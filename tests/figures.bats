@@ -4,7 +4,9 @@
 # form), and scripts/figures.sh --check measures each claim on the SVG: on the committed figure
 # (what readers see) and on a fresh one drawn from a fresh run of the load (the load still shows
 # it with today's servers), where the trace also proves the marked rows. The four re-runs take
-# about 35 s: every figure's load is a few seconds by design.
+# about 35 s: every figure's load is a few seconds by design. At the end, scripts/compare.sh, which
+# draws the comparison figures: a figure and a row for each variant of a chapter's compare.conf,
+# and the real systems' rows beside them.
 load helpers
 
 check() {
@@ -115,4 +117,39 @@ redraw() {
     [ "$status" -eq 1 ]
     [[ $output =~ "FAIL 14-hits: requests 0 latency < 100 ms (measured 5"[78][0-9]" to " ]]
     [[ $output == *"ok   14-hits: requests 0 wait-worker >= 500 ms"* ]]
+}
+
+@test "compare.sh runs each variant of a chapter's compare.conf and marks the ones that time out" {
+    # Chapter 06 with one worker is serial again: the shared scenario times out; with ten, not.
+    mkdir -p "$BATS_TEST_TMPDIR/conf/06-worker-offload"
+    printf '# label flags\nw1   -w 1\nw10  -w 10   # one worker per client\n' \
+        >"$BATS_TEST_TMPDIR/conf/06-worker-offload/compare.conf"
+    export COMPARE_CONF_DIR="$BATS_TEST_TMPDIR/conf"
+    run "$ROOT/scripts/compare.sh" --list-figures 06-worker-offload
+    [ "$output" = "$(printf '06-shared-w1.svg\n06-dying-disk-w1.svg\n06-shared-w10.svg\n06-dying-disk-w10.svg')" ]
+    COMPARE_SHARED_ONLY=1 run "$ROOT/scripts/compare.sh" --markdown "$BATS_TEST_TMPDIR/compare.md" \
+        --figures "$BATS_TEST_TMPDIR/fig" 06-worker-offload
+    [ "$status" -eq 0 ]
+    grep '^| 06 ' "$BATS_TEST_TMPDIR/compare.md"
+    grep -q '^| 06 | .*(`-w 1`) | \*\*Y\*\* |' "$BATS_TEST_TMPDIR/compare.md"
+    grep -q '^| 06 | .*(`-w 10`) | N | 0 |' "$BATS_TEST_TMPDIR/compare.md"
+    # With ten workers the server had at least 11 threads at its peak; with one, at most 2.
+    grep '(`-w 10`)' "$BATS_TEST_TMPDIR/compare.md" | awk -F'|' '{ exit !($9 >= 11) }'
+    grep '(`-w 1`)' "$BATS_TEST_TMPDIR/compare.md" | awk -F'|' '{ exit !($9 <= 2) }'
+    [ "$(ls "$BATS_TEST_TMPDIR/fig" | wc -l)" -eq 2 ] # the shared scenario of each variant
+}
+
+@test "compare.sh adds the real systems: eventlet as Swift runs it times out, its tpool does not, each row saying where it read" {
+    local why reads
+    if why=$(peer_missing eventlet); then skip "$why"; fi
+    COMPARE_SHARED_ONLY=1 run "$ROOT/scripts/compare.sh" --markdown "$BATS_TEST_TMPDIR/compare.md" eventlet
+    echo "$output"
+    [ "$status" -eq 0 ]
+    # On the slow disk where FUSE mounts (every read real); else on the simulated one, with the
+    # unpatched sleep that blocks as the read does.
+    reads='slow disk (FUSE)'
+    grep -q 'no slow disk here' <<<"$output" && reads=simulated
+    grep -q "^| eventlet | .*, the seed's baseline | \*\*Y\*\* | [1-9][0-9]* | .* | $reads |\$" "$BATS_TEST_TMPDIR/compare.md"
+    grep -q "^| eventlet | .*(\`--tpool\`) | N | 0 | .* | $reads |\$" "$BATS_TEST_TMPDIR/compare.md"
+    [ "$(grep -c '^| eventlet |' "$BATS_TEST_TMPDIR/compare.md")" -eq 2 ]
 }

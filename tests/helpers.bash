@@ -6,6 +6,13 @@ source "$ROOT/scripts/server.bash"
 NAP_BY_READ=1 # the polls sleep without a process (scripts/server.bash's nap)
 source "$ROOT/scripts/scenarios.bash"
 
+# skip_when_sanitized WHAT: under SAN=... (BIN_DIR=bin/san-*), skips a test that runs none of our
+# C programs, only WHAT: a sanitizer has nothing to watch there, and make test's plain run (CI's
+# first) checks the same scripts. The sanitized run keeps its time for the C.
+skip_when_sanitized() {
+    [[ ${BIN_DIR:-bin} != */san-* ]] || skip "runs $1, none of our C: the plain run checks it"
+}
+
 # Every test file gets this teardown: the server stops even when the test failed.
 # sanitizer_report LOG: true when a sanitizer (ASan, LSan, TSan, UBSan) reported in LOG.
 sanitizer_report() {

@@ -6,8 +6,10 @@
 # slide's notes, spoken at 150 words a minute, fit the time its mark gives it. In headless
 # Chromium (Debian's, which make test installs), on a 1024 x 768 projector, every slide fits and
 # no text, a figure's included, is under 14 px; the printed deck and the speaker's handout have a
-# page per slide. The runbook's live moments are slides of the deck. Plus the SVG renderers.
-# Nothing here starts a server or draws the real figures; the browser tests take about 30 s.
+# page per slide. The runbook's live moments are slides of the deck. Nothing here starts a server
+# or draws the real figures; the browser tests take about 30 s. None of our C runs here but
+# chart-svg, on the deck's tables (tests/chart.bats runs it sanitized, and the SVG renderers'
+# own tests are chart.bats's and timeline.bats's): under SAN=... every test here skips.
 # The deck and its lightning path are built once for the file (setup_file), not once a test: a
 # build is seconds of CPU, where make test has little to spare.
 #
@@ -25,6 +27,7 @@ DECK="$ROOT/slides/deck.md"
 # build.log (what build.sh said) and status. And the figures make figures draws, in drawn.
 # Nothing here fails: a build that failed fails each test that reads it, with its message (built).
 setup_file() {
+    [[ ${BIN_DIR:-bin} != */san-* ]] || return 0 # setup skips each test
     local name dir flag what status
     for name in deck lightning; do
         dir=$BATS_FILE_TMPDIR/$name
@@ -47,6 +50,8 @@ setup_file() {
         >"$BATS_FILE_TMPDIR/drawn" 2>"$BATS_FILE_TMPDIR/drawn.err" || status=$?
     echo "$status" >"$BATS_FILE_TMPDIR/drawn.status"
 }
+
+setup() { skip_when_sanitized "the deck's build, its checks and Chromium"; }
 
 # built NAME: setup_file's build of NAME (deck or lightning) succeeded; else fails, with its message.
 built() {
@@ -257,46 +262,6 @@ figure_refs() {
     done
 }
 
-@test "timeline-svg draws one bar per request, as long as the request, coloured by its outcome" {
-    printf '%s\n' '# id start_ms end_ms outcome delay_ms rc' '0 0 300 ok 300 0' '1 0 600 late 300 1' \
-        '2 0 1500 timeout 300 0' '3 100 250 error 50 2' >"$BATS_TEST_TMPDIR/t"
-    run "$BIN/timeline-svg" -t 'a <title> & more' -d 1500 "$BATS_TEST_TMPDIR/t"
-    [ "$status" -eq 0 ]
-    [[ $output == "<svg"* ]] && [[ $output == *"</svg>" ]]
-    [[ $output == *'a &lt;title&gt; &amp; more'* ]]
-    [ "$(grep -c '<title>request' <<<"$output")" -eq 4 ]
-    # Bars in file order, in the outcome's colour, widths in proportion to the time taken.
-    local bars
-    bars=$(grep '<title>request' <<<"$output" | sed 's/.*width="\([0-9.]*\)".*fill="\([^"]*\)".*/\1 \2/')
-    echo "$bars"
-    awk '{ width[NR] = $1; colour[NR] = $2 }
-         END {
-             ok = colour[1] == "#009e73" && colour[2] == "#e69f00" && colour[3] == "#d55e00" &&
-                  colour[4] == "#6a3d9a"
-             ok = ok && width[2] > 1.99 * width[1] && width[2] < 2.01 * width[1]
-             ok = ok && width[3] > 4.99 * width[1] && width[3] < 5.01 * width[1]
-             exit !ok
-         }' <<<"$bars"
-    # The legend counts each outcome.
-    [[ $output == *">ok: 1<"* ]] && [[ $output == *"timeout (client gave up): 1<"* ]]
-}
-
-@test "timeline-svg refuses a malformed or empty timeline with a clear message" {
-    printf '0 0 300 ok 300 0\n1 500 400 ok 300 0\n' >"$BATS_TEST_TMPDIR/t"
-    run "$BIN/timeline-svg" "$BATS_TEST_TMPDIR/t"
-    [ "$status" -eq 1 ] && [[ $output == *":2: not a timeline row"* ]]
-    printf '0 0 300 maybe 300 0\n' >"$BATS_TEST_TMPDIR/t"
-    run "$BIN/timeline-svg" "$BATS_TEST_TMPDIR/t"
-    [ "$status" -eq 1 ]
-    printf '# nothing\n' >"$BATS_TEST_TMPDIR/t"
-    run "$BIN/timeline-svg" "$BATS_TEST_TMPDIR/t"
-    [ "$status" -eq 1 ] && [[ $output == *"no requests"* ]]
-    run "$BIN/timeline-svg" "$BATS_TEST_TMPDIR/absent"
-    [ "$status" -eq 1 ]
-    run "$BIN/timeline-svg" -w 12 "$BATS_TEST_TMPDIR/t"
-    [ "$status" -eq 1 ]
-}
-
 @test "the built deck is one offline file: remark and every figure inside, nothing fetched" {
     [ -f /usr/share/javascript/remark-slide/remark.min.js ] ||
         skip "libjs-remark-slide is not installed (make slides installs it)"
@@ -311,52 +276,6 @@ figure_refs() {
     ! grep -q '](figures/' "$out" || false
     [ "$(grep -o 'data:image/svg+xml;base64,' "$out" | wc -l)" -ge "$(figure_refs "$DECK" | wc -l)" ]
     grep -q 'remark.create' "$out"
-}
-
-@test "chart-svg draws a bar per cell, as long as its value, labelled with the cell as written" {
-    printf '%s\n' '# a comment' 'server	req/s	µs per request' 'nginx	18484.3	47.0' \
-        '08 <fork> & co	482.9	3866.7' 'none	—	about 12' >"$BATS_TEST_TMPDIR/t.tsv"
-    run "$BIN/chart-svg" -t 'a <title>' -H nginx -m 0,200 "$BATS_TEST_TMPDIR/t.tsv"
-    [ "$status" -eq 0 ]
-    [[ $output == "<svg"* ]] && [[ $output == *"</svg>" ]]
-    [[ $output == *'a &lt;title&gt;'* ]] && [[ $output == *'08 &lt;fork&gt; &amp; co'* ]]
-    # One bar a cell with a value (the dash has none), in the first panel as long as its value.
-    [ "$(grep -c '<title>' <<<"$output")" -eq 5 ]
-    local w1 w2
-    w1=$(grep '<title>nginx, req/s' <<<"$output" | sed 's/.*width="\([0-9.]*\)".*/\1/')
-    w2=$(grep '<title>08 &lt;fork&gt; &amp; co, req/s' <<<"$output" | sed 's/.*width="\([0-9.]*\)".*/\1/')
-    awk -v a="$w1" -v b="$w2" 'BEGIN { r = a / b; exit !(r > 18484.3 / 482.9 * 0.99 && r < 18484.3 / 482.9 * 1.01) }'
-    # Labels are the cells as written, a cut bar (past -m) says so, the highlighted row is bold.
-    [[ $output == *'>18484.3</text>'* ]] && [[ $output == *'>about 12</text>'* ]]
-    [[ $output == *'▸ 3866.7</text>'* ]]
-    [[ $output == *'font-weight="bold">nginx</text>'* ]]
-    # Every text at least 14 px in the SVG's own units.
-    ! grep -o 'font-size="[0-9.]*"' <<<"$output" | sed 's/[^0-9.]//g' | awk '$1 < 14 { bad = 1 } END { exit !bad }' || false
-    # Grouped: one panel, a bar per series in each row.
-    run "$BIN/chart-svg" -g "$BATS_TEST_TMPDIR/t.tsv"
-    [ "$status" -eq 0 ] && [ "$(grep -c '<title>' <<<"$output")" -eq 5 ]
-}
-
-@test "chart-svg refuses a malformed table with the file and line" {
-    local t=$BATS_TEST_TMPDIR/t.tsv
-    printf 'label\tv\nx\tten\n' >"$t"
-    run "$BIN/chart-svg" "$t"
-    [ "$status" -eq 1 ] && [[ $output == *"t.tsv:2: not a number: ten"* ]]
-    printf 'label\tv\nx\t1\t2\n' >"$t"
-    run "$BIN/chart-svg" "$t"
-    [ "$status" -eq 1 ] && [[ $output == *"t.tsv:2: 3 cells, the header has 2"* ]]
-    printf 'label\n' >"$t"
-    run "$BIN/chart-svg" "$t"
-    [ "$status" -eq 1 ] && [[ $output == *"needs a label and at least one series"* ]]
-    printf 'label\tv\n' >"$t"
-    run "$BIN/chart-svg" "$t"
-    [ "$status" -eq 1 ] && [[ $output == *"no rows"* ]]
-    run "$BIN/chart-svg" "$BATS_TEST_TMPDIR/absent"
-    [ "$status" -eq 1 ]
-    run "$BIN/chart-svg" -w 10 "$t"
-    [ "$status" -eq 1 ]
-    run "$BIN/chart-svg" --bogus
-    [ "$status" -eq 64 ]
 }
 
 @test "every slide has speaker notes with a time mark, and shows two figures at most" {
@@ -665,39 +584,4 @@ need_browser() {
     [ "$pages" -eq "$slides" ]
     # A4 portrait, 210 x 297 mm, in points.
     [ "$(grep -a -o '/MediaBox \[[^]]*\]' "$BATS_TEST_TMPDIR/l-notes.pdf" | sort -u | awk '{ printf "%d %d", $4, $5 }')" = "594 841" ]
-}
-
-@test "compare.sh runs each variant of a chapter's compare.conf and marks the ones that time out" {
-    # Chapter 06 with one worker is serial again: the shared scenario times out; with ten, not.
-    mkdir -p "$BATS_TEST_TMPDIR/conf/06-worker-offload"
-    printf '# label flags\nw1   -w 1\nw10  -w 10   # one worker per client\n' \
-        >"$BATS_TEST_TMPDIR/conf/06-worker-offload/compare.conf"
-    export COMPARE_CONF_DIR="$BATS_TEST_TMPDIR/conf"
-    run "$ROOT/scripts/compare.sh" --list-figures 06-worker-offload
-    [ "$output" = "$(printf '06-shared-w1.svg\n06-dying-disk-w1.svg\n06-shared-w10.svg\n06-dying-disk-w10.svg')" ]
-    COMPARE_SHARED_ONLY=1 run "$ROOT/scripts/compare.sh" --markdown "$BATS_TEST_TMPDIR/compare.md" \
-        --figures "$BATS_TEST_TMPDIR/fig" 06-worker-offload
-    [ "$status" -eq 0 ]
-    grep '^| 06 ' "$BATS_TEST_TMPDIR/compare.md"
-    grep -q '^| 06 | .*(`-w 1`) | \*\*Y\*\* |' "$BATS_TEST_TMPDIR/compare.md"
-    grep -q '^| 06 | .*(`-w 10`) | N | 0 |' "$BATS_TEST_TMPDIR/compare.md"
-    # With ten workers the server had at least 11 threads at its peak; with one, at most 2.
-    grep '(`-w 10`)' "$BATS_TEST_TMPDIR/compare.md" | awk -F'|' '{ exit !($9 >= 11) }'
-    grep '(`-w 1`)' "$BATS_TEST_TMPDIR/compare.md" | awk -F'|' '{ exit !($9 <= 2) }'
-    [ "$(ls "$BATS_TEST_TMPDIR/fig" | wc -l)" -eq 2 ] # the shared scenario of each variant
-}
-
-@test "compare.sh adds the real systems: eventlet as Swift runs it times out, its tpool does not, each row saying where it read" {
-    local why reads
-    if why=$(peer_missing eventlet); then skip "$why"; fi
-    COMPARE_SHARED_ONLY=1 run "$ROOT/scripts/compare.sh" --markdown "$BATS_TEST_TMPDIR/compare.md" eventlet
-    echo "$output"
-    [ "$status" -eq 0 ]
-    # On the slow disk where FUSE mounts (every read real); else on the simulated one, with the
-    # unpatched sleep that blocks as the read does.
-    reads='slow disk (FUSE)'
-    grep -q 'no slow disk here' <<<"$output" && reads=simulated
-    grep -q "^| eventlet | .*, the seed's baseline | \*\*Y\*\* | [1-9][0-9]* | .* | $reads |\$" "$BATS_TEST_TMPDIR/compare.md"
-    grep -q "^| eventlet | .*(\`--tpool\`) | N | 0 | .* | $reads |\$" "$BATS_TEST_TMPDIR/compare.md"
-    [ "$(grep -c '^| eventlet |' "$BATS_TEST_TMPDIR/compare.md")" -eq 2 ]
 }

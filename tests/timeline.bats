@@ -10,6 +10,8 @@
 #            is back in epoll_wait; every client gave up at 1508 ms.
 #   06-like: the loop hands the reads to four workers: worker-K reads K-1, K+3, K+7, from
 #            2.5 + 300.2 J + 0.1 (K-1) ms (J the round); each reply is sent within 0.5 ms.
+# At the end, the plain timeline (no -e): a bar per request in its outcome's colour, and what
+# timeline-svg refuses.
 load helpers
 
 DATA="$ROOT/tests/timeline"
@@ -412,4 +414,44 @@ row_labels() {
     keys=$(keys_and_uses)
     echo "$(tr '\n' ' ' <<<"$keys")"
     [ "$(awk '/^--$/ { exit } 1' <<<"$keys")" = "$(awk 'after; /^--$/ { after = 1 }' <<<"$keys")" ]
+}
+
+@test "timeline-svg draws one bar per request, as long as the request, coloured by its outcome" {
+    printf '%s\n' '# id start_ms end_ms outcome delay_ms rc' '0 0 300 ok 300 0' '1 0 600 late 300 1' \
+        '2 0 1500 timeout 300 0' '3 100 250 error 50 2' >"$BATS_TEST_TMPDIR/t"
+    run "$BIN/timeline-svg" -t 'a <title> & more' -d 1500 "$BATS_TEST_TMPDIR/t"
+    [ "$status" -eq 0 ]
+    [[ $output == "<svg"* ]] && [[ $output == *"</svg>" ]]
+    [[ $output == *'a &lt;title&gt; &amp; more'* ]]
+    [ "$(grep -c '<title>request' <<<"$output")" -eq 4 ]
+    # Bars in file order, in the outcome's colour, widths in proportion to the time taken.
+    local bars
+    bars=$(grep '<title>request' <<<"$output" | sed 's/.*width="\([0-9.]*\)".*fill="\([^"]*\)".*/\1 \2/')
+    echo "$bars"
+    awk '{ width[NR] = $1; colour[NR] = $2 }
+         END {
+             ok = colour[1] == "#009e73" && colour[2] == "#e69f00" && colour[3] == "#d55e00" &&
+                  colour[4] == "#6a3d9a"
+             ok = ok && width[2] > 1.99 * width[1] && width[2] < 2.01 * width[1]
+             ok = ok && width[3] > 4.99 * width[1] && width[3] < 5.01 * width[1]
+             exit !ok
+         }' <<<"$bars"
+    # The legend counts each outcome.
+    [[ $output == *">ok: 1<"* ]] && [[ $output == *"timeout (client gave up): 1<"* ]]
+}
+
+@test "timeline-svg refuses a malformed or empty timeline with a clear message" {
+    printf '0 0 300 ok 300 0\n1 500 400 ok 300 0\n' >"$BATS_TEST_TMPDIR/t"
+    run "$BIN/timeline-svg" "$BATS_TEST_TMPDIR/t"
+    [ "$status" -eq 1 ] && [[ $output == *":2: not a timeline row"* ]]
+    printf '0 0 300 maybe 300 0\n' >"$BATS_TEST_TMPDIR/t"
+    run "$BIN/timeline-svg" "$BATS_TEST_TMPDIR/t"
+    [ "$status" -eq 1 ]
+    printf '# nothing\n' >"$BATS_TEST_TMPDIR/t"
+    run "$BIN/timeline-svg" "$BATS_TEST_TMPDIR/t"
+    [ "$status" -eq 1 ] && [[ $output == *"no requests"* ]]
+    run "$BIN/timeline-svg" "$BATS_TEST_TMPDIR/absent"
+    [ "$status" -eq 1 ]
+    run "$BIN/timeline-svg" -w 12 "$BATS_TEST_TMPDIR/t"
+    [ "$status" -eq 1 ]
 }
