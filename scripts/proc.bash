@@ -46,13 +46,25 @@ cpu_window_end() {
     WALL_S=$(awk -v a="$CPU_WINDOW_T0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 }
 
-# proc_field FILE NAME: the number after "NAME:" in a /proc file such as /proc/PID/status (VmHWM,
-# VmRSS in kB; Threads) or /proc/meminfo (KernelStack in kB).
+# proc_value VAR FILE NAME: sets VAR to the number after "NAME:" in a /proc file such as
+# /proc/PID/status (VmHWM, VmRSS in kB; Threads) or /proc/meminfo (KernelStack in kB); fails when
+# the file or the name is not there. The file is read whole, in one go: read a line at a time,
+# bash seeks back after each line, and the kernel writes a /proc file anew at each seek, from a
+# process that has moved on since; a line came out shifted ("hreads: 1" for "Threads: 1") and
+# the name was not found (09's thread sampler, 1 run in 4 under ASan).
+proc_value() {
+    local -n proc_value_out=$1
+    local proc_text proc_key proc_number _
+    IFS= read -r -d '' proc_text <"$2" || [ -n "$proc_text" ] || return 1 # 1 at the end: no NUL
+    while read -r proc_key proc_number _; do
+        [ "$proc_key" = "$3:" ] && { proc_value_out=$proc_number; return 0; }
+    done <<<"$proc_text"
+    return 1
+}
+# proc_field FILE NAME: the same number, printed.
 proc_field() {
-    local k v _
-    while read -r k v _; do
-        [ "$k" = "$2:" ] && { echo "$v"; return; }
-    done <"$1"
+    local number
+    proc_value number "$1" "$2" && echo "$number"
 }
 status_field() { proc_field "/proc/$1/status" "$2"; }
 

@@ -208,12 +208,10 @@ tree() {
 }
 # tree_sum FIELD: the sum of FIELD (Threads, VmHWM in KiB) of /proc/P/status over TREE, in SUM.
 tree_sum() {
-    local p key value
+    local p value
     SUM=0
     for p in "${TREE[@]}"; do
-        while read -r key value _; do
-            [ "$key" = "$1:" ] && SUM=$((SUM + value)) && break
-        done <"/proc/$p/status" 2>/dev/null
+        proc_value value "/proc/$p/status" "$1" 2>/dev/null && SUM=$((SUM + value))
     done
 }
 # tree_ticks: CPU clock ticks TREE has used (user + system, and its reaped children's), in SUM.
