@@ -151,20 +151,21 @@ EOF
     [ "$status" -eq 0 ] && [ "$(grep -c '<title>' <<<"$output")" -eq 5 ]
 }
 
+# refuses TABLE MESSAGE: chart-svg refuses TABLE (printf's escapes) with status 1 and MESSAGE.
+# shellcheck disable=SC2059 # the table is the format
+refuses() {
+    printf "$1" >"$BATS_TEST_TMPDIR/t.tsv"
+    run "$BIN/chart-svg" "$BATS_TEST_TMPDIR/t.tsv"
+    echo "$output"
+    [ "$status" -eq 1 ] && [[ $output == *"$2"* ]]
+}
+
 @test "chart-svg refuses a malformed table with the file and line" {
     local t=$BATS_TEST_TMPDIR/t.tsv
-    printf 'label\tv\nx\tten\n' >"$t"
-    run "$BIN/chart-svg" "$t"
-    [ "$status" -eq 1 ] && [[ $output == *"t.tsv:2: not a number: ten"* ]]
-    printf 'label\tv\nx\t1\t2\n' >"$t"
-    run "$BIN/chart-svg" "$t"
-    [ "$status" -eq 1 ] && [[ $output == *"t.tsv:2: 3 cells, the header has 2"* ]]
-    printf 'label\n' >"$t"
-    run "$BIN/chart-svg" "$t"
-    [ "$status" -eq 1 ] && [[ $output == *"needs a label and at least one series"* ]]
-    printf 'label\tv\n' >"$t"
-    run "$BIN/chart-svg" "$t"
-    [ "$status" -eq 1 ] && [[ $output == *"no rows"* ]]
+    refuses 'label\tv\nx\tten\n' "t.tsv:2: not a number: ten"
+    refuses 'label\tv\nx\t1\t2\n' "t.tsv:2: 3 cells, the header has 2"
+    refuses 'label\n' "needs a label and at least one series"
+    refuses 'label\tv\n' "no rows"
     run "$BIN/chart-svg" "$BATS_TEST_TMPDIR/absent"
     [ "$status" -eq 1 ]
     run "$BIN/chart-svg" -w 10 "$t"
