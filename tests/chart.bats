@@ -151,9 +151,9 @@ EOF
     [ "$status" -eq 0 ] && [ "$(grep -c '<title>' <<<"$output")" -eq 5 ]
 }
 
-# refuses TABLE MESSAGE: chart-svg refuses TABLE (printf's escapes) with status 1 and MESSAGE.
+# refuses_table TABLE MESSAGE: chart-svg refuses TABLE (printf's escapes) with status 1 and MESSAGE.
 # shellcheck disable=SC2059 # the table is the format
-refuses() {
+refuses_table() {
     printf "$1" >"$BATS_TEST_TMPDIR/t.tsv"
     run "$BIN/chart-svg" "$BATS_TEST_TMPDIR/t.tsv"
     echo "$output"
@@ -162,10 +162,10 @@ refuses() {
 
 @test "chart-svg refuses a malformed table with the file and line" {
     local t=$BATS_TEST_TMPDIR/t.tsv
-    refuses 'label\tv\nx\tten\n' "t.tsv:2: not a number: ten"
-    refuses 'label\tv\nx\t1\t2\n' "t.tsv:2: 3 cells, the header has 2"
-    refuses 'label\n' "needs a label and at least one series"
-    refuses 'label\tv\n' "no rows"
+    refuses_table 'label\tv\nx\tten\n' "t.tsv:2: not a number: ten"
+    refuses_table 'label\tv\nx\t1\t2\n' "t.tsv:2: 3 cells, the header has 2"
+    refuses_table 'label\n' "needs a label and at least one series"
+    refuses_table 'label\tv\n' "no rows"
     run "$BIN/chart-svg" "$BATS_TEST_TMPDIR/absent"
     [ "$status" -eq 1 ]
     run "$BIN/chart-svg" -w 10 "$t"
