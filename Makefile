@@ -94,6 +94,13 @@ CLIENT_SRC := client/client.c client/stats.c common/log.c common/net.c common/tr
 $(BIN_DIR)/client: $(call objects,$(CLIENT_SRC)) $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(call objects,$(CLIENT_SRC)) $(LDLIBS)
 
+# Every object stays after the build. Make deletes a file that only a pattern rule's prerequisites
+# name (an intermediate one) once the build is done, and on a fresh clone, before any .d file
+# named them, the chapters' objects were such: the next make found them missing, compiled them
+# again and relinked every chapter, in the middle of make test (tests/exercises.bats ran a make,
+# and a test ran a chapter as the linker wrote it).
+.SECONDARY: $(call objects,$(sort $(CLIENT_SRC) $(foreach c,$(CHAPTERS),$(call chapter_src,$(c)))))
+
 $(BIN_DIR)/epoll-file: chapters/05-blocking-in-loop/epoll_file.c $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
