@@ -6,13 +6,6 @@ load helpers
 
 EXERCISE=$ROOT/scripts/exercise.sh
 
-# make_here ARGS...: make, with the SAN= that builds into this run's BIN_DIR (bin/san-X-Y: X,Y).
-make_here() {
-    local san=
-    [[ ${BIN_DIR:-bin} =~ san-(.*)$ ]] && san=${BASH_REMATCH[1]//-/,}
-    make -C "$ROOT" -s --no-print-directory SAN="$san" "$@"
-}
-
 setup_file() { make_here exercise-bins exercise-wrong-bins >&2; }
 
 @test "exercises: each is what its recipe makes from today's chapter code" {

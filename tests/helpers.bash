@@ -31,6 +31,14 @@ skip_when_sanitized() {
     [[ ${BIN_DIR:-bin} != */san-* ]] || skip "runs $1, none of our C: the plain run checks it"
 }
 
+# make_here ARGS...: make, silent, with the SAN= that builds into this run's BIN_DIR (bin/san-X-Y:
+# X,Y).
+make_here() {
+    local san=
+    [[ ${BIN_DIR:-bin} =~ san-(.*)$ ]] && san=${BASH_REMATCH[1]//-/,}
+    make -C "$ROOT" -s --no-print-directory SAN="$san" "$@"
+}
+
 # sanitizer_report LOG: true when a sanitizer (ASan, LSan, TSan, UBSan) reported in LOG.
 sanitizer_report() {
     [ -n "${1:-}" ] && [ -f "$1" ] && grep -qE 'Sanitizer|runtime error:' "$1"

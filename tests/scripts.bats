@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # The scripts make runs (scripts/): interrupted mid-run, a demo leaves no server, client, slow
 # disk or temp file behind, and exits with the shell's status for the signal; make test-repeat
-# names every test that failed in any run.
+# names every test that failed in any run; make keeps what it built.
 load helpers
 load run_helpers
 
@@ -89,4 +89,14 @@ nothing_left() {
     sed -i '/^@test "fails/,$d' "$dir/flaky.bats"
     TEST_REPEAT_OUT=$dir/out TEST_JOBS=1 run "$ROOT/scripts/test-repeat.sh" 2 "$dir/flaky.bats"
     [ "$status" -eq 0 ] && [[ $output == *"every test passed in all 2 runs"* ]]
+}
+
+# The build make test made is the one the tests run, to the end: a make the suite runs (the
+# exercises') finds nothing of it to redo. Make once deleted the chapters' objects after the first
+# build of a fresh clone, as intermediate files, and the next make relinked every chapter while
+# other test files ran them.
+@test "make keeps what it built: after the build, make all has nothing to do" {
+    run make_here -n all
+    echo "$output"
+    [ "$status" -eq 0 ] && [ -z "$output" ]
 }
