@@ -78,11 +78,13 @@ stop_process() {
     STOP_FOUND_ENDED=0 STOP_KILLED=0
     process_ended "$1" && STOP_FOUND_ENDED=1
     kill -TERM "$1" 2>/dev/null || true
+    # Ended, not gone: a child that has exited and is not reaped yet is a zombie, which kill -0
+    # still finds; it needs no SIGKILL, only the wait below.
     for ((i = 0; i < 100; i++)); do
-        kill -0 "$1" 2>/dev/null || break
+        process_ended "$1" && break
         nap 0.05
     done
-    kill -0 "$1" 2>/dev/null && kill -KILL "$1" 2>/dev/null && STOP_KILLED=1
+    process_ended "$1" || { kill -KILL "$1" 2>/dev/null && STOP_KILLED=1; }
     wait "$1" 2>/dev/null || status=$?
     return $status
 }

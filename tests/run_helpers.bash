@@ -43,7 +43,12 @@ interrupt_when() {
     [ "$found" -eq 0 ] || { echo "no line /$1/ in its output ($found):" >&2; cat "$RUN_OUT" >&2; return 1; }
     sleep "${4:-0}"
     if [ "$3" = group ]; then kill -"$2" -- -"$RUN_SID"; else kill -"$2" "$RUN_PID"; fi
-    timeout 20 tail --pid="$RUN_PID" -f /dev/null || { echo "still running 20 s after SIG$2" >&2; return 1; }
+    if ! timeout 20 tail --pid="$RUN_PID" -f /dev/null; then
+        echo "still running 20 s after SIG$2; its processes, then its output:" >&2
+        ps -o pid,stat,wchan:20,args -s "$RUN_SID" >&2 || true
+        cat "$RUN_OUT" >&2
+        return 1
+    fi
     RUN_STATUS=0
     wait "$RUN_PID" || RUN_STATUS=$?
     echo "exit status $RUN_STATUS" # shown when a test fails
