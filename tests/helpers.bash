@@ -24,11 +24,14 @@ if [ "${BATS_TRACE_LEVEL:-0}" -eq 0 ] && declare -F bats_debug_trap >/dev/null; 
     unset bats_trap_def bats_trap_fast
 fi
 
-# skip_when_sanitized WHAT: under SAN=... (BIN_DIR=bin/san-*), skips a test that runs none of our
-# C programs, only WHAT: a sanitizer has nothing to watch there, and make test's plain run (CI's
-# first) checks the same scripts. The sanitized run keeps its time for the C.
+# sanitized: true in a run of the sanitizer builds (make test SAN=...: BIN_DIR=bin/san-*).
+sanitized() { [[ ${BIN_DIR:-bin} == */san-* ]]; }
+
+# skip_when_sanitized WHAT: under SAN=..., skips a test that runs none of our C programs, only
+# WHAT: a sanitizer has nothing to watch there, and make test's plain run (CI's first) checks the
+# same scripts. The sanitized run keeps its time for the C.
 skip_when_sanitized() {
-    [[ ${BIN_DIR:-bin} != */san-* ]] || skip "runs $1, none of our C: the plain run checks it"
+    ! sanitized || skip "runs $1, none of our C: the plain run checks it"
 }
 
 # make_here ARGS...: make, silent, with the SAN= that builds into this run's BIN_DIR (bin/san-X-Y:
