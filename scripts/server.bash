@@ -57,11 +57,14 @@ interrupted() {
 # wait_for_line PID FILE PATTERN [SECONDS]: waits up to SECONDS (10) for a line of FILE (a
 # process's stdout) to match the extended regex PATTERN. Returns 0 when one does, 1 when PID
 # exited first, 2 when the time ran out. Empty FILE before PID starts: its shell opens it only
-# after the fork, and a line an earlier process left there would count.
+# after the fork, and a line an earlier process left there would count. A line counts once its
+# newline is written: a writer may write a line in pieces (Python with PYTHONUNBUFFERED=1 writes
+# print's text, then its newline), and a piece may match too soon, a port cut short, or be
+# found here and not by whoever reads the file next.
 wait_for_line() {
     local i line
     for ((i = 0; i < ${4:-10} * 20; i++)); do
-        [ -e "$2" ] && while IFS= read -r line || [ -n "$line" ]; do
+        [ -e "$2" ] && while IFS= read -r line; do
             [[ $line =~ $3 ]] && return 0
         done <"$2"
         kill -0 "$1" 2>/dev/null || return 1

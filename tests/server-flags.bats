@@ -12,6 +12,19 @@ load helpers
     done
 }
 
+@test "start_server takes the port from a whole line, however the server writes it in pieces" {
+    # Python with PYTHONUNBUFFERED=1 writes print's text, then its newline: the eventlet peer's
+    # "listening on" line came in two writes, and a run read the port before the second (CI, once).
+    # This one cuts the port itself in two.
+    local fake=$BATS_TEST_TMPDIR/pieces
+    printf '%s\n' '#!/bin/bash' "printf 'listening on 127.0.0.1:12'" 'sleep 0.3' \
+        "printf '345\\n'" 'exec sleep 30' >"$fake"
+    chmod +x "$fake"
+    start_server "$fake"
+    [ "$PORT" = 12345 ] || { echo "PORT '$PORT'" >&2; return 1; }
+    stop_server || true # sleep dies of the SIGTERM: 143
+}
+
 # refused ARGS...: the server in $bin refuses ARGS with exit status 2, one line naming the flag
 # and why, and the usage.
 refused() {
