@@ -67,7 +67,7 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM HUP PIPE
+trap 'CLEANING_UP_AFTER_SIGNAL=1; exit 130' INT TERM HUP PIPE
 
 say() { printf '%s\n' "$*" >&2; }
 md() { printf '%s\n' "$*" >>"$BODY"; }
@@ -188,7 +188,7 @@ start_sampler() {
 stop_sampler() {
     [ -n "$SAMPLER_PID" ] || return 0
     touch "$WORK/sampler.stop"
-    wait "$SAMPLER_PID" 2>/dev/null
+    wait_child "$SAMPLER_PID"
     SAMPLER_PID=
     rm -f "$WORK/sampler.stop"
 }
@@ -1110,7 +1110,7 @@ mount_slowdisk() {
 unmount_slowdisk() {
     [ -n "${SLOWDISK_PID:-}" ] || return 0
     kill -TERM "$SLOWDISK_PID" 2>/dev/null
-    wait "$SLOWDISK_PID" 2>/dev/null
+    wait_child "$SLOWDISK_PID"
     SLOWDISK_PID=
     mountpoint -q "$MNT" 2>/dev/null && "$BIN/slowdisk" -u "$MNT" >/dev/null 2>&1
     return 0

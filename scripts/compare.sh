@@ -85,7 +85,7 @@ cleanup() {
     rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'CLEANING_UP_AFTER_SIGNAL=1; exit 130' INT TERM # wait_child
 
 # sample_run PID SCENARIO [CLIENT FLAGS...]: the scenario's client against $PORT, while PID and
 # its children are sampled. Sets JSON, CPU, WALL, THREADS, HWM_KIB.

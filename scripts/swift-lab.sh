@@ -96,7 +96,7 @@ cleanup() {
     # `client_pids+=($!)` runs this trap first: such a client once outlived the lab).
     for pid in $(jobs -p); do [[ $keep == *" $pid "* ]] || others+=("$pid"); done
     for pid in "${others[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-    for pid in "${others[@]}"; do wait "$pid" 2>/dev/null; done
+    for pid in "${others[@]}"; do wait_child "$pid"; done
     client_pids=() sampler=
     stop_disks
     stop_server

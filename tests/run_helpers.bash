@@ -51,6 +51,7 @@ interrupt_when() {
     fi
     RUN_STATUS=0
     wait "$RUN_PID" || RUN_STATUS=$?
-    echo "exit status $RUN_STATUS" # shown when a test fails
+    echo "exit status $RUN_STATUS; its output:" # shown when a test fails
+    cat "$RUN_OUT"
 }
 
