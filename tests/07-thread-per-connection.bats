@@ -59,7 +59,7 @@ reads_and_threads() {
     check '[ "$(reads_and_threads "$trace")" = "1000 1000" ]'
     # 64 KiB stacks: under 1 MiB of address space a thread (8 MiB stacks: over 8 MiB), counted
     # over the threads alive at the peak. ASan maps fake stacks per thread: plain build only.
-    [[ $BIN == */san-* ]] || check '[ "$(kib_per_thread "$before" "$samples")" -lt 1024 ]'
+    sanitized || check '[ "$(kib_per_thread "$before" "$samples")" -lt 1024 ]'
     sleep 0.5
     check '[ "$(thread_count "$SERVER_PID")" -eq 1 ]'   # every connection thread has ended
 }

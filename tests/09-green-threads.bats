@@ -33,7 +33,7 @@ green() { start_server "$BIN/09-green-threads" -m "$@"; }
     check '[ "$status" -eq 0 ] && [ "$(field ok)" -eq 1000 ]'
     check '[ "$(sort -n "$threads" | tail -1)" -eq 1 ]'   # green threads are not OS threads
     # Sanitizers make each accept and stack set-up far dearer: the CPU bound is for plain builds.
-    [[ $BIN == */san-* ]] || check 'below 0.3 "$CPU_RATIO"'
+    sanitized || check 'below 0.3 "$CPU_RATIO"'
 }
 
 @test "09 unpatched: the shared scenario times out, like chapters 01 and 05" {

@@ -62,7 +62,7 @@ not_blocked() {
 # sanitizer build: loopwatch scans a blocked thread's stack from outside it, and the frames a
 # sanitizer adds can hide libc's (the live line that names the call is still checked).
 in_stack() {
-    case ${BIN_DIR:-} in *san-*) return 0 ;; esac
+    ! sanitized || return 0
     sed -n '/loop blocked [0-9]* ms/,/loop unblocked/p' "$SERVER_LOG" | grep -Eq "$1"
 }
 

@@ -124,7 +124,7 @@ attempt() {
     [ "$status" -eq 1 ]
     local said
     said=$(tr -s ' \n' '  ' <<<"$output") # the verdict, unfolded
-    if [[ $BIN == */san-* ]]; then
+    if sanitized; then
         # UBSan's "store to null pointer" or ASan's SEGV, with the line either way.
         [[ $said == *"the sanitizer reported: "*"/segv.src/server.c:"* ]]
     else
