@@ -20,28 +20,6 @@ start_cache_server() {
 # data_file_fd: the data file, by the server's own descriptor: its only name, since it is unlinked.
 data_file_fd() { find /proc/"$SERVER_PID"/fd -lname "$DATA_FILE (deleted)" | head -1; }
 
-# hold_cached: keeps the data file's pages that are in the page cache now there until
-# release_cached (bin/hold-pages maps them): the kernel may page out a page nothing maps at any
-# moment, and a test of a hit must not depend on it.
-HOLD_PID=
-hold_cached() {
-    local out=$BATS_TEST_TMPDIR/hold
-    : >"$out"
-    "$BIN/hold-pages" "$(data_file_fd)" >"$out" 3>&- &
-    HOLD_PID=$!
-    wait_for_line "$HOLD_PID" "$out" '^holding [0-9]+ of [0-9]+ pages$'
-}
-release_cached() {
-    [ -z "$HOLD_PID" ] || stop_process "$HOLD_PID"
-    HOLD_PID=
-}
-
-eval "helpers_$(declare -f teardown)"
-teardown() {
-    release_cached || true
-    helpers_teardown
-}
-
 # reply_shape REPLY: the reply without its ELAPSED_MS, which differs from run to run.
 reply_shape() { echo "$1" | cut -d, -f1,2,4; }
 
@@ -49,9 +27,9 @@ reply_shape() { echo "$1" | cut -d, -f1,2,4; }
     start_cache_server -v
     local first second third
     first=$(ask '100,/a\n')
-    hold_cached # what the first read brought in stays for the second (one run in tens lost it)
+    hold_pages "$(data_file_fd)" # what the first read brought in stays for the second
     second=$(ask '100,/a\n')
-    release_cached
+    release_pages
     [ "$(reply_shape "$first")" = "0,65536,/a" ] && [ "$(reply_shape "$second")" = "0,65536,/a" ]
     [ "$(grep -c 'miss: offloaded /a$' "$SERVER_LOG")" -eq 1 ]
     [ "$(grep -c 'hit: served on the loop /a$' "$SERVER_LOG")" -eq 1 ]
@@ -64,9 +42,9 @@ reply_shape() { echo "$1" | cut -d, -f1,2,4; }
     [ "$(reply_shape "$third")" = "0,65536,/a" ]
     [ "$(grep -c 'miss: offloaded /a$' "$SERVER_LOG")" -eq 2 ]
     # mincore saw the file cold at start, and the block read (16 pages of 4 KiB) resident at exit.
-    hold_cached
+    hold_pages "$(data_file_fd)"
     stop_server
-    release_cached
+    release_pages
     local resident
     resident=$(sed -n 's/.*at exit: \([0-9]*\) of .*/\1/p' "$SERVER_LOG")
     [ "$resident" -ge 16 ] && [ "$resident" -lt 4096 ]
@@ -109,7 +87,7 @@ hits_behind_a_slow_miss() {
     sleep 0.2
     client -c 5 -n 5 -d 0 --path /h/
     sleep 0.2
-    hold_cached                               # the 5 blocks stay in the cache; /slow's is not in it
+    hold_pages "$(data_file_fd)"              # the 5 blocks stay in the cache; /slow's is not in it
     ask '2000,/slow\n' >/dev/null &           # /slow's block is none of /h/0-4's
     local asker=$! i
     for i in $(seq 100); do                   # until the worker has it
@@ -118,13 +96,13 @@ hits_behind_a_slow_miss() {
     done
     client -c 5 -n 5 -d 0 --path /h/ -t 1000
     wait "$asker"
-    release_cached
+    release_pages
 }
 
 @test "14: cache hits are answered while a slow miss holds the only worker" {
     hits_behind_a_slow_miss nowait
     grep -q 'miss: offloaded /slow' "$SERVER_LOG"
-    # Held in the cache (hold_cached), the five blocks are five hits, answered on the loop while
+    # Held in the cache (hold_pages), the five blocks are five hits, answered on the loop while
     # the worker is busy. Without the hold, one run in five lost a block: our VMs run DAMON, which
     # pages out file pages nothing maps, 23 GB free, and that block waited behind /slow.
     local hits

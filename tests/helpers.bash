@@ -51,6 +51,7 @@ sanitizer_report() {
 # sanitizer's report in the server's log (a leak found at exit, say) fails the test that started
 # it.
 teardown() {
+    release_pages || true
     stop_server || true
     local found=0
     if sanitizer_report "${SERVER_LOG:-}"; then
@@ -65,6 +66,22 @@ teardown() {
     fi
     rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
     [ "$found" -eq 0 ]
+}
+
+# hold_pages FILE: keeps those of FILE's pages that are in the page cache now there until
+# release_pages: bin/hold-pages maps them. The kernel may drop a page nothing maps at any moment
+# (tests/tools/hold-pages.c), and a test that wants a read to be a hit must not depend on it.
+HOLD_PID=
+hold_pages() {
+    local out=$BATS_TEST_TMPDIR/hold
+    : >"$out"
+    "$BIN/hold-pages" "$1" >"$out" 3>&- &
+    HOLD_PID=$!
+    wait_for_line "$HOLD_PID" "$out" '^holding [0-9]+ of [0-9]+ pages$'
+}
+release_pages() {
+    [ -z "$HOLD_PID" ] || stop_process "$HOLD_PID"
+    HOLD_PID=
 }
 
 # ask BYTES: sends BYTES (printf-style escapes) on one connection, closes our sending side,

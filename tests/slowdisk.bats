@@ -217,8 +217,10 @@ interrupt_read() {
     timed cat "$MNT/600/c"
     [ "$ms" -ge 600 ]
     cached=$output
+    hold_pages "$MNT/600/c" # in the cache until the second read (hold-pages.c: DAMON)
     reads=$(disk_reads)
     timed cat "$MNT/600/c"
+    release_pages
     echo "# the second read: $ms ms, $(($(disk_reads) - reads)) READs" >&3
     [ "$(disk_reads)" -eq "$reads" ]
     [ "$output" = "$cached" ]

@@ -70,6 +70,7 @@ mounted() {
 slowdisk_teardown() {
     [ -n "${MNT:-}" ] || return 0
     local pid found=0
+    release_pages || true # it may hold a file of the mount
     for pid in "${READERS[@]}"; do
         kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
