@@ -184,7 +184,9 @@ skip_under_sanitizers() {
     done
     stops_clean
     check '! grep -q "loop blocked" "$SERVER_LOG"' # far below -W
-    check 'grep -Eq "a turn of loop thread $pid slept in the kernel: 1 voluntary context switch, in a turn of [2-9]\.[0-9]+ ms" "$SERVER_LOG"'
+    # The turn holds the 2 ms sleep, so it lasts 2 ms at least, and less than -W's 1000; how much
+    # more than 2 is the machine's, not the claim's (11 ms once, sanitized, beside the suite).
+    check 'grep -Eq "a turn of loop thread $pid slept in the kernel: 1 voluntary context switch, in a turn of ([2-9]|[1-9][0-9]{1,2})\.[0-9]+ ms" "$SERVER_LOG"'
     check '[ "$(grep -c "slept in the kernel" "$SERVER_LOG")" -eq 1 ]'
     check 'grep -q "the same sleep 2 more times" "$SERVER_LOG"'
 }
