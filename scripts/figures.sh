@@ -9,6 +9,10 @@
 #   NAME: subtitle TEXT          the figure's second line: the load, in words
 #   NAME: mark PREFIX LABEL      rows whose path the trace gives as PREFIX+ID carry a mark, and the
 #                                legend names them LABEL (the dying disk's, say)
+#   NAME: hold WHY               after the warm-up, each regular file the server holds open keeps
+#                                the pages it has in the page cache for the run (bin/hold-pages
+#                                maps them): the warm-up's hits stay hits on a machine that pages
+#                                out file pages nothing maps (tests/tools/hold-pages.c)
 #   NAME: claim CLAIM            what its caption says, in a form --check measures:
 #       [at least K of] requests IDS WHAT OP MS ms   each (or K) of IDS (3, 1-5, 0-3,8) spent
 #                   OP (<, <=, >=, >) MS in WHAT: latency (its whole bar), or phases joined by
@@ -239,7 +243,27 @@ if [ -n "$check" ]; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/figures.XXXXXX")
-trap 'stop_server; rm -rf "$work"' EXIT
+holders=()
+trap 'stop_server; release_server_files; rm -rf "$work"' EXIT
+
+# hold_server_files: NAME: hold. A bin/hold-pages for each regular file the server holds open,
+# their pids in holders[]; release_server_files stops them.
+hold_server_files() {
+    local fd n=0
+    for fd in /proc/"$SERVER_PID"/fd/*; do
+        [ -f "$fd" ] || continue
+        n=$((n + 1))
+        : >"$work/hold.$n"
+        "$BIN/hold-pages" "$fd" >"$work/hold.$n" 2>/dev/null &
+        holders+=("$!")
+        wait_for_line "$!" "$work/hold.$n" '^holding ' || true
+    done
+}
+release_server_files() {
+    local pid
+    for pid in "${holders[@]}"; do stop_process "$pid"; done
+    holders=()
+}
 [ -n "$dir" ] && mkdir -p "$dir"
 for ch in "${chapters[@]}"; do
     while IFS='|' read -r name flags args title warm; do
@@ -254,8 +278,10 @@ for ch in "${chapters[@]}"; do
         start_server "$BIN/$ch" -E "$work/trace" $(trim "$flags") || continue
         # shellcheck disable=SC2046
         [ -n "$(trim "${warm:-}")" ] && "$BIN/client" -p "$PORT" -q $(trim "$warm") >/dev/null 2>&1
+        [ -n "$(figure_says "$ch" "$name" hold)" ] && hold_server_files
         # shellcheck disable=SC2046
         "$BIN/client" -p "$PORT" -q --timeline "$work/timeline" $(trim "$args") >/dev/null 2>&1
+        release_server_files
         # The server may still be busy with what the clients gave up on: let the trace settle.
         trace_settled "$work/trace"
         stop_server
