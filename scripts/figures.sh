@@ -243,26 +243,17 @@ if [ -n "$check" ]; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/figures.XXXXXX")
-holders=()
-trap 'stop_server; release_server_files; rm -rf "$work"' EXIT
+HOLD_DIR=$work
+trap 'stop_server; release_pages; rm -rf "$work"' EXIT
 
-# hold_server_files: NAME: hold. A bin/hold-pages for each regular file the server holds open,
-# their pids in holders[]; release_server_files stops them.
+# NAME: hold. Every file the server holds open, held in the page cache for the run. A file's link
+# names a path; an epoll or eventfd passes -f too, but names anon_inode:[...] and cannot be opened.
 hold_server_files() {
-    local fd n=0
+    local fd
     for fd in /proc/"$SERVER_PID"/fd/*; do
-        [ -f "$fd" ] || continue
-        n=$((n + 1))
-        : >"$work/hold.$n"
-        "$BIN/hold-pages" "$fd" >"$work/hold.$n" 2>/dev/null &
-        holders+=("$!")
-        wait_for_line "$!" "$work/hold.$n" '^holding ' || true
+        [ -f "$fd" ] && [[ $(readlink "$fd") == /* ]] || continue
+        hold_pages "$fd" || echo "figures.sh: could not hold $fd's pages" >&2
     done
-}
-release_server_files() {
-    local pid
-    for pid in "${holders[@]}"; do stop_process "$pid"; done
-    holders=()
 }
 [ -n "$dir" ] && mkdir -p "$dir"
 for ch in "${chapters[@]}"; do
@@ -281,7 +272,7 @@ for ch in "${chapters[@]}"; do
         [ -n "$(figure_says "$ch" "$name" hold)" ] && hold_server_files
         # shellcheck disable=SC2046
         "$BIN/client" -p "$PORT" -q --timeline "$work/timeline" $(trim "$args") >/dev/null 2>&1
-        release_server_files
+        release_pages
         # The server may still be busy with what the clients gave up on: let the trace settle.
         trace_settled "$work/trace"
         stop_server

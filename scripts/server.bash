@@ -104,6 +104,25 @@ wait_child() {
     wait "$1" 2>/dev/null
 }
 
+# hold_pages FILE: keeps those of FILE's pages that are in the page cache now there until
+# release_pages: "$BIN/hold-pages" maps them, one process a file (their pids in HOLD_PIDS), its
+# line in "$HOLD_DIR". The kernel may drop a page nothing maps at any moment (this VM's DAMON
+# does: tests/tools/hold-pages.c), and a read that must be a hit, in a test or a figure, must not
+# depend on it.
+HOLD_PIDS=()
+hold_pages() {
+    local out=${HOLD_DIR:?hold_pages: HOLD_DIR is not set}/hold.${#HOLD_PIDS[@]}
+    : >"$out"
+    "$BIN/hold-pages" "$1" >"$out" 3>&- &
+    HOLD_PIDS+=("$!")
+    wait_for_line "$!" "$out" '^holding [0-9]+ of [0-9]+ pages$'
+}
+release_pages() {
+    local pid
+    for pid in "${HOLD_PIDS[@]}"; do stop_process "$pid"; done
+    HOLD_PIDS=()
+}
+
 # process_ended PID: true when PID is gone or a zombie (it ended, and is not reaped yet).
 process_ended() {
     local stat

@@ -68,21 +68,7 @@ teardown() {
     [ "$found" -eq 0 ]
 }
 
-# hold_pages FILE: keeps those of FILE's pages that are in the page cache now there until
-# release_pages: bin/hold-pages maps them. The kernel may drop a page nothing maps at any moment
-# (tests/tools/hold-pages.c), and a test that wants a read to be a hit must not depend on it.
-HOLD_PID=
-hold_pages() {
-    local out=$BATS_TEST_TMPDIR/hold
-    : >"$out"
-    "$BIN/hold-pages" "$1" >"$out" 3>&- &
-    HOLD_PID=$!
-    wait_for_line "$HOLD_PID" "$out" '^holding [0-9]+ of [0-9]+ pages$'
-}
-release_pages() {
-    [ -z "$HOLD_PID" ] || stop_process "$HOLD_PID"
-    HOLD_PID=
-}
+HOLD_DIR=$BATS_TEST_TMPDIR # hold_pages (scripts/server.bash) writes there
 
 # ask BYTES: sends BYTES (printf-style escapes) on one connection, closes our sending side,
 # prints whatever the server answered. Gives up after 10 s without a byte either way (nc -w).
