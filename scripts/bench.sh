@@ -69,7 +69,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'CLEANING_UP_AFTER_SIGNAL=1; exit 130' INT TERM HUP PIPE
 
-say() { printf '%s\n' "$*" >&2; }
+# progress TEXT...: where the run is, on stderr (the report is the output); not server.bash's say,
+# a demo's heading.
+progress() { printf '%s\n' "$*" >&2; }
 md() { printf '%s\n' "$*" >>"$BODY"; }
 # flush_notes: what a section skipped, at its end.
 flush_notes() {
@@ -216,7 +218,7 @@ measure() {
     SCPU=$CPU_S WALL=$WALL_S
     printf '%s: client %s\n  %s\n  client CPU %s s, server CPU %s s, wall %s s\n' \
         "$label" "$*" "$J" "$CCPU" "$SCPU" "$WALL" >>"$RAW"
-    [ -n "$J" ] || { J='{}'; say "  $label: the client printed no summary: $(head -3 "$WORK/err")"; }
+    [ -n "$J" ] || { J='{}'; progress "  $label: the client printed no summary: $(head -3 "$WORK/err")"; }
 }
 jf() { printf '%s\n' "$J" | json_field "$1"; }
 # us_per_request: the server's CPU of the last measure, in microseconds per request answered.
@@ -281,7 +283,7 @@ EOF
         done
         stop
     done
-    say "bench: nginx would not start: $(tail -2 "$NGINX_DIR/error.log")"
+    progress "bench: nginx would not start: $(tail -2 "$NGINX_DIR/error.log")"
     return 1
 }
 # start_any nginx|CHAPTER [FLAGS...]: either kind of server, on the server's CPU.
@@ -301,7 +303,7 @@ where_it_ran() {
 # ---------------------------------------------------------------------------------------------
 # 1. Little's law: N requests in flight, each D ms, can finish at most N/D per second.
 little() {
-    say "1. Little's law"
+    progress "1. Little's law"
     md "## 1. Little's law: N requests in flight, each waiting D = $D ms"
     md ""
     md "No server can finish more than N/D requests per second when N are in flight and each waits"
@@ -339,7 +341,7 @@ little() {
             fi
             stop
             md "| $ch${flags[*]:+ ${flags[*]}} | $n | $bound | $r1 | $(calc "\"%.2f\", $r1 / $bound") | $((q1 - D)) | $r2 | $q2 | $t1 / $t2 |"
-            say "  $ch N=$n: closed $r1/s p99 $q1; open (req/s | ÷ bound) $r2, p99 − D $q2"
+            progress "  $ch N=$n: closed $r1/s p99 $q1; open (req/s | ÷ bound) $r2, p99 − D $q2"
         done
     done
     md ""
@@ -364,7 +366,7 @@ little() {
         r1=$(jf rps) # 05 sends its replies in bursts, so count from the start, not the first reply
         stop
         md "| $ch | $n | $bound | $r1 | $(calc "\"%.2f\", $r1 * $D / 1000") | $(calc "\"%.2f\", $r1 / $bound") | $(jf p99_ms) |"
-        say "  $ch N=$n: $r1/s"
+        progress "  $ch N=$n: $r1/s"
     done
     md ""
 }
@@ -409,7 +411,7 @@ bottleneck() {
     esac
 }
 zero_delay() {
-    say "2. zero-delay throughput ($ZERO_ROUNDS rounds)"
+    progress "2. zero-delay throughput ($ZERO_ROUNDS rounds)"
     local round line i=0 servers=() counts=()
     mapfile -t servers < <(zero_servers)
     mkdir -p "$WORK/zero"
@@ -421,7 +423,7 @@ zero_delay() {
             [ "$round" = 1 ] && counts[i]=$(zero_count "$line")
             zero_run "zero round $round ${line}" "${counts[i]}" >>"$WORK/zero/$i"
             stop
-            say "  round $round $line: $(jf rps)/s, $(us_per_request) µs per request"
+            progress "  round $round $line: $(jf rps)/s, $(us_per_request) µs per request"
         done
     done
     local ref ref_us
@@ -498,7 +500,7 @@ zero_goal() {
 # connections alive when the server allows it; both servers here close after each reply, and
 # -H 'Connection: close' says so, so wrk reconnects each time.
 wrk_check() {
-    say "  wrk cross-check"
+    progress "  wrk cross-check"
     md "Cross-check with wrk ($(wrk -v 2>&1 | head -1 | awk '{ print $1, $2 }')), an independent load generator on the client's CPU(s):"
     md "\`wrk -t$CLIENT_J -c$ZERO_C -d${WRK_SECONDS}s -H 'Connection: close'\`, same servers, one at a time. wrk"
     md "counts a reply as a request; its socket errors (if any) are quoted as it printed them."
@@ -524,7 +526,7 @@ wrk_check() {
         wn=$(awk '/requests in/ { print $1 }' "$WORK/wrk")
         errs=$(grep -E 'Socket errors|Non-2xx' "$WORK/wrk" | tr -s ' ' | paste -sd';')
         md "| $name | $ours | ${wrps:-?} | $(calc "\"%.2f\", ${wrps:-0} / $ours") | $ours_us / $(calc "\"%.1f\", (${wn:-0} > 0 ? $CPU_S * 1000000 / ${wn:-1} : 0)") | $(calc "\"%.2f\", ($u + $s) / $t") | ${errs:-none} |"
-        say "  $name: ours $ours/s, wrk ${wrps:-?}/s"
+        progress "  $name: ours $ours/s, wrk ${wrps:-?}/s"
     done
     md ""
 }
@@ -532,7 +534,7 @@ wrk_check() {
 # ---------------------------------------------------------------------------------------------
 # 3. Scale: SCALE_N requests of 1 s in flight at once. What does each waiting request cost?
 scale() {
-    say "3. scale: $SCALE_N waiting requests"
+    progress "3. scale: $SCALE_N waiting requests"
     md "## 3. $SCALE_N requests waiting 1 s at once: what each waiting request costs"
     md ""
     md "Seed 003 (Portante, *Demystifying Non-blocking and Asynchronous I/O*, PyCon 2010) on why event"
@@ -580,7 +582,7 @@ scale() {
         overflows=$(( $(tcp_counter ListenOverflows) - overflows0 ))
         stop
         md "| $ch${flags[*]:+ ${flags[*]}} | $(jf ok) | $(jf timeouts) | $(jf errors) | $(jf p50_ms) | $(jf p99_ms) | $(calc "\"%.1f\", $hwm / 1024") | $(calc "\"%.1f\", ($hwm - $rss0) / $SCALE_N") | $threads | $(calc "\"%.1f\", $kstack / 1024") | $SCPU | $CCPU | $WALL | $overflows |"
-        say "  $ch: ok $(jf ok), VmHWM $hwm kB, threads $threads"
+        progress "  $ch: ok $(jf ok), VmHWM $hwm kB, threads $threads"
     done
     md ""
     if [ ${#missing[@]} -gt 0 ]; then
@@ -592,7 +594,7 @@ scale() {
 # ---------------------------------------------------------------------------------------------
 # 4. CPU while waiting: 10 requests of 1 s; a loop that sleeps in the kernel costs nothing.
 idle_cpu() {
-    say "4. CPU while idle-waiting"
+    progress "4. CPU while idle-waiting"
     md "## 4. CPU while requests wait"
     md ""
     md "10 requests of 1 s each, client timeout 1.5 s (\`client -c 10 -n 10 -d 1000 -t 1500\`): the"
@@ -611,7 +613,7 @@ idle_cpu() {
         measure "idle $ch" -c 10 -n 10 -d 1000 -t 1500
         stop
         md "| $ch${flags[*]:+ ${flags[*]}} | $(calc "\"%.2f\", $SCPU / $WALL") | $SCPU | $WALL | $(jf ok) / $(jf timeouts) |"
-        say "  $ch: $SCPU s in $WALL s"
+        progress "  $ch: $SCPU s in $WALL s"
     done
     md ""
 }
@@ -622,7 +624,7 @@ open_vs_closed() {
     local ch
     ch=$(chapter_dir 05)
     [ -n "$ch" ] || return
-    say "5. closed vs open loop on $ch"
+    progress "5. closed vs open loop on $ch"
     md "## 5. A stall seen by a closed-loop and an open-loop client ($ch)"
     md ""
     md "Chapter 05's loop blocks in each read, so one read of 1 s stalls the whole server for 1 s."
@@ -699,7 +701,7 @@ profile_run() {
 syscalls() {
     local names=() name
     for name in nginx $(chapter_dir 04); do names+=("$name"); done
-    say "7. where the CPU goes: ${names[*]}"
+    progress "7. where the CPU goes: ${names[*]}"
     md "## 7. Where the server's CPU goes: nginx against 04"
     md ""
     md "The same zero-delay load as section 2 (\`client --http -c $ZERO_C -n $PROFILE_REQUESTS -d 0\`), once per"
@@ -730,7 +732,7 @@ syscalls() {
             cp "$WORK/$tool.out" "$dir/$name.$tool"
             cp "$WORK/$tool.ok" "$dir/$name.$tool.ok"
         done
-        say "  $name: profiled"
+        progress "  $name: profiled"
     done
     syscall_tables "$dir" "${names[@]}"
 }
@@ -876,7 +878,7 @@ trace_cost() {
     local ch
     ch=$(chapter_dir 04)
     [ -n "$ch" ] || return
-    say "8. the event trace's and loopwatch's cost ($ch)"
+    progress "8. the event trace's and loopwatch's cost ($ch)"
     local trace=$WORK/trace.jsonl round n with=$WORK/trace.with without=$WORK/trace.without bytes=0
     local watched=$WORK/trace.watched watch_flags=(-W 200 -L)
     : >"$with"
@@ -953,7 +955,7 @@ cached_bytes() {
     fincore -b -n -o RES "$1"/0/obj.d/* 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
 }
 offload() {
-    say "9. what an offload costs"
+    progress "9. what an offload costs"
     local base=${TMPDIR:-/var/tmp} fs
     OBJECT_DIR=$(mktemp -d "$base/bench-objects.XXXXXX")
     make_objects "$OBJECT_DIR"
@@ -996,7 +998,7 @@ offload() {
         check=$(offload_check "$ch" "$errs")
         [ -n "$ref_us" ] || ref_us=$us
         md "| $way | $ch${flags:+ \`${flags//$OBJECT_DIR/DIR}\`} | $opens | $size | $rps | $us | $(calc "\"%.1f\", $us - $ref_us") | $pub | $check |"
-        say "  $way: $rps/s, $us µs per request"
+        progress "  $way: $rps/s, $us µs per request"
     done 3<<EOF
 no read|04||no|0|—
 (a) pread on the loop|05|-D DIR|yes|64 KiB|7 µs (sync)
@@ -1041,7 +1043,7 @@ fd_limit() {
     ports=$(awk '{ print $2 - $1 + 1 }' /proc/sys/net/ipv4/ip_local_port_range)
     n=$((hard < ports ? hard : ports))
     n=$((n - 100)) # the descriptors each process needs besides its connections, and a margin
-    say "10. $n waiting requests (the descriptor limit is $hard)"
+    progress "10. $n waiting requests (the descriptor limit is $hard)"
     md "## 10. As many waiting requests as one process may hold: $n"
     md ""
     md "Every request holds a descriptor in the client and one in the server, so one process holds"
@@ -1077,7 +1079,7 @@ fd_limit() {
         overflows=$(( $(tcp_counter ListenOverflows) - overflows0 ))
         stop
         md "| $ch${flags[*]:+ ${flags[*]}} | $fds | $(jf ok) | $(jf timeouts) | $(jf errors) | $(jf p50_ms) | $(jf p99_ms) | $(calc "\"%.1f\", $hwm / 1024") | $(calc "\"%.1f\", ($hwm - $rss0) / $n") | $(calc "\"%.1f\", $slab / 1024") | $SCPU | $WALL | $overflows |"
-        say "  $ch: ok $(jf ok), held $fds descriptors, VmHWM $hwm kB"
+        progress "  $ch: ok $(jf ok), held $fds descriptors, VmHWM $hwm kB"
     done
     md ""
 }
@@ -1133,13 +1135,13 @@ slow_row() {
     local log
     log=$(sed -n 's/.*stopping: \([0-9]*\) hits served on the loop, \([0-9]*\) reads offloaded.*/\1 hits on the loop, \2 offloaded/p; s/.*\(RWF_NOWAIT unsupported\).*/\1/p' "$WORK/last.log" | paste -sd';' | sed 's/;/; /g')
     md "| $ch${flags[*]:+ ${flags[*]}} | $disk | $label | $([ "$disk" = simulated ] && echo — || echo "$reads") | $rps | $p50 | $p99 | $us | $errs | ${log:-} |"
-    say "  $ch $label: $rps/s, $reads disk READs"
+    progress "  $ch $label: $rps/s, $reads disk READs"
     # A chapter that ignores -D never reaches the disk, not even with -x: say so under the table.
     [ "$label" = misses ] && [ "$reads" = 0 ] &&
         echo "$ch: no read reached the slow disk, not even through \`slowdisk -x\`: in this tree $ch does not read \`-D DIR\` (it reads its own file), so its slowdisk rows measure that file." >>"$WORK/slow-notes"
 }
 slow_disk() {
-    say "11. the slow disk"
+    progress "11. the slow disk"
     md "## 11. 06 and 14 on the slow disk: page-cache hits and misses"
     md ""
     md "\`bin/slowdisk MNT\` (tools/slowdisk.c) is a FUSE file system whose reads of MNT/DELAY/PATH take"
@@ -1186,7 +1188,7 @@ slow_disk() {
 # ---------------------------------------------------------------------------------------------
 # 12. select, poll, epoll: what one wait costs with N idle descriptors and one ready.
 wait_cost() {
-    say "12. select, poll, epoll"
+    progress "12. select, poll, epoll"
     md "## 12. select, poll and epoll: one wait with N idle descriptors and one ready"
     md ""
     md "\`bin/wait-cost\` (chapters/03-select/wait_cost.c) opens N idle descriptors (both ends of N/2"
@@ -1255,4 +1257,4 @@ mkdir -p "$(dirname "$OUT")"
     echo '```'
     echo "</details>"
 } >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
-say "wrote $OUT ($((SECONDS / 60)) min $((SECONDS % 60)) s)"
+progress "wrote $OUT ($((SECONDS / 60)) min $((SECONDS % 60)) s)"

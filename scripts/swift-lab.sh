@@ -105,7 +105,9 @@ cleanup() {
 }
 clean_up_on_signals "swift-lab.sh: interrupted, stopping what it started"
 
-say() { printf '%s\n' "$*" >&2; }
+# progress TEXT...: where the run is, on stderr (the report is the output); not server.bash's say,
+# a demo's heading.
+progress() { printf '%s\n' "$*" >&2; }
 
 # ---- Cores: as scripts/bench.sh pins them. The server gets the first CPU this shell may use,
 # everything else (clients, slow disks, this script) the others: the shell is pinned to the
@@ -244,7 +246,7 @@ row() { printf '%s\n' "$*" >>"$work/rows"; }
 run() {
     local name=$1 why k pid root_pid
     design "$name"
-    say "== $name: $LABEL"
+    progress "== $name: $LABEL"
     if [ -n "$PEER" ] && why=$(peer_missing "$PEER"); then
         row "| $LABEL | skipped: $why |||||||||"
         return 0
@@ -307,7 +309,7 @@ run() {
     [ -n "${KEEP_LOGS:-}" ] && cp "$SERVER_LOG" "$KEEP_LOGS/$name.log"
     # Under make test SAN=...: a sanitizer's report fails the run, as it fails a test.
     if grep -qE 'Sanitizer|runtime error:' "$SERVER_LOG"; then
-        say "   the sanitizer reported in $name's log:"
+        progress "   the sanitizer reported in $name's log:"
         cat "$SERVER_LOG" >&2
         SANITIZER_REPORTS+=("$name")
     fi
@@ -347,11 +349,11 @@ summarize() {
     # to report: say so under the table rather than hide them in a count.
     bad=${count[herror]:-0}
     [ "$bad" -eq 0 ] || echo "- $LABEL: $bad healthy requests failed (RC 2, refused or a bad reply)" >>"$work/notes"
-    say "   healthy p50 $p50 p99 $p99 max $max ms, ${count[htimeout]:-0} timed out, ${count[hlate]:-0} shed; dying disk ${count[dok]:-0} answered, ${count[dlate]:-0} shed, ${count[derror]:-0} failed, ${count[dtimeout]:-0} timed out"
+    progress "   healthy p50 $p50 p99 $p99 max $max ms, ${count[htimeout]:-0} timed out, ${count[hlate]:-0} shed; dying disk ${count[dok]:-0} answered, ${count[dlate]:-0} shed, ${count[derror]:-0} failed, ${count[dtimeout]:-0} timed out"
 }
 
 # ---- The run.
-say "swift-lab: $DISKS disks, disk 0 dying ($([ "$DYING" = model ] && echo "the seed's model" || echo "every read $DYING ms")), $RATE reads/s a disk for $LOAD_S s, client timeout $TIMEOUT_MS ms; server on CPU $SERVER_CPU"
+progress "swift-lab: $DISKS disks, disk 0 dying ($([ "$DYING" = model ] && echo "the seed's model" || echo "every read $DYING ms")), $RATE reads/s a disk for $LOAD_S s, client timeout $TIMEOUT_MS ms; server on CPU $SERVER_CPU"
 started=$SECONDS
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$work/rows"
