@@ -122,7 +122,7 @@ tour: build
 	@for c in $(CHAPTERS); do scripts/demo.sh $$c || exit 1; done
 
 # What the tests use (scripts/need installs only what is missing): bats and GNU parallel (to run
-# three files at once), OpenBSD netcat (its -N shuts the socket down after stdin ends), curl, ps
+# four files at once), OpenBSD netcat (its -N shuts the socket down after stdin ends), curl, ps
 # (procps) for thread and child counts, strace for chapter 12's refused io_uring, clang-format for
 # format-check; mk/charts.mk adds Chromium and remark for the deck's browser test. prlimit comes
 # with util-linux, which Debian always has. python3-eventlet and nginx are the real systems the
