@@ -9,7 +9,7 @@
 #   NAME: subtitle TEXT          the figure's second line: the load, in words
 #   NAME: mark PREFIX LABEL      rows whose path the trace gives as PREFIX+ID carry a mark, and the
 #                                legend names them LABEL (the dying disk's, say)
-#   NAME: hold WHY               after the warm-up, each regular file the server holds open keeps
+#   NAME: hold WHY               after the warm-up, each file the server holds open keeps
 #                                the pages it has in the page cache for the run (bin/hold-pages
 #                                maps them): the warm-up's hits stay hits on a machine that pages
 #                                out file pages nothing maps (tests/tools/hold-pages.c)

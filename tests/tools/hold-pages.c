@@ -1,5 +1,5 @@
 /* hold-pages: keeps the pages of a file that are in the page cache now from being paged out, for
- * the tests (hold_pages in tests/helpers.bash) and chapter 14's figures ("hold" in figures.conf).
+ * the tests and scripts/figures.sh ("hold" in figures.conf): hold_pages in scripts/server.bash.
  *   hold-pages FILE   maps FILE, touches each page mincore(2) finds resident (a touch of a
  *                     resident page reads nothing from the disk), prints "holding N of M pages"
  *                     and keeps the mapping until SIGTERM, SIGINT or SIGHUP; then exits 0.
