@@ -19,6 +19,10 @@ ssize_t read_until(int fd, void *buf, size_t len, int64_t deadline_ms) {
             errno = ETIMEDOUT;
             return -1;
         }
+        if (stop_requested) { /* a stop signal before the read interrupts no read: as if it had */
+            errno = EINTR;
+            return -1;
+        }
         ssize_t n = read(fd, buf, len);
         if (n >= 0 || errno != EINTR || stop_requested)
             return n < 0 && errno == EAGAIN ? (errno = ETIMEDOUT, -1) : n;

@@ -49,8 +49,10 @@ struct disk_plan plan_disk_read(const struct request *req, struct prng *rng) {
 
 int sleep_ms(int ms) {
     struct timespec left = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-    int rc;
-    while ((rc = nanosleep(&left, &left)) < 0 && errno == EINTR && !stop_requested)
+    int rc = 0;
+    /* The flag first: a stop signal that came before the sleep (chapter 01 between its accept
+     * and here) interrupted no call, and would otherwise wait out the whole delay. */
+    while (!stop_requested && (rc = nanosleep(&left, &left)) < 0 && errno == EINTR)
         ;
     return rc < 0 && errno != EINTR ? -1 : 0;
 }

@@ -69,3 +69,39 @@ setup() { start_server "$BIN/01-blocking"; }
     [ "$status" -eq 0 ]
     SERVER_PID=
 }
+
+# stop_while_held SYSCALL SIGNAL: strace holds the server's next SYSCALL 1 s past its return,
+# SIGNAL comes meanwhile, and the server must be gone within 3 s, exit status 0. The signal
+# interrupts no call there: the server must see its flag before the next wait, or it waits that
+# wait out (a suite run once found 01 "still running 3 s after SIGUSR2").
+stop_while_held() {
+    command -v strace >/dev/null || skip "strace is not installed (it holds the call open)"
+    strace -qq -o /dev/null -p "$SERVER_PID" -e trace="$1" -e inject="$1":delay_exit=1s 3>&- &
+    local tracer=$! i status=0
+    for ((i = 0; i < 100; i++)); do
+        [ "$(awk '/^TracerPid:/ { print $2 }' /proc/"$SERVER_PID"/status)" = "$tracer" ] && break
+        nap 0.05
+    done
+    "${@:3}" # what makes the server make that call
+    nap 0.5  # the call is in strace's hands now
+    kill -"$2" "$SERVER_PID"
+    timeout 3 tail --pid="$SERVER_PID" -f /dev/null || status=$?
+    kill "$tracer" 2>/dev/null || true
+    [ "$status" -eq 0 ] || { echo "still running 3 s after SIG$2" >&2; return 1; }
+    wait "$SERVER_PID" || status=$?
+    SERVER_PID=
+    [ "$status" -eq 0 ] && grep -q stopping "$SERVER_LOG"
+}
+in_flight() { ask '5000,/in-flight\n' >/dev/null & }
+connect_silently() { exec {SILENT}<>"/dev/tcp/127.0.0.1/$PORT"; } # a client that never asks
+
+@test "01: a stop signal after the request's read, before the disk's 5 s sleep, stops it at once" {
+    stop_while_held read USR2 in_flight
+}
+
+@test "01: a stop signal after the accept, before a silent client's read (-T 10 s), stops it at once" {
+    stop_server
+    start_server "$BIN/01-blocking" -T 10000
+    stop_while_held accept4 HUP connect_silently
+    exec {SILENT}>&-
+}
