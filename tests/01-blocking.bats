@@ -85,8 +85,11 @@ stop_while_held() {
     "${@:3}" # what makes the server make that call
     nap 0.5  # the call is in strace's hands now
     kill -"$2" "$SERVER_PID"
+    # strace goes before the server may exit: LeakSanitizer cannot check a traced process. The
+    # call returns as strace lets go, the signal after it, as in a run without strace.
+    kill "$tracer"
+    wait "$tracer" 2>/dev/null || true
     timeout 3 tail --pid="$SERVER_PID" -f /dev/null || status=$?
-    kill "$tracer" 2>/dev/null || true
     [ "$status" -eq 0 ] || { echo "still running 3 s after SIG$2" >&2; return 1; }
     wait "$SERVER_PID" || status=$?
     SERVER_PID=
