@@ -96,7 +96,7 @@ $(BIN_DIR)/%: $$(call objects,$$(call chapter_src,%)) $(FLAGS_STAMP)
 	$(if $(uses.$*),,$(error chapter $* has no uses.$* list in the Makefile))
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(call objects,$(call chapter_src,$*)) $(LDLIBS)
 
-CLIENT_SRC := client/client.c client/stats.c common/log.c common/net.c common/trace.c
+CLIENT_SRC := client/client.c client/stats.c common/log.c common/net.c common/signals.c common/trace.c
 $(BIN_DIR)/client: $(call objects,$(CLIENT_SRC)) $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(call objects,$(CLIENT_SRC)) $(LDLIBS)
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "signals.h"
 #include "trace.h"
 
 int listen_tcp(const char *host, int port, int flags) {
@@ -37,6 +38,7 @@ int listen_tcp(const char *host, int port, int flags) {
     /* The kernel caps the backlog at net.core.somaxconn; asking for more is just a hint. */
     if (listen(fd, 65535) < 0)
         perror_die("listen");
+    stop_shuts_listener(fd); /* a stop wakes every wait on it (signals.c) */
     if (!(flags & LISTEN_QUIET))
         announce_listening(host, fd);
     return fd;
@@ -72,7 +74,8 @@ int accept_client(int listen_fd, int flags) {
     }
     if (fd >= 0)
         trace_event("accepted", fd, NULL);
-    if (fd >= 0 || errno == EAGAIN || errno == EINTR)
+    /* EINVAL: the socket no longer listens, shut by a stop (stop_shuts_listener). */
+    if (fd >= 0 || errno == EAGAIN || errno == EINTR || errno == EINVAL)
         return fd;
     int saved = errno;
     if ((saved == EMFILE || saved == ENFILE) && spare_fd >= 0) {

@@ -15,6 +15,7 @@ enum {
 
 /* Binds and listens on host:port (port 0 = any free one), then prints exactly
  * "listening on HOST:PORT" with the real port to stdout and flushes it, unless LISTEN_QUIET.
+ * The process's first such socket is the one a stop shuts (stop_shuts_listener, signals.h).
  * Returns the fd; dies on error. */
 int listen_tcp(const char *host, int port, int flags);
 
@@ -27,7 +28,8 @@ void announce_listening(const char *host, int fd);
 
 /* Accepts one pending connection: accept4 with SOCK_CLOEXEC | flags (SOCK_NONBLOCK for an event
  * loop, 0 for a blocking server). Returns its fd, or -1 with errno set: EAGAIN (none pending),
- * EINTR (a signal), or an error it has already logged. Out of descriptors (EMFILE/ENFILE), it
+ * EINTR (a signal), EINVAL (a stop shut the socket: stop_shuts_listener), or an error it has
+ * already logged. Out of descriptors (EMFILE/ENFILE), it
  * sheds the pending connection (accepts it with a descriptor kept spare for this, closes it, logs
  * it) so that a level-triggered loop does not spin on a listening socket it cannot empty, and a
  * blocking server does not spin on an accept that fails at once. */

@@ -1,15 +1,40 @@
 #include "signals.h"
 
+#include <errno.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
 atomic_int stop_requested = 0;
 
+/* The listening socket the first stop shuts, and the process that made it: a child forked after
+ * shares the socket, and its own stop must not shut it under the others. */
+static pid_t stop_listener_owner;
+static volatile sig_atomic_t stop_listener = -1;
+
+void stop_shuts_listener(int listen_fd) {
+    if (stop_listener >= 0 && stop_listener_owner == getpid())
+        return; /* the process's first: chapter 13's own loop's, not its children's */
+    stop_listener_owner = getpid(); /* first: a handler that runs between the two sees -1 */
+    stop_listener = listen_fd;
+}
+
 static void on_stop_signal(int sig) {
     (void)sig;
-    stop_requested = 1;
+    if (atomic_exchange(&stop_requested, 1))
+        return; /* not the first */
+    /* A loop tests stop_requested, then waits. A signal that comes between the two interrupts
+     * no call, and the wait would last until its next event: forever, for an idle server. Every
+     * such wait watches the listening socket, and a listening socket shut for reading wakes all
+     * of them at once (accept fails with EINVAL, select, poll and epoll see it readable), now and
+     * later. shutdown is async-signal-safe; errno is the interrupted code's. */
+    int saved = errno;
+    if (stop_listener >= 0 && stop_listener_owner == getpid())
+        shutdown(stop_listener, SHUT_RD);
+    errno = saved;
 }
 
 static void on_wake_signal(int sig) {

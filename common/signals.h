@@ -23,6 +23,13 @@ void stop_signals(sigset_t *set);
  * that vanishes makes write() fail with EPIPE instead of killing the server. */
 void install_signal_handlers(void);
 
+/* Makes listen_fd, made by this process, the listening socket the first stop signal shuts for
+ * reading: every wait on it (a blocking accept, select, poll, epoll_wait) returns then, or at once
+ * if it starts later. That is the stop of a signal that came between a loop's test of
+ * stop_requested and its wait, which it interrupted nothing of. listen_tcp calls it; a process
+ * keeps its first listening socket, and a forked child shuts none (it shares its parent's). */
+void stop_shuts_listener(int listen_fd);
+
 /* For worker threads: blocks the stop signals and SIGUSR1 in the calling thread, so they reach
  * the loop thread, and leaves SIGRTMIN to join_interrupting. */
 void block_stop_signals(void);

@@ -7,7 +7,7 @@
 
 # tests/reliability.bats resets connections (SO_LINGER 0), half-closes and slowlorises with it.
 all: $(BIN_DIR)/rst-client
-RST_CLIENT_SRC := tests/tools/rst-client.c common/log.c common/net.c common/trace.c
+RST_CLIENT_SRC := tests/tools/rst-client.c common/log.c common/net.c common/signals.c common/trace.c
 $(BIN_DIR)/rst-client: $(RST_CLIENT_SRC) $(COMMON_HDR) $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(RST_CLIENT_SRC) $(LDLIBS)
 

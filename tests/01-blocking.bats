@@ -108,3 +108,33 @@ connect_silently() { exec {SILENT}<>"/dev/tcp/127.0.0.1/$PORT"; } # a client tha
     stop_while_held accept4 HUP connect_silently
     exec {SILENT}>&-
 }
+
+# The window before a wait, not a call: 01 tests stop_requested, then accepts. A signal between
+# the two interrupts no call, and accept() would wait for a client that may never come; the stop
+# shuts the listening socket, which ends that wait too. The window is held open here: before its
+# first accept, accept_client opens /dev/null (its spare descriptor), and strace keeps that open
+# 1 s past its return, while the signal comes.
+@test "01: a stop signal between the loop's test of the flag and its accept stops it, no client needed" {
+    command -v strace >/dev/null || skip "strace is not installed (it holds the window open)"
+    stop_server
+    local out=$BATS_TEST_TMPDIR/held.out server i status=0
+    # LeakSanitizer cannot check a traced process: the leak check is the other tests'.
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -qq -o /dev/null -P /dev/null \
+        -e trace=openat -e inject=openat:delay_exit=1s "$BIN/01-blocking" -p 0 >"$out" 2>&1 3>&- &
+    local tracer=$!
+    for ((i = 0; i < 100; i++)); do
+        grep -q '^listening on' "$out" && server=$(pgrep -P "$tracer") && break
+        nap 0.05
+    done
+    if [ -n "${server:-}" ]; then
+        nap 0.3 # in the held open now
+        kill -TERM "$server"
+        timeout 3 tail --pid="$server" -f /dev/null || status=$?
+        kill -KILL "$server" 2>/dev/null || true
+    else
+        status=1
+    fi
+    wait "$tracer" || true
+    cat "$out"
+    [ -n "${server:-}" ] && [ "$status" -eq 0 ] && grep -q stopping "$out"
+}
