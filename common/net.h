@@ -29,10 +29,10 @@ void announce_listening(const char *host, int fd);
 /* Accepts one pending connection: accept4 with SOCK_CLOEXEC | flags (SOCK_NONBLOCK for an event
  * loop, 0 for a blocking server). Returns its fd, or -1 with errno set: EAGAIN (none pending),
  * EINTR (a signal), EINVAL (a stop shut the socket: stop_shuts_listener), or an error it has
- * already logged. Out of descriptors (EMFILE/ENFILE), it
- * sheds the pending connection (accepts it with a descriptor kept spare for this, closes it, logs
- * it) so that a level-triggered loop does not spin on a listening socket it cannot empty, and a
- * blocking server does not spin on an accept that fails at once. */
+ * already logged. Out of descriptors (EMFILE/ENFILE), it sheds the pending connection (accepts
+ * it with a descriptor kept spare for this, closes it, logs it) so that a level-triggered loop
+ * does not spin on a listening socket it cannot empty, and a blocking server does not spin on an
+ * accept that fails at once. */
 int accept_client(int listen_fd, int flags);
 
 /* Raises the soft RLIMIT_NOFILE to the hard limit and returns the new soft limit: the size of a

@@ -100,7 +100,7 @@ static void acceptor(void *unused) {
     for (;;) {
         int fd = green_accept(listen_fd);
         if (fd < 0) {
-            green_sleep(10); /* accept_client logged why: let some connections finish */
+            green_sleep(10); /* logged, or a stop shut the listener: let some conns finish */
             continue;
         }
         if (fd < accepted_cap)
