@@ -75,25 +75,14 @@ setup() { start_server "$BIN/01-blocking"; }
 # interrupts no call there: the server must see its flag before the next wait, or it waits that
 # wait out (a suite run once found 01 "still running 3 s after SIGUSR2").
 stop_while_held() {
-    command -v strace >/dev/null || skip "strace is not installed (it holds the call open)"
-    strace -qq -o /dev/null -p "$SERVER_PID" -e trace="$1" -e inject="$1":delay_exit=1s 3>&- &
-    local tracer=$! i status=0
-    for ((i = 0; i < 100; i++)); do
-        [ "$(awk '/^TracerPid:/ { print $2 }' /proc/"$SERVER_PID"/status)" = "$tracer" ] && break
-        nap 0.05
-    done
+    attach_tracer "$1:delay_exit=1s" || return 1
     "${@:3}" # what makes the server make that call
     nap 0.5  # the call is in strace's hands now
     kill -"$2" "$SERVER_PID"
     # strace goes before the server may exit: LeakSanitizer cannot check a traced process. The
     # call returns as strace lets go, the signal after it, as in a run without strace.
-    kill "$tracer"
-    wait "$tracer" 2>/dev/null || true
-    timeout 3 tail --pid="$SERVER_PID" -f /dev/null || status=$?
-    [ "$status" -eq 0 ] || { echo "still running 3 s after SIG$2" >&2; return 1; }
-    wait "$SERVER_PID" || status=$?
-    SERVER_PID=
-    [ "$status" -eq 0 ] && grep -q stopping "$SERVER_LOG"
+    detach_tracer
+    ends_cleanly 3 "SIG$2"
 }
 in_flight() { ask '5000,/in-flight\n' >/dev/null & }
 connect_silently() { exec {SILENT}<>"/dev/tcp/127.0.0.1/$PORT"; } # a client that never asks

@@ -18,12 +18,10 @@ start_uring_server() {
 setup() { start_uring_server; }
 
 # helpers' teardown, then the slow disk a test may have mounted (the server first: it holds
-# files open on the mount). A tracer goes before the server: LeakSanitizer cannot run its exit
-# check in a process that is being traced.
+# files open on the mount).
 eval "helpers_$(declare -f teardown)"
 teardown() {
     local status=0
-    detach_tracer
     helpers_teardown || status=1
     unmount_slowdisk || status=1
     return "$status"
@@ -39,29 +37,6 @@ restart_uring_server() {
     fi
     rm -f "$SERVER_OUT" "$SERVER_LOG"
     start_uring_server "$@"
-}
-
-# attach_tracer INJECT: strace attached to the server's loop thread until detach_tracer, making
-# one system call late as INJECT says (strace -e inject=...: SYSCALL:delay_exit=TIME), to stand
-# for a loop slowed by the machine, deterministically. Returns when strace has attached.
-TRACER_PID=
-attach_tracer() {
-    command -v strace >/dev/null || skip "strace is not installed (it slows the loop on purpose)"
-    strace -qq -o /dev/null -p "$SERVER_PID" -e trace="${1%%:*}" -e inject="$1" 3>&- &
-    TRACER_PID=$!
-    local i
-    for i in $(seq 100); do
-        [ "$(awk '/^TracerPid:/ { print $2 }' /proc/"$SERVER_PID"/status)" = "$TRACER_PID" ] && return 0
-        nap 0.05
-    done
-    echo "strace did not attach to $SERVER_PID in 5 s" >&2
-    return 1
-}
-detach_tracer() {
-    [ -n "$TRACER_PID" ] || return 0
-    kill "$TRACER_PID" 2>/dev/null || true
-    wait "$TRACER_PID" 2>/dev/null || true
-    TRACER_PID=
 }
 
 # iou_workers: how many io-wq worker threads (named iou-wrk-PID) the server has now.

@@ -51,6 +51,7 @@ sanitizer_report() {
 # sanitizer's report in the server's log (a leak found at exit, say) fails the test that started
 # it.
 teardown() {
+    detach_tracer # before the server stops: LeakSanitizer cannot check a traced process's exit
     release_pages || true
     stop_server || true
     local found=0
@@ -166,21 +167,52 @@ cpu_ratio_during() {
 below() { awk -v x="$2" -v l="$1" 'BEGIN { exit !(x <= l) }'; }
 above() { awk -v x="$2" -v l="$1" 'BEGIN { exit !(x >= l) }'; }
 
-# stops_cleanly_mid_read: with a 10 s read in progress, SIGTERM ends the server within 3 s,
-# exit status 0.
-stops_cleanly_mid_read() {
-    ask '10000,/long\n' >/dev/null &
-    local asker=$!
-    sleep 0.3
-    kill -TERM "$SERVER_PID"
+# ends_cleanly SECONDS SIGNAL: the server, sent SIGNAL (its name, for the message), is gone
+# within SECONDS, exit status 0, its log saying "stopping".
+ends_cleanly() {
     local status=0
-    timeout 3 tail --pid="$SERVER_PID" -f /dev/null || status=$?
-    kill "$asker" 2>/dev/null || true
-    [ "$status" -eq 0 ] || { echo "still running 3 s after SIGTERM" >&2; return 1; }
+    timeout "$1" tail --pid="$SERVER_PID" -f /dev/null || status=$?
+    [ "$status" -eq 0 ] || { echo "still running $1 s after $2" >&2; return 1; }
     wait "$SERVER_PID" || status=$?
     SERVER_PID=
     [ "$status" -eq 0 ] || { echo "exit status $status" >&2; return 1; }
     grep -q stopping "$SERVER_LOG"
+}
+
+# stops_cleanly_mid_read: with a 10 s read in progress, SIGTERM ends the server within 3 s,
+# exit status 0.
+stops_cleanly_mid_read() {
+    ask '10000,/long\n' >/dev/null &
+    local asker=$! status=0
+    sleep 0.3
+    kill -TERM "$SERVER_PID"
+    ends_cleanly 3 SIGTERM || status=1
+    kill "$asker" 2>/dev/null || true
+    return "$status"
+}
+
+# attach_tracer INJECT: strace attached to the server's main thread until detach_tracer (teardown
+# calls it), making one system call late as INJECT says (strace -e inject=...:
+# SYSCALL:delay_exit=TIME): a loop slowed by the machine, or a signal's window held open,
+# deterministically. Returns when strace has attached.
+TRACER_PID=
+attach_tracer() {
+    command -v strace >/dev/null || skip "strace is not installed (it makes a call late on purpose)"
+    strace -qq -o /dev/null -p "$SERVER_PID" -e trace="${1%%:*}" -e inject="$1" 3>&- &
+    TRACER_PID=$!
+    local i
+    for i in $(seq 100); do
+        [ "$(awk '/^TracerPid:/ { print $2 }' /proc/"$SERVER_PID"/status)" = "$TRACER_PID" ] && return 0
+        nap 0.05
+    done
+    echo "strace did not attach to $SERVER_PID in 5 s" >&2
+    return 1
+}
+detach_tracer() {
+    [ -n "$TRACER_PID" ] || return 0
+    kill "$TRACER_PID" 2>/dev/null || true
+    wait "$TRACER_PID" 2>/dev/null || true
+    TRACER_PID=
 }
 
 # needs_fds N: skips the test unless both the server and the client can open N descriptors.
