@@ -24,12 +24,13 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/demo.XXXXXX") || exit 1
 timeline=$work/timeline
 trace=$work/trace # the server's -E event trace
 DEMO_CLEANUP=()
+DEMO_KEEP_JOBS=() # the jobs a DEMO_CLEANUP function stops itself, in its order (a disk after its server)
 cleanup() {
-    local f pid
+    local f
+    stop_jobs_except "${SERVER_PID:-}" "${DEMO_KEEP_JOBS[@]}" # the clients, before the server
     for f in "${DEMO_CLEANUP[@]}"; do "$f"; done
     stop_server
     rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
-    for pid in $(jobs -p); do stop_process "$pid"; done
     rm -rf "$work"
 }
 clean_up_on_signals "demo.sh: interrupted, stopping what it started"
@@ -37,7 +38,7 @@ clean_up_on_signals "demo.sh: interrupted, stopping what it started"
 # in_background COMMAND...: COMMAND, waited for with the wait builtin, which a trapped signal
 # interrupts: a SIGTERM to the demo alone is handled at once, not after a 1.5 s client run.
 in_background() {
-    "$@" &
+    "${CTRL_C_ENDS[@]}" "$@" &
     wait $!
 }
 

@@ -15,16 +15,13 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/disk-demo.XXXXXX")
 mnt=$work/mnt
 mkdir -p "$mnt"
 sd_pid=
-# cleanup: the server, then the client and strace (background jobs), then the disk: slowdisk
+# cleanup: the client and strace (background jobs), then the server, then the disk: slowdisk
 # unmounts on SIGTERM, and -u takes down a mount it could not. --one-file-system: should the
 # mount still be there, rm must not walk into it.
 cleanup() {
-    local pid
+    stop_jobs_except "${SERVER_PID:-}" "$sd_pid"
     stop_server
     rm -f "${SERVER_OUT:-}" "${SERVER_LOG:-}"
-    for pid in $(jobs -p); do
-        [ "$pid" != "$sd_pid" ] && stop_process "$pid"
-    done
     [ -n "$sd_pid" ] && stop_process "$sd_pid"
     sd_pid=
     "$BIN/slowdisk" -u "$mnt" >/dev/null 2>&1
@@ -59,7 +56,7 @@ for ch in 05-blocking-in-loop 06-worker-offload; do
         sleep 0.3 # attached
     fi
     # shellcheck disable=SC2086 # the scenario's arguments are words
-    "$BIN/client" -p "$PORT" -q ${SCENARIO_ARGS[dying-disk]} >"$work/client" 2>&1 &
+    "${CTRL_C_ENDS[@]}" "$BIN/client" -p "$PORT" -q ${SCENARIO_ARGS[dying-disk]} >"$work/client" 2>&1 &
     client=$!
     sleep 0.5 & wait $! # the slow read is in the kernel now (wait: a signal is handled at once)
     echo "0.5 s in, each thread of the server and where it waits:"

@@ -104,6 +104,24 @@ wait_child() {
     wait "$1" 2>/dev/null
 }
 
+# "${CTRL_C_ENDS[@]}" COMMAND... &: a background job that a Ctrl-C ends, as it ends the script.
+# A script's job ignores SIGINT (no job control: POSIX), so a client would run on after a Ctrl-C,
+# which the terminal sends to the whole process group, and the server that the same Ctrl-C stops
+# would end its run while the cleanup stops it. A sanitized client killed during its exit's leak
+# check leaves LeakSanitizer's tracer, a child named as it is, orphaned: a zombie of the session
+# until pid 1 reaps it, which this VM's does late (disk-demo.sh's Ctrl-C test, 2 runs in 100).
+CTRL_C_ENDS=(env --default-signal=INT)
+
+# stop_jobs_except PID...: SIGTERM to each background job of this shell but the PIDs, then waits
+# for each. A script's cleanup stops its clients (and tracers, samplers) so, before its server,
+# whose stop would end a client's run: the SIGTERM must find it running, not exiting (above).
+stop_jobs_except() {
+    local keep=" $* " pid others=()
+    for pid in $(jobs -p); do [[ $keep == *" $pid "* ]] || others+=("$pid"); done
+    for pid in "${others[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    for pid in "${others[@]}"; do wait_child "$pid"; done
+}
+
 # hold_pages FILE: keeps those of FILE's pages that are in the page cache now there until
 # release_pages: "$BIN/hold-pages" maps them, one process a file (their pids in HOLD_PIDS), its
 # line in "$HOLD_DIR". The kernel may drop a page nothing maps at any moment (this VM's DAMON

@@ -90,13 +90,10 @@ stop_disks() {
     rm -rf "$ROOT"
 }
 cleanup() {
-    local pid keep=" ${disk_pids[*]} ${SERVER_PID:-} " others=()
     # Every job but the disks and the server, which stop below in their order: the clients, the
     # sampler, and one started but not yet in client_pids (a signal between a client's `&` and
     # `client_pids+=($!)` runs this trap first: such a client once outlived the lab).
-    for pid in $(jobs -p); do [[ $keep == *" $pid "* ]] || others+=("$pid"); done
-    for pid in "${others[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-    for pid in "${others[@]}"; do wait_child "$pid"; done
+    stop_jobs_except "${disk_pids[@]}" "${SERVER_PID:-}"
     client_pids=() sampler=
     stop_disks
     stop_server
@@ -283,7 +280,7 @@ run() {
     printf -v gap '0.%03d' $((1000 / (RATE * DISKS)))
     rm -f "$work"/timeline.*
     for ((k = 0; k < DISKS; k++)); do
-        taskset -c "$OTHER_CPUS" "$BIN/client" -p "$PORT" --rate "$RATE" -n $((RATE * LOAD_S)) \
+        "${CTRL_C_ENDS[@]}" taskset -c "$OTHER_CPUS" "$BIN/client" -p "$PORT" --rate "$RATE" -n $((RATE * LOAD_S)) \
             -t "$TIMEOUT_MS" -d "${DIRS[k]}" --path "/d$k/" "${CLIENT_FLAGS[@]}" -q --json \
             --timeline "$work/timeline.$k" >"$work/client.$k" 2>&1 &
         client_pids+=($!)

@@ -9,7 +9,7 @@ echo "\$ $BIN/$chapter -p 0"
 echo "\$ $BIN/client -p $PORT -c 1000 -n 1000 -d 1000 -t 8000 -q &"
 grep -E '^(Threads|VmRSS|VmSize):' "/proc/$SERVER_PID/status" | tr -s ' \t' ' ' | paste -sd' ' |
     sed 's/^/before:        /'
-"$BIN/client" -p "$PORT" -c 1000 -n 1000 -d 1000 -t 8000 -q &
+"${CTRL_C_ENDS[@]}" "$BIN/client" -p "$PORT" -c 1000 -n 1000 -d 1000 -t 8000 -q &
 client_pid=$!
 sleep 0.8
 grep -E '^(Threads|VmRSS|VmSize):' "/proc/$SERVER_PID/status" | tr -s ' \t' ' ' | paste -sd' ' |

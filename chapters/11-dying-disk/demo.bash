@@ -11,7 +11,7 @@ for design in shared per-disk per-process deadline; do
     echo "\$ $BIN/$chapter -p 0 -d 2 -w 2 -T 1000 -m $design"
     alone=$("$BIN/client" -p "$PORT" --json -q -c 4 -n 20 -d 50 -t 1500 --path /d1/)
     echo "\$ $BIN/client -p $PORT -c 4 -n 4 -d 2500 -t 3000 --path /d0/ &   # the dying disk"
-    "$BIN/client" -p "$PORT" -q -c 4 -n 4 -d 2500 -t 3000 --path /d0/ >/dev/null &
+    "${CTRL_C_ENDS[@]}" "$BIN/client" -p "$PORT" -q -c 4 -n 4 -d 2500 -t 3000 --path /d0/ >/dev/null &
     dying=$!
     sleep 0.2
     echo "\$ $BIN/client -p $PORT -c 4 -n 20 -d 50 -t 1500 --path /d1/   # the healthy disk"

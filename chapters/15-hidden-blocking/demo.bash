@@ -101,6 +101,7 @@ for flags in -O ""; do
     # shellcheck disable=SC2086 # no flags is no word
     "$BIN/slowdisk" $flags "$d15_mnt" >"$d15_tmp/disk.out" 2>"$d15_tmp/disk.log" &
     d15_disk=$!
+    DEMO_KEEP_JOBS=("$d15_disk") # d15_cleanup stops it, after the server
     for _ in $(seq 100); do
         grep -q "^mounted on" "$d15_tmp/disk.out" || ! kill -0 "$d15_disk" 2>/dev/null && break
         sleep 0.05
