@@ -55,11 +55,16 @@ teardown() {
 
 @test "06: -w sets the number of worker threads" {
     stop_server
+    # Counted once a request is answered: the server prints its listening line before it starts
+    # its workers, and the loop answers only after (a ThreadSanitizer run counted 6 with -w 7).
     start_server "$BIN/06-worker-offload" -w 3
+    ask '0,/ready\n' >/dev/null
     three=$(thread_count "$SERVER_PID")
     stop_server
     start_server "$BIN/06-worker-offload" -w 7
+    ask '0,/ready\n' >/dev/null
     seven=$(thread_count "$SERVER_PID")
+    echo "threads: $three with -w 3, $seven with -w 7"
     [ $((seven - three)) -eq 4 ]                 # (a sanitizer may add a thread of its own)
 }
 

@@ -71,6 +71,8 @@ green() { start_server "$BIN/09-green-threads" -m "$@"; }
     local tsan=0
     [[ $BIN == */san-thread* ]] && tsan=1   # TSan starts a thread of its own with the first one
     green tpool -w 6
+    # Counted once a request is answered: the hub starts its workers after the listening line.
+    ask '0,/ready\n' >/dev/null
     check '[ "$(thread_count "$SERVER_PID")" -eq $((1 + 6 + tsan)) ]'   # the hub and 6 workers
     stop_server
     green unpatched

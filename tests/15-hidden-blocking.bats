@@ -156,6 +156,7 @@ dying_disk_with_probe() {
 }
 
 @test "15: -m log: with the log shipper frozen, the full pipe stops the loop; -m safe drops lines instead" {
+    skip_heavy_under_tsan # a burst of 1,000 with -t 1000
     needs_fds 1100
     for mode in safe log; do
         serve "$mode"
