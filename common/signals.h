@@ -27,7 +27,8 @@ void install_signal_handlers(void);
  * reading: every wait on it (a blocking accept, select, poll, epoll_wait) returns then, or at once
  * if it starts later. That is the stop of a signal that came between a loop's test of
  * stop_requested and its wait, which it interrupted nothing of. listen_tcp calls it; a process
- * keeps its first listening socket, and a forked child shuts none (it shares its parent's). */
+ * keeps its first listening socket, and a forked child shuts none (it shares its parent's)
+ * unless it calls this with a socket of its own (chapter 13's reuseport loops). */
 void stop_shuts_listener(int listen_fd);
 
 /* For worker threads: blocks the stop signals and SIGUSR1 in the calling thread, so they reach

@@ -67,6 +67,29 @@ blocked_loop_batch() {
     ! grep -q 'ended badly' "$SERVER_LOG"
 }
 
+@test "13: reuseport: a stop between a child loop's test of the flag and its wait stops it too" {
+    start_server "$BIN/13-multicore" -j 2 -E "$BATS_TEST_TMPDIR/trace"
+    local kid i waits trace=$BATS_TEST_TMPDIR/trace
+    kid=$(children_of "$SERVER_PID")
+    # SIGUSR1 wakes the child's loop for a turn with nothing in it. strace holds each write 1 s
+    # after it is made; SIGTERM comes once the trace has the turn's "wait", written after the
+    # loop's test of stop_requested and before its epoll_wait. Its own listening socket, shut by
+    # the stop, is what ends that wait: no connection would come to wake it.
+    attach_tracer write:delay_exit=1s "$kid"
+    waits() { grep -c "\"pid\":$kid,.*\"event\":\"wait\"" "$trace"; }
+    nap 1.2 # strace's attach interrupts epoll_wait too: that turn's writes pass first
+    waits=$(waits)
+    kill -USR1 "$kid"
+    for ((i = 0; i < 60; i++)); do [ "$(waits)" -gt "$waits" ] && break; nap 0.05; done
+    [ "$(waits)" -gt "$waits" ]
+    kill -TERM "$kid"
+    nap 0.2
+    detach_tracer # the write returns, the handler runs: the window (LeakSanitizer: no tracer at exit)
+    for ((i = 0; i < 60; i++)); do process_ended "$kid" && break; nap 0.05; done # a zombie: ended
+    process_ended "$kid" || { echo "loop 2 (pid $kid) still running 3 s after SIGTERM" >&2; return 1; }
+    [ "$(grep -c 'stopping; connections accepted' "$SERVER_LOG")" -eq 1 ] # the child's; the parent runs on
+}
+
 @test "13: bad input gets RC 2 or a close, and every loop keeps serving" {
     start_server "$BIN/13-multicore" -j 2
     survives_bad_input

@@ -191,21 +191,21 @@ stops_cleanly_mid_read() {
     return "$status"
 }
 
-# attach_tracer INJECT: strace attached to the server's main thread until detach_tracer (teardown
-# calls it), making one system call late as INJECT says (strace -e inject=...:
-# SYSCALL:delay_exit=TIME): a loop slowed by the machine, or a signal's window held open,
-# deterministically. Returns when strace has attached.
+# attach_tracer INJECT [PID]: strace attached to the server's main thread (or to PID) until
+# detach_tracer (teardown calls it), making one system call late as INJECT says (strace -e
+# inject=...: SYSCALL:delay_exit=TIME[:when=N]): a loop slowed by the machine, or a signal's
+# window held open, deterministically. Returns when strace has attached.
 TRACER_PID=
 attach_tracer() {
     command -v strace >/dev/null || skip "strace is not installed (it makes a call late on purpose)"
-    strace -qq -o /dev/null -p "$SERVER_PID" -e trace="${1%%:*}" -e inject="$1" 3>&- &
+    local pid=${2:-$SERVER_PID} i
+    strace -qq -o /dev/null -p "$pid" -e trace="${1%%:*}" -e inject="$1" 3>&- &
     TRACER_PID=$!
-    local i
     for i in $(seq 100); do
-        [ "$(awk '/^TracerPid:/ { print $2 }' /proc/"$SERVER_PID"/status)" = "$TRACER_PID" ] && return 0
+        [ "$(awk '/^TracerPid:/ { print $2 }' /proc/"$pid"/status)" = "$TRACER_PID" ] && return 0
         nap 0.05
     done
-    echo "strace did not attach to $SERVER_PID in 5 s" >&2
+    echo "strace did not attach to $pid in 5 s" >&2
     return 1
 }
 detach_tracer() {

@@ -83,6 +83,10 @@ static void fork_loops(int *listen_fds, bool exclusive, pid_t *pids) {
         for (int j = 0; j < cfg.loops && !exclusive; j++)
             if (j != i)
                 close(listen_fds[j]);
+        /* Its own socket, for a stop to shut (signals.c), as the parent's first stop shuts its
+         * own; never the shared one, which every loop waits on. */
+        if (!exclusive)
+            stop_shuts_listener(listen_fds[i]);
         run_loop(listen_fds[exclusive ? 0 : i], exclusive);
         close(listen_fds[exclusive ? 0 : i]);
         exit(0);
