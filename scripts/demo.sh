@@ -24,7 +24,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/demo.XXXXXX") || exit 1
 timeline=$work/timeline
 trace=$work/trace # the server's -E event trace
 DEMO_CLEANUP=()
-DEMO_KEEP_JOBS=() # the jobs a DEMO_CLEANUP function stops itself, in its order (a disk after its server)
+DEMO_KEEP_JOBS=() # jobs a DEMO_CLEANUP function stops itself, in its order (a disk after a server)
 cleanup() {
     local f
     stop_jobs_except "${SERVER_PID:-}" "${DEMO_KEEP_JOBS[@]}" # the clients, before the server

@@ -112,14 +112,15 @@ wait_child() {
 # until pid 1 reaps it, which this VM's does late (disk-demo.sh's Ctrl-C test, 2 runs in 100).
 CTRL_C_ENDS=(env --default-signal=INT)
 
-# stop_jobs_except PID...: SIGTERM to each background job of this shell but the PIDs, then waits
-# for each. A script's cleanup stops its clients (and tracers, samplers) so, before its server,
-# whose stop would end a client's run: the SIGTERM must find it running, not exiting (above).
+# stop_jobs_except PID...: stop_process for each background job of this shell but the PIDs, all
+# sent SIGTERM at once first. A script's cleanup stops its clients (and tracers, samplers) so,
+# before its server, whose stop would end a client's run: the SIGTERM must find it running, not
+# exiting (above).
 stop_jobs_except() {
     local keep=" $* " pid others=()
     for pid in $(jobs -p); do [[ $keep == *" $pid "* ]] || others+=("$pid"); done
     for pid in "${others[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-    for pid in "${others[@]}"; do wait_child "$pid"; done
+    for pid in "${others[@]}"; do stop_process "$pid" || true; done
 }
 
 # hold_pages FILE: keeps those of FILE's pages that are in the page cache now there until

@@ -280,8 +280,9 @@ run() {
     printf -v gap '0.%03d' $((1000 / (RATE * DISKS)))
     rm -f "$work"/timeline.*
     for ((k = 0; k < DISKS; k++)); do
-        "${CTRL_C_ENDS[@]}" taskset -c "$OTHER_CPUS" "$BIN/client" -p "$PORT" --rate "$RATE" -n $((RATE * LOAD_S)) \
-            -t "$TIMEOUT_MS" -d "${DIRS[k]}" --path "/d$k/" "${CLIENT_FLAGS[@]}" -q --json \
+        "${CTRL_C_ENDS[@]}" taskset -c "$OTHER_CPUS" \
+            "$BIN/client" -p "$PORT" --rate "$RATE" -n $((RATE * LOAD_S)) -t "$TIMEOUT_MS" \
+            -d "${DIRS[k]}" --path "/d$k/" "${CLIENT_FLAGS[@]}" -q --json \
             --timeline "$work/timeline.$k" >"$work/client.$k" 2>&1 &
         client_pids+=($!)
         nap "$gap"
