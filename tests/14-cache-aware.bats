@@ -41,13 +41,18 @@ reply_shape() { echo "$1" | cut -d, -f1,2,4; }
     third=$(ask '100,/a\n')
     [ "$(reply_shape "$third")" = "0,65536,/a" ]
     [ "$(grep -c 'miss: offloaded /a$' "$SERVER_LOG")" -eq 2 ]
-    # mincore saw the file cold at start, and the block read (16 pages of 4 KiB) resident at exit.
+    # mincore saw the file cold at start; at exit it counts what an outside mincore (hold-pages)
+    # holds, and not the whole file. Not "the block read, 16 pages": this VM's DAMON may page it
+    # out between the read and the hold (a series of full runs saw fewer, once in 5); that the
+    # read brought the block in, the second read's hit has shown.
     hold_pages "$(data_file_fd)"
     stop_server
     release_pages
-    local resident
+    local resident held
     resident=$(sed -n 's/.*at exit: \([0-9]*\) of .*/\1/p' "$SERVER_LOG")
-    [ "$resident" -ge 16 ] && [ "$resident" -lt 4096 ]
+    held=$(sed -n 's/^holding \([0-9]*\) of .*/\1/p' "$HOLD_DIR/hold.0")
+    echo "at exit: $resident pages; held: $held"
+    [ "$resident" -ge "$held" ] && [ "$resident" -lt 4096 ]
 }
 
 @test "14: both modes give the same answers; always-offload sends every read to the pool" {
