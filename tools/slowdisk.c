@@ -297,6 +297,8 @@ struct server {
     char *data;              /* MAX_READ bytes: the body of one READ reply */
     /* Writes one reply. Returns 0 or -errno; ENOENT means the kernel no longer waits for it. */
     int (*send)(struct server *s, const struct iovec *iov, int iovcnt);
+    /* Stops the server until SIGCONT (a LOOKUP of /hold asked it): stop_until_continued. */
+    void (*hold)(void);
     int fd; /* /dev/fuse, for send_to_kernel */
 };
 
@@ -564,7 +566,7 @@ static int do_read(struct server *s, const struct request_in *rq) {
         s->hold_next = false;
         log_msg("holding READ %" PRIu64 " (a LOOKUP of /hold asked): stopped until SIGCONT",
                 r.unique);
-        raise(SIGSTOP);
+        s->hold();
     }
     if (due <= rq->now) {
         answer_read(s, &r);
@@ -902,6 +904,10 @@ static int send_to_kernel(struct server *s, const struct iovec *iov, int iovcnt)
     return n < 0 ? -errno : 0;
 }
 
+static void stop_until_continued(void) {
+    raise(SIGSTOP);
+}
+
 /* ---- The loop ------------------------------------------------------------------------------ */
 
 /* Reads and answers requests until a signal arrives on sig_fd or the mount goes away. Prints
@@ -1056,6 +1062,7 @@ int main(int argc, char **argv) {
     prepare_mountpoint(path);
     s.fd = mount_fuse(path);
     s.send = send_to_kernel;
+    s.hold = stop_until_continued;
     s.data = malloc(MAX_READ);
     if (!s.data)
         fail(1, "out of memory");
