@@ -18,7 +18,9 @@ static volatile sig_atomic_t stop_listener = -1;
 void stop_shuts_listener(int listen_fd) {
     if (stop_listener >= 0 && stop_listener_owner == getpid())
         return; /* the process's first: chapter 13's own loop's, not its children's */
-    stop_listener_owner = getpid(); /* first: a handler that runs between the two sees -1 */
+    /* A handler that runs between these stores shuts nothing, not the parent's socket. */
+    stop_listener = -1;
+    stop_listener_owner = getpid();
     stop_listener = listen_fd;
 }
 

@@ -69,7 +69,7 @@ blocked_loop_batch() {
 
 @test "13: reuseport: a stop between a child loop's test of the flag and its wait stops it too" {
     start_server "$BIN/13-multicore" -j 2 -E "$BATS_TEST_TMPDIR/trace"
-    local kid i waits trace=$BATS_TEST_TMPDIR/trace
+    local kid i before trace=$BATS_TEST_TMPDIR/trace
     kid=$(children_of "$SERVER_PID")
     # SIGUSR1 wakes the child's loop for a turn with nothing in it. strace holds each write 1 s
     # after it is made; SIGTERM comes once the trace has the turn's "wait", written after the
@@ -78,10 +78,10 @@ blocked_loop_batch() {
     attach_tracer write:delay_exit=1s "$kid"
     waits() { grep -c "\"pid\":$kid,.*\"event\":\"wait\"" "$trace"; }
     nap 1.2 # strace's attach interrupts epoll_wait too: that turn's writes pass first
-    waits=$(waits)
+    before=$(waits)
     kill -USR1 "$kid"
-    for ((i = 0; i < 60; i++)); do [ "$(waits)" -gt "$waits" ] && break; nap 0.05; done
-    [ "$(waits)" -gt "$waits" ]
+    for ((i = 0; i < 60; i++)); do [ "$(waits)" -gt "$before" ] && break; nap 0.05; done
+    [ "$(waits)" -gt "$before" ]
     kill -TERM "$kid"
     nap 0.2
     detach_tracer # the write returns, the handler runs: the window (LeakSanitizer: no tracer at exit)
